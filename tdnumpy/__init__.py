@@ -1,0 +1,7 @@
+"""tdnumpy: targeted dropout, its relatives and magnitude pruning in plain NumPy.
+
+A reference implementation with hand-written forward and backward passes
+(no autograd). See README.md for the tour.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,124 @@
+"""Checkpoints: one ``.npz`` file holding the parameters, their pruning masks
+and a JSON metadata record, written atomically and read with
+``allow_pickle=False``.
+
+Layout of the archive:
+
+    param/<name>   each parameter's value (``fc1.weight`` ...)
+    mask/<name>    the keep-mask of each pruned parameter
+    meta.json      UTF-8 JSON as a uint8 array: format, version, model spec,
+                   dtype, seed, parameter shapes and whatever the caller adds
+                   (epoch, metrics ...)
+
+Keeping the metadata inside the archive means one rename publishes the whole
+checkpoint; weights and metadata can never disagree.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._io import atomic_open
+from .models import build_model
+
+FORMAT = "tdnumpy-checkpoint"
+VERSION = 1
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is unreadable, corrupt or does not match the model."""
+
+
+def save_checkpoint(path, model, **metadata) -> Path:
+    """Write ``model``'s parameters and masks with ``metadata`` (JSON-serialisable)."""
+    path = Path(path)
+    params = model.named_parameters()
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": model.spec,
+        "dtype": str(model.dtype),
+        "parameters": {name: list(p.shape) for name, p in params.items()},
+        **metadata,
+    }
+    arrays = {f"param/{name}": p.value for name, p in params.items()}
+    arrays.update({f"mask/{name}": p.mask for name, p in params.items() if p.mask is not None})
+    arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    with atomic_open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
+    """Return (values, masks, metadata) of a checkpoint, validated as a file."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            contents = {key: archive[key] for key in archive.files}
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: no such checkpoint file.") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
+        raise CheckpointError(f"{path}: not a readable checkpoint archive ({type(e).__name__}: {e}).") from e
+    if "meta.json" not in contents:
+        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (no meta.json record).")
+    try:
+        meta = json.loads(contents.pop("meta.json").tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: the meta.json record is corrupt ({e}).") from e
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (format {meta.get('format')!r}).")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this tdnumpy reads version {VERSION}.")
+    values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
+    masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
+    return values, masks, meta
+
+
+def load_into(model, path) -> dict:
+    """Copy a checkpoint's parameters and masks into ``model``; return the metadata.
+
+    Every parameter of the model must be in the checkpoint with the same shape,
+    and the checkpoint must hold nothing else.
+    """
+    values, masks, meta = read_checkpoint(path)
+    _assign(model, values, masks, meta, Path(path))
+    return meta
+
+
+def _assign(model, values, masks, meta, path: Path) -> None:
+    params = model.named_parameters()
+    missing = sorted(set(params) - set(values))
+    extra = sorted(set(values) - set(params))
+    if missing or extra:
+        raise CheckpointError(
+            f"{path}: the checkpoint (model {meta.get('spec')!r}) does not match model {model.spec!r}: "
+            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}.")
+    for name, p in params.items():
+        v = values[name]
+        if v.shape != p.shape:
+            raise CheckpointError(f"{path}: parameter {name!r} has shape {v.shape} in the checkpoint "
+                                  f"but {p.shape} in model {model.spec!r}.")
+        if not np.all(np.isfinite(v)):
+            raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values.")
+        mask = masks.get(name)
+        if mask is not None and (mask.dtype != np.bool_ or mask.shape != p.shape):
+            raise CheckpointError(f"{path}: the mask of {name!r} must be boolean of shape {p.shape}, "
+                                  f"got {mask.dtype} {mask.shape}.")
+    for name, p in params.items():
+        p.value[...] = values[name]
+        p.set_mask(masks.get(name))
+
+
+def load_checkpoint(path, *, dtype=None):
+    """Rebuild the model a checkpoint describes and load it; return (model, metadata)."""
+    values, masks, meta = read_checkpoint(path)
+    try:
+        model = build_model(meta["spec"], dtype=dtype or meta.get("dtype", "float32"))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: the checkpoint's model spec {meta.get('spec')!r} is not usable ({e}).") from e
+    _assign(model, values, masks, meta, Path(path))
+    return model, meta

@@ -1,0 +1,74 @@
+"""Models by name.
+
+- ``lenet300``: 784-300-100-10 with ReLU, the LeNet-300-100 of LeCun et al.
+  1998 as pruned by Han et al. 2015 (266,610 parameters).
+- ``mlp:784-1024-1024-10``: any multilayer perceptron, sizes from input to
+  output, ReLU between layers; ``mlp:784-500-10:tanh`` picks the activation
+  (relu, tanh or sigmoid; He initialisation for ReLU, Glorot otherwise).
+
+A model spawns one child generator per layer from ``SeedSequence(seed)``, so
+one seed fixes every layer's initial weights (and, later, its noise) whatever
+order layers are used in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_float_dtype
+from .nn import ACTIVATIONS, Dense, Sequential
+
+NAMED = {"lenet300": "mlp:784-300-100-10:relu"}
+
+SPEC_HELP = (
+    "'lenet300' or 'mlp:<sizes>[:<activation>]' with sizes from input to output joined by '-' "
+    "(at least two) and activation relu, tanh or sigmoid, e.g. 'mlp:784-1024-1024-10'"
+)
+
+
+def parse_mlp_spec(spec: str) -> tuple[list[int], str]:
+    """Return (sizes, activation) of an ``mlp:`` spec or raise ``ValueError``."""
+    parts = spec.split(":")
+    ok = parts[0] == "mlp" and len(parts) in (2, 3)
+    sizes: list[int] = []
+    if ok:
+        try:
+            sizes = [int(s) for s in parts[1].split("-")]
+        except ValueError:
+            ok = False
+    activation = parts[2] if ok and len(parts) == 3 else "relu"
+    if not ok or len(sizes) < 2 or min(sizes) < 1 or activation not in ACTIVATIONS:
+        raise ValueError(f"The model spec must be {SPEC_HELP}. Got {spec!r} instead.")
+    return sizes, activation
+
+
+def _seed_sequence(seed) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"The 'seed' parameter must be a non-negative int. Got {seed!r} instead.")
+    return np.random.SeedSequence(int(seed))
+
+
+def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Sequential:
+    """A multilayer perceptron Dense -> act -> ... -> Dense (logits, no final activation)."""
+    dtype = check_float_dtype(dtype, "dtype", "mlp")
+    n_dense = len(sizes) - 1
+    rngs = [np.random.default_rng(s) for s in _seed_sequence(seed).spawn(n_dense)]
+    init = "he" if activation == "relu" else "glorot"
+    layers = []
+    for i, rng in enumerate(rngs):
+        layers.append(Dense(sizes[i], sizes[i + 1], rng=rng, init=init, dtype=dtype))
+        if i < n_dense - 1:
+            layers.append(ACTIVATIONS[activation]())
+    spec = spec or f"mlp:{'-'.join(map(str, sizes))}:{activation}"
+    return Sequential(*layers, spec=spec, input_shape=(sizes[0],))
+
+
+def build_model(spec: str, *, seed=0, dtype=np.float32) -> Sequential:
+    """Build the model named by ``spec`` (see the module docstring)."""
+    if not isinstance(spec, str):
+        raise TypeError(f"The model spec must be a string, {SPEC_HELP}. Got {spec!r} instead.")
+    full = NAMED.get(spec, spec)
+    sizes, activation = parse_mlp_spec(full)
+    return mlp(sizes, activation, seed=seed, dtype=dtype, spec=spec)

@@ -1,0 +1,71 @@
+"""The fully connected layer, in the paper's convention Y = X W + b."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_float_dtype, check_generator, check_int
+from .init import get_initializer
+from .module import Module, Parameter
+
+
+class Dense(Module):
+    """Fully connected layer ``Y = X W + b``.
+
+    Shapes: X is (batch, fan_in), W is (fan_in, units), b is (units,), Y is
+    (batch, units). Column o of W holds the incoming weights of output unit o,
+    which is the view in which targeted dropout ranks weights (per column) and
+    units (columns by L2 norm); Gomez et al., "Learning Sparse Networks Using
+    Targeted Dropout", write the layer the same way.
+
+    Backward, for upstream gradient G = dL/dY:
+
+        dL/dW = X^T G,    dL/db = sum_n G[n, :],    dL/dX = G W^T.
+    """
+
+    kind = "fc"
+
+    def __init__(self, fan_in: int, units: int, *, rng: np.random.Generator, init: str = "he",
+                 bias: bool = True, dtype=np.float32, name: str | None = None):
+        super().__init__(name)
+        owner = "Dense"
+        self.fan_in = check_int(fan_in, "fan_in", owner, low=1)
+        self.units = check_int(units, "units", owner, low=1)
+        dtype = check_float_dtype(dtype, "dtype", owner)
+        self.rng = check_generator(rng, "rng", owner)
+        w = get_initializer(init)(rng, (fan_in, units), fan_in, units, dtype)
+        self.weight = Parameter(w, "weight")
+        self.bias = Parameter(np.zeros(units, dtype), "bias") if bias else None
+        self._x: np.ndarray | None = None
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def _check_input(self, x) -> None:
+        if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.fan_in:
+            shape = getattr(x, "shape", type(x).__name__)
+            raise ValueError(
+                f"{self!r} expects input of shape (batch, {self.fan_in}). Got shape {shape} instead."
+            )
+        if x.dtype != self.weight.dtype:
+            raise TypeError(
+                f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "
+                f"Got {x.dtype} instead; convert it with x.astype(np.{self.weight.dtype})."
+            )
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        self._x = x
+        y = x @ self.weight.value
+        if self.bias is not None:
+            y += self.bias.value
+        return y
+
+    def backward(self, grad_out, input_grad=True):
+        np.matmul(self._x.T, grad_out, out=self.weight.grad)
+        if self.bias is not None:
+            np.sum(grad_out, axis=0, out=self.bias.grad)
+        return grad_out @ self.weight.value.T if input_grad else None
+
+    def __repr__(self) -> str:
+        return f"Dense {self.name!r} ({self.fan_in} -> {self.units})"

@@ -1,0 +1,66 @@
+"""Weight initialisers. Each takes an explicit ``numpy.random.Generator``.
+
+Values are drawn in float64 and then cast, so a float64 copy of a model (for
+gradient checks) starts from the same weights as its float32 twin, up to
+rounding.
+
+- He (Kaiming) initialisation, He et al. 2015, "Delving Deep into
+  Rectifiers": Var[w] = 2 / fan_in, which keeps the variance of ReLU
+  activations constant from layer to layer.
+- Glorot (Xavier) initialisation, Glorot and Bengio 2010: Var[w] =
+  2 / (fan_in + fan_out), for tanh and sigmoid networks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_choice, check_float_dtype, check_generator, check_int
+
+
+def _check(rng, fan_in, fan_out, dtype, owner):
+    check_generator(rng, "rng", owner)
+    check_int(fan_in, "fan_in", owner, low=1)
+    check_int(fan_out, "fan_out", owner, low=1)
+    return check_float_dtype(dtype, "dtype", owner)
+
+
+def he_normal(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
+    """w ~ N(0, 2 / fan_in)."""
+    dtype = _check(rng, fan_in, fan_out, dtype, "he_normal")
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
+
+
+def he_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
+    """w ~ U(-l, l) with l = sqrt(6 / fan_in), so Var[w] = 2 / fan_in."""
+    dtype = _check(rng, fan_in, fan_out, dtype, "he_uniform")
+    limit = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+def glorot_normal(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
+    """w ~ N(0, 2 / (fan_in + fan_out))."""
+    dtype = _check(rng, fan_in, fan_out, dtype, "glorot_normal")
+    return (rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
+
+
+def glorot_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
+    """w ~ U(-l, l) with l = sqrt(6 / (fan_in + fan_out))."""
+    dtype = _check(rng, fan_in, fan_out, dtype, "glorot_uniform")
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+INITIALIZERS = {
+    "he": he_normal,
+    "he_normal": he_normal,
+    "he_uniform": he_uniform,
+    "glorot": glorot_uniform,
+    "glorot_normal": glorot_normal,
+    "glorot_uniform": glorot_uniform,
+}
+
+
+def get_initializer(name: str):
+    """The initialiser called ``name`` (see ``INITIALIZERS``)."""
+    return INITIALIZERS[check_choice(name, "init", "get_initializer", tuple(INITIALIZERS))]

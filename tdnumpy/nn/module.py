@@ -1,0 +1,170 @@
+"""Parameters, modules and the Sequential container.
+
+There is no autograd. Every module pairs a ``forward(x, training)`` that
+remembers what it needs with a ``backward(grad_out)`` that returns dL/dx and
+*overwrites* (never accumulates into) the ``grad`` of each of its parameters.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable array with its gradient and an optional fixed keep-mask.
+
+    Attributes
+    ----------
+    value : ndarray
+        The array itself, updated in place by the optimisers.
+    grad : ndarray
+        dL/d(value) from the latest ``backward``, same shape and dtype.
+    mask : ndarray of bool or None
+        A fixed keep-mask (True = kept) set by pruning. While a mask is set the
+        invariant ``value[~mask] == 0`` holds: :meth:`set_mask` zeroes the
+        pruned entries and the optimisers zero their gradients before every
+        update, so the pruned entries and their optimiser state stay exactly 0.
+    """
+
+    __slots__ = ("value", "grad", "mask", "name")
+
+    def __init__(self, value: np.ndarray, name: str = ""):
+        self.value = value
+        self.grad = np.zeros_like(value)
+        self.mask: np.ndarray | None = None
+        self.name = name
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.value.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.value.dtype
+
+    @property
+    def size(self) -> int:
+        return self.value.size
+
+    def set_mask(self, keep: np.ndarray | None) -> None:
+        """Fix a keep-mask (or remove it with ``None``) and zero what it drops."""
+        if keep is None:
+            self.mask = None
+            return
+        keep = np.asarray(keep)
+        if keep.dtype != np.bool_ or keep.shape != self.value.shape:
+            raise ValueError(
+                f"The mask of parameter {self.name!r} must be a boolean array of shape "
+                f"{self.value.shape}. Got dtype {keep.dtype} and shape {keep.shape} instead."
+            )
+        self.mask = keep.copy()
+        self.value *= self.mask
+        self.grad *= self.mask
+
+    def __repr__(self) -> str:
+        masked = "" if self.mask is None else f", {int(self.mask.sum())} kept"
+        return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype}{masked})"
+
+
+class Module:
+    """Base class of every layer.
+
+    Subclasses set ``kind`` (the prefix of automatic layer names such as
+    ``fc1``) and implement ``forward`` and ``backward``; weighted layers also
+    override ``parameters``.
+    """
+
+    kind = "module"
+
+    def __init__(self, name: str | None = None):
+        self.name = name
+
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Fill each parameter's ``grad`` and return dL/dx.
+
+        With ``input_grad=False`` the input gradient is not computed and
+        ``None`` is returned: the first layer of a network never needs it.
+        """
+        raise NotImplementedError
+
+    def parameters(self) -> list[Parameter]:
+        return []
+
+    def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        return self.forward(x, training)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+class Sequential(Module):
+    """Layers applied in order; backward runs them in reverse.
+
+    Layers without a name are named ``<kind><count>`` (``fc1``, ``relu1``,
+    ``fc2`` ...), and each parameter as ``<layer>.<parameter>`` (``fc1.weight``).
+
+    ``spec`` and ``input_shape`` describe a model built by
+    :func:`tdnumpy.models.build_model` and are what a checkpoint records.
+    """
+
+    kind = "seq"
+
+    def __init__(self, *layers: Module, spec: str | None = None, input_shape=None, name=None):
+        super().__init__(name)
+        counts: dict[str, int] = {}
+        seen = set()
+        for layer in layers:
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential takes Module instances. Got {type(layer).__name__}.")
+            if layer.name is None:
+                counts[layer.kind] = counts.get(layer.kind, 0) + 1
+                layer.name = f"{layer.kind}{counts[layer.kind]}"
+            if layer.name in seen:
+                raise ValueError(f"Two layers of Sequential are named {layer.name!r}.")
+            seen.add(layer.name)
+            for param in layer.parameters():
+                param.name = f"{layer.name}.{param.name.rsplit('.', 1)[-1]}"
+        self.layers = list(layers)
+        self.spec = spec
+        self.input_shape = None if input_shape is None else tuple(input_shape)
+
+    def forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_out, input_grad=True):
+        g = grad_out
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            g = self.layers[i].backward(g, input_grad=input_grad if i == 0 else True)
+        return g
+
+    def parameters(self) -> list[Parameter]:
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def named_parameters(self) -> dict[str, Parameter]:
+        """Parameters by their full name, in network order."""
+        return {p.name: p for p in self.parameters()}
+
+    def layer(self, name: str) -> Module:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        names = ", ".join(repr(layer.name) for layer in self.layers)
+        raise KeyError(f"No layer named {name!r}; the layers are {names}.")
+
+    def n_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    @property
+    def dtype(self) -> np.dtype:
+        params = self.parameters()
+        return params[0].dtype if params else np.dtype(np.float32)
+
+    def __repr__(self) -> str:
+        inner = ",\n  ".join(repr(layer) for layer in self.layers)
+        return f"Sequential(\n  {inner}\n)"

@@ -1,0 +1,151 @@
+"""Optimisers that update Parameters in place.
+
+Both optimisers respect pruning masks: a parameter with a ``mask`` has the
+gradient of its pruned entries zeroed before the update, so (since their value
+is already 0, see :class:`tdnumpy.nn.Parameter`) the pruned entries, their
+weight decay and their optimiser state stay exactly 0.
+
+The updates run in the parameters' own dtype, with per-parameter scratch
+buffers allocated once, so a float32 training step allocates nothing here.
+The learning rate ``lr`` is a plain attribute that a schedule may change
+between steps. ``step`` may modify ``grad`` in place (it is overwritten by
+the next ``backward``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_real
+
+
+class Optimizer:
+    def __init__(self, params, lr: float, owner: str):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{owner} got an empty parameter list.")
+        self.owner = owner
+        self.lr = check_real(lr, "lr", owner, low=0.0, closed="neither")
+
+    @property
+    def lr(self) -> float:
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # A schedule may reach exactly 0 (the end of a cosine); the optimiser
+        # itself must be created with lr > 0.
+        self._lr = check_real(value, "lr", self.owner, low=0.0)
+
+    @staticmethod
+    def _masked_grad(p) -> np.ndarray:
+        if p.mask is not None:
+            p.grad *= p.mask
+        return p.grad
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The optimiser's buffers by name, for checkpoints."""
+        return {}
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with momentum, Nesterov momentum and L2 weight decay.
+
+    With g = dL/dw + lambda w (lambda = ``weight_decay``), momentum mu and
+    learning rate eta (the convention of Sutskever et al. 2013 as written in
+    PyTorch):
+
+        v <- mu v + g
+        w <- w - eta v                   (classical momentum)
+        w <- w - eta (g + mu v)          (Nesterov momentum)
+
+    With mu = 0 this is plain SGD, w <- w - eta g.
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, "SGD")
+        self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, closed="left")
+        self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
+        if nesterov and self.momentum == 0:
+            raise ValueError("Nesterov momentum needs 'momentum' > 0. Got momentum=0.")
+        self.nesterov = bool(nesterov)
+        self.velocity = [np.zeros_like(p.value) for p in self.params]
+        self._scratch = [np.empty_like(p.value) for p in self.params]
+
+    def step(self) -> None:
+        mu, wd, lr = self.momentum, self.weight_decay, self.lr
+        for p, v, tmp in zip(self.params, self.velocity, self._scratch):
+            g = self._masked_grad(p)
+            if wd:
+                np.multiply(p.value, wd, out=tmp)
+                g += tmp
+            if mu:
+                v *= mu
+                v += g
+                if self.nesterov:
+                    np.multiply(v, mu, out=tmp)
+                    g += tmp
+                else:
+                    g = v
+            np.multiply(g, lr, out=tmp)
+            p.value -= tmp
+
+    def state(self):
+        return {f"velocity/{p.name}": v for p, v in zip(self.params, self.velocity)}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba 2015) with optional L2 weight decay added to the gradient.
+
+    With g = dL/dw + lambda w and step count t = 1, 2, ...:
+
+        m <- beta1 m + (1 - beta1) g
+        v <- beta2 v + (1 - beta2) g^2
+        w <- w - eta * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr, "Adam")
+        self.beta1 = check_real(betas[0], "betas[0]", "Adam", low=0.0, high=1.0, closed="left")
+        self.beta2 = check_real(betas[1], "betas[1]", "Adam", low=0.0, high=1.0, closed="left")
+        self.eps = check_real(eps, "eps", "Adam", low=0.0, closed="neither")
+        self.weight_decay = check_real(weight_decay, "weight_decay", "Adam", low=0.0)
+        self.t = 0
+        self.m = [np.zeros_like(p.value) for p in self.params]
+        self.v = [np.zeros_like(p.value) for p in self.params]
+        self._scratch = [np.empty_like(p.value) for p in self.params]
+
+    def step(self) -> None:
+        self.t += 1
+        b1, b2, wd = self.beta1, self.beta2, self.weight_decay
+        step_size = self.lr / (1 - b1 ** self.t)
+        root_correction = np.sqrt(1 - b2 ** self.t)
+        for p, m, v, tmp in zip(self.params, self.m, self.v, self._scratch):
+            g = self._masked_grad(p)
+            if wd:
+                np.multiply(p.value, wd, out=tmp)
+                g += tmp
+            m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp
+            # tmp <- sqrt(v_hat) + eps, with v_hat = v / (1 - beta2^t)
+            np.sqrt(v, out=tmp)
+            tmp /= root_correction
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= step_size
+            p.value -= tmp
+
+    def state(self):
+        out = {f"m/{p.name}": m for p, m in zip(self.params, self.m)}
+        out.update({f"v/{p.name}": v for p, v in zip(self.params, self.v)})
+        return out

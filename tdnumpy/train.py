@@ -1,0 +1,123 @@
+"""The training loop and evaluation.
+
+One step, as data: a shuffled mini-batch is gathered into a reused buffer ->
+``model.forward(x, training=True)`` -> softmax cross-entropy -> ``model.backward``
+(no gradient for the input) -> the schedule sets the learning rate ->
+``optimizer.step()``. Everything stays in the model's dtype.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from ._validation import check_generator, check_int, check_labels
+from .nn.loss import softmax_cross_entropy
+
+
+class TrainingDiverged(FloatingPointError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a :func:`fit` call, one dict per epoch."""
+
+    epochs: list = field(default_factory=list)
+
+    def last(self) -> dict:
+        return self.epochs[-1] if self.epochs else {}
+
+
+def _check_data(model, x, y, name: str, owner: str):
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"The {name!r} inputs of {owner} must be a NumPy array. Got {type(x).__name__}.")
+    if x.dtype != model.dtype:
+        raise TypeError(f"The {name!r} inputs of {owner} must have the model's dtype {model.dtype}. "
+                        f"Got {x.dtype}; convert them once with tdnumpy.data.to_inputs or x.astype().")
+    if model.input_shape is not None and x.shape[1:] != model.input_shape:
+        raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {', '.join(map(str, model.input_shape))}) "
+                         f"for model {model.spec!r}. Got {x.shape} instead.")
+    n_classes = model.forward(x[:1], training=False).shape[1] if len(x) else 1
+    return check_labels(y, n_classes, f"{name} labels", owner, n_examples=len(x))
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> dict:
+    """Mean loss and accuracy of ``model`` in evaluation mode (``training=False``)."""
+    batch_size = check_int(batch_size, "batch_size", "evaluate", low=1)
+    y = _check_data(model, x, y, "x", "evaluate")
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(x), batch_size):
+        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        logits = model.forward(xb, training=False)
+        loss, _ = softmax_cross_entropy(logits, yb)
+        total_loss += float(loss) * len(xb)
+        correct += int((logits.argmax(axis=1) == yb).sum())
+    n = max(len(x), 1)
+    return {"loss": total_loss / n, "accuracy": correct / n}
+
+
+def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_size: int,
+        rng: np.random.Generator, lr_schedule=None, validation=None, progress: bool | None = None,
+        on_epoch_end=None) -> History:
+    """Train ``model`` on (x, y) with mini-batch gradient descent.
+
+    Parameters
+    ----------
+    x, y : inputs of the model's dtype and shape, and integer labels.
+    optimizer : an :mod:`tdnumpy.optim` optimiser over ``model.parameters()``.
+    epochs, batch_size : positive ints. The last batch of an epoch may be smaller.
+    rng : the generator that shuffles the examples each epoch.
+    lr_schedule : optional callable step -> learning rate (see :mod:`tdnumpy.schedules`).
+    validation : optional (x_val, y_val), evaluated after every epoch.
+    progress : show a tqdm bar; ``None`` shows it only on a terminal.
+    on_epoch_end : optional callable(epoch_metrics) called after every epoch.
+
+    Raises :class:`TrainingDiverged` as soon as a batch loss is NaN or infinite.
+    """
+    epochs = check_int(epochs, "epochs", "fit", low=1)
+    batch_size = check_int(batch_size, "batch_size", "fit", low=1)
+    check_generator(rng, "rng", "fit")
+    y = _check_data(model, x, y, "x", "fit")
+    if validation is not None:
+        _check_data(model, validation[0], validation[1], "validation", "fit")
+    n = len(x)
+    batch_buf = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
+    history = History()
+    step = 0
+    for epoch in range(1, epochs + 1):
+        start_time = time.perf_counter()
+        order = rng.permutation(n)
+        total_loss, correct = 0.0, 0
+        bar = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}/{epochs}", unit="batch",
+                   disable=None if progress is None else not progress, leave=False)
+        for start in bar:
+            idx = order[start:start + batch_size]
+            xb = np.take(x, idx, axis=0, out=batch_buf[:len(idx)])
+            yb = y[idx]
+            logits = model.forward(xb, training=True)
+            loss, grad = softmax_cross_entropy(logits, yb)
+            if not np.isfinite(loss):
+                raise TrainingDiverged(
+                    f"The training loss became {float(loss)} at epoch {epoch}, step {step}. "
+                    "Lower the learning rate (--lr) or check the inputs for NaN or infinite values.")
+            model.backward(grad, input_grad=False)
+            if lr_schedule is not None:
+                optimizer.lr = lr_schedule(step)
+            optimizer.step()
+            step += 1
+            total_loss += float(loss) * len(idx)
+            correct += int((logits.argmax(axis=1) == yb).sum())
+        bar.close()
+        metrics = {"epoch": epoch, "lr": optimizer.lr, "train_loss": total_loss / n,
+                   "train_accuracy": correct / n, "seconds": time.perf_counter() - start_time}
+        if validation is not None:
+            val = evaluate(model, *validation)
+            metrics.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+        history.epochs.append(metrics)
+        if on_epoch_end is not None:
+            on_epoch_end(metrics)
+    return history

@@ -1,0 +1,55 @@
+"""Shared fixtures.
+
+Every test runs with its own empty user cache (``$XDG_CACHE_HOME`` points into
+a temporary folder), so no test reads or writes ``~/.cache/tdnumpy``. Tests
+that need the real MNIST files take the ``mnist_dir`` fixture, which skips
+them with a reason when ``$TDNUMPY_DATA`` does not hold MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tdnumpy.data import FILES
+from tdnumpy.data.datasets import find_file
+
+DATA_ROOT = os.environ.get("TDNUMPY_DATA")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+def _mnist_folder() -> Path | None:
+    if not DATA_ROOT:
+        return None
+    for folder in (Path(DATA_ROOT) / "mnist", Path(DATA_ROOT)):
+        if all(find_file(folder, stem) for stem in FILES):
+            return folder
+    return None
+
+
+@pytest.fixture(scope="session")
+def mnist_dir() -> Path:
+    folder = _mnist_folder()
+    if folder is None:
+        pytest.skip("real MNIST not found: set TDNUMPY_DATA to a folder holding mnist/ "
+                    "(the four IDX files, plain or .gz)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist(mnist_dir):
+    from tdnumpy.data import load_dataset
+
+    return load_dataset("mnist", mnist_dir)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

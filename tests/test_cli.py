@@ -1,0 +1,105 @@
+"""The tdnumpy command: help, errors, and real training on MNIST."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tdnumpy.checkpoint import read_checkpoint
+from tdnumpy.cli import build_parser, main
+
+
+def _subparsers(parser):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield name, sub
+                yield from ((f"{name} {n}", s) for n, s in _subparsers(sub))
+
+
+def test_help_documents_every_flag():
+    """Every option of every command has help text and shows in its --help."""
+    commands = dict(_subparsers(build_parser()))
+    assert {"train", "evaluate", "data", "data fetch", "data where", "bench", "bench mlp"} <= set(commands)
+    for name, parser in commands.items():
+        text = parser.format_help()
+        for action in parser._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                continue
+            assert action.help, f"{name}: {action.option_strings or action.dest} has no help"
+            for flag in action.option_strings:
+                assert flag in text, f"{name} --help does not list {flag}"
+
+
+def test_console_script_and_module_run():
+    out = subprocess.run([sys.executable, "-m", "tdnumpy", "--help"], capture_output=True, text=True, check=True)
+    assert "train" in out.stdout and "bench" in out.stdout
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["train", "--batch-size", "0"], "--batch-size: must be a positive integer"),
+    (["train", "--epochs", "-1"], "--epochs: must be a positive integer"),
+    (["train", "--lr", "0"], r"--lr: must be in \(0.0, inf\)"),
+    (["train", "--lr", "abc"], "--lr: must be a number"),
+    (["train", "--momentum", "1"], r"--momentum: must be in \[0.0, 1.0\)"),
+])
+def test_bad_flags_exit_with_a_usage_error(argv, match, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_missing_data_folder(tmp_path, capsys):
+    assert main(["train", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o")]) == 1
+    assert f"The data folder {tmp_path / 'nowhere'}" in capsys.readouterr().err
+
+
+def test_bad_model_spec(tmp_path, capsys, mnist_dir):
+    assert main(["train", "--model", "mlp:784", "--data-dir", str(mnist_dir), "--out", str(tmp_path)]) == 1
+    assert "The model spec must be" in capsys.readouterr().err
+
+
+def test_evaluate_corrupt_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "checkpoint.npz"
+    bad.write_bytes(b"garbage")
+    assert main(["evaluate", str(bad)]) == 1
+    assert f"{bad}: not a readable checkpoint archive" in capsys.readouterr().err
+
+
+@pytest.mark.mnist
+def test_train_lenet300_reaches_98_percent(tmp_path, mnist_dir, capsys):
+    """The README's command: 10 epochs of LeNet-300-100 reach >= 98.0% on the MNIST test set."""
+    out = tmp_path / "run"
+    argv = ["train", "--model", "lenet300", "--epochs", "10", "--batch-size", "128", "--lr", "0.05",
+            "--momentum", "0.9", "--seed", "0", "--data-dir", str(mnist_dir), "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    summary = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test_accuracy"] >= 0.980, metrics["test_accuracy"]
+    assert f"test accuracy {100 * metrics['test_accuracy']:.2f}%" in summary
+    assert len(metrics["epochs"]) == 10 and metrics["parameters"] == 266_610
+    _, _, meta = read_checkpoint(out / "checkpoint.npz")
+    assert meta["spec"] == "lenet300" and meta["epoch"] == 10 and meta["seed"] == 0
+    assert main(["evaluate", str(out / "checkpoint.npz"), "--data-dir", str(mnist_dir)]) == 0
+    assert f"accuracy {100 * metrics['test_accuracy']:.2f}%" in capsys.readouterr().out
+
+
+@pytest.mark.mnist
+def test_same_seed_same_weights_across_processes(tmp_path, mnist_dir):
+    """Two separate processes with one seed write bit-identical checkpoints."""
+    values = []
+    for run in ("a", "b"):
+        subprocess.run([sys.executable, "-m", "tdnumpy", "train", "--model", "mlp:784-64-10", "--epochs", "1",
+                        "--seed", "5", "--validation", "50000", "--data-dir", str(mnist_dir),
+                        "--out", str(tmp_path / run), "--quiet"], check=True, capture_output=True)
+        values.append(read_checkpoint(tmp_path / run / "checkpoint.npz")[0])
+    assert values[0].keys() == values[1].keys()
+    for name in values[0]:
+        assert values[0][name].tobytes() == values[1][name].tobytes(), name
+    assert not np.array_equal(values[0]["fc1.weight"], np.zeros_like(values[0]["fc1.weight"]))

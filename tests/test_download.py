@@ -1,0 +1,117 @@
+"""The download path, for real, against HTTP servers on 127.0.0.1.
+
+Each server serves a temporary folder; mirrors are tried in turn and a file is
+renamed into the cache only after its decompressed payload matches its pin.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import hashlib
+import shutil
+import socket
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+import pytest
+
+from tdnumpy.data import FILES, DownloadError, cache_dir, download_verified, load_dataset
+from tdnumpy.data.idx import read_bytes, to_idx_bytes
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) -> URL prefix of an HTTP server on 127.0.0.1 serving folder."""
+    servers = []
+
+    def start(folder):
+        handler = functools.partial(_QuietHandler, directory=str(folder))
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def closed_port_url():
+    """A URL on 127.0.0.1 where nothing listens (connection refused)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+PAYLOAD = to_idx_bytes(np.arange(100, dtype=np.uint8).reshape(4, 25))
+PIN = hashlib.sha256(PAYLOAD).hexdigest()
+
+
+def _publish(folder, name, payload):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(gzip.compress(payload))
+
+
+def test_good_file_lands_in_the_cache(tmp_path, serve):
+    _publish(tmp_path / "www", "x-idx1-ubyte.gz", PAYLOAD)
+    target = cache_dir() / "mnist"
+    path = download_verified("x-idx1-ubyte.gz", [serve(tmp_path / "www")], target, PIN)
+    assert path == target / "x-idx1-ubyte.gz"
+    assert read_bytes(path) == PAYLOAD
+    assert sorted(p.name for p in target.iterdir()) == ["x-idx1-ubyte.gz"]
+
+
+def test_corrupt_file_raises_hash_mismatch_and_leaves_nothing(tmp_path, serve):
+    corrupt = bytearray(PAYLOAD)
+    corrupt[50] ^= 0xFF
+    _publish(tmp_path / "www", "x-idx1-ubyte.gz", bytes(corrupt))
+    target = cache_dir() / "mnist"
+    with pytest.raises(DownloadError, match="SHA-256 mismatch of the decompressed payload"):
+        download_verified("x-idx1-ubyte.gz", [serve(tmp_path / "www")], target, PIN)
+    assert list(target.iterdir()) == []
+
+
+def test_unreachable_and_broken_mirrors_fall_through_to_the_next(tmp_path, serve, closed_port_url):
+    _publish(tmp_path / "bad", "x-idx1-ubyte.gz", PAYLOAD[:-3])  # wrong payload
+    (tmp_path / "empty").mkdir()                                   # answers 404
+    _publish(tmp_path / "good", "x-idx1-ubyte.gz", PAYLOAD)
+    mirrors = [closed_port_url, serve(tmp_path / "empty"), serve(tmp_path / "bad"), serve(tmp_path / "good")]
+    messages = []
+    path = download_verified("x-idx1-ubyte.gz", mirrors, cache_dir(), PIN, log=messages.append)
+    assert read_bytes(path) == PAYLOAD
+    assert len(messages) == 4  # every mirror was tried, in order
+    assert [m.split()[1] for m in messages] == [u + "x-idx1-ubyte.gz" for u in mirrors]
+    assert sorted(p.name for p in cache_dir().iterdir()) == ["x-idx1-ubyte.gz"]
+
+
+def test_all_mirrors_failing_lists_each_reason(tmp_path, serve, closed_port_url):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DownloadError) as info:
+        download_verified("x.gz", [closed_port_url, serve(tmp_path / "empty")], cache_dir(), PIN)
+    text = str(info.value)
+    assert closed_port_url + "x.gz" in text and "refused" in text.lower()
+    assert "HTTP 404" in text
+
+
+def test_dataset_download_end_to_end(tmp_path, serve, mnist_dir, monkeypatch):
+    """load_dataset with nothing local fetches all four real MNIST files from the
+    mirror into the cache, verified against the real pins."""
+    monkeypatch.delenv("TDNUMPY_DATA", raising=False)
+    www = tmp_path / "www"
+    www.mkdir()
+    for stem in FILES:
+        shutil.copy(mnist_dir / f"{stem}.gz", www / f"{stem}.gz")
+    data = load_dataset("mnist", mirrors=[serve(www)])
+    assert len(data.train) == 60_000 and len(data.test) == 10_000
+    assert data.folder == cache_dir() / "mnist"
+    assert sorted(p.name for p in data.folder.iterdir()) == sorted(f"{s}.gz" for s in FILES)

@@ -1,0 +1,190 @@
+"""Layers, models and the loss: shapes, dtypes, names, parameter counts, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax as scipy_log_softmax
+
+from tdnumpy.models import build_model, parse_mlp_spec
+from tdnumpy.nn import Dense, Parameter, ReLU, Sequential, he_normal, softmax_cross_entropy
+
+
+def test_lenet300_has_han_et_al_parameter_count():
+    model = build_model("lenet300")
+    assert model.n_parameters() == 266_610
+    assert [p.name for p in model.parameters()] == [
+        "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+    assert model.named_parameters()["fc1.weight"].shape == (784, 300)  # (fan_in, units)
+
+
+def test_mlp_spec_builds_the_named_sizes():
+    model = build_model("mlp:784-1024-1024-10")
+    assert [p.shape for p in model.parameters()] == [(784, 1024), (1024,), (1024, 1024), (1024,), (1024, 10), (10,)]
+    assert model.n_parameters() == 784 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 10 + 10
+    assert parse_mlp_spec("mlp:5-3:tanh") == ([5, 3], "tanh")
+
+
+@pytest.mark.parametrize("spec", ["", "lenet", "mlp:", "mlp:784", "mlp:784-0-10", "mlp:7a-3",
+                                  "mlp:784-10:softplus", "mlp:1-2:relu:extra"])
+def test_bad_model_spec_is_rejected(spec):
+    with pytest.raises(ValueError, match="model spec"):
+        build_model(spec)
+
+
+def test_dense_computes_xw_plus_b(rng):
+    layer = Dense(3, 2, rng=rng, dtype=np.float64)
+    layer.bias.value[:] = [0.5, -1.0]
+    x = rng.standard_normal((4, 3))
+    w = layer.weight.value
+    expected = np.array([[sum(x[n, i] * w[i, o] for i in range(3)) + layer.bias.value[o] for o in range(2)]
+                         for n in range(4)])
+    np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-12)
+
+
+def test_dense_rejects_wrong_shape_naming_layer_and_shapes(rng):
+    model = build_model("lenet300")
+    with pytest.raises(ValueError, match=r"Dense 'fc1' \(784 -> 300\) expects input of shape \(batch, 784\)\. "
+                                         r"Got shape \(2, 785\)"):
+        model.forward(np.zeros((2, 785), np.float32))
+    with pytest.raises(ValueError, match=r"'fc1'.*Got shape \(784,\)"):
+        model.forward(np.zeros(784, np.float32))
+
+
+def test_dense_rejects_wrong_dtype_instead_of_upcasting(rng):
+    model = build_model("lenet300")
+    with pytest.raises(TypeError, match=r"'fc1'.*float32 weights.*Got float64"):
+        model.forward(np.zeros((2, 784)))
+    with pytest.raises(TypeError, match=r"Got uint8"):
+        model.forward(np.zeros((2, 784), np.uint8))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(fan_in=0, units=3), "'fan_in' parameter of Dense must be an int in the range \\[1, inf\\). Got 0"),
+    (dict(fan_in=3, units=-1), "'units'"),
+    (dict(fan_in=2.5, units=3), "'fan_in'"),
+    (dict(fan_in=3, units=3, dtype=np.int32), "'dtype'"),
+    (dict(fan_in=3, units=3, init="zeros"), "'init'"),
+])
+def test_dense_rejects_bad_arguments(kwargs, match, rng):
+    with pytest.raises((ValueError, TypeError), match=match):
+        Dense(rng=rng, **kwargs)
+
+
+def test_dense_needs_an_explicit_generator():
+    with pytest.raises(TypeError, match="numpy.random.Generator"):
+        Dense(3, 3, rng=0)
+
+
+def test_float32_end_to_end(rng):
+    """Training-mode forward and backward of a float32 model produce only float32."""
+    model = build_model("lenet300", seed=0)
+    x = rng.random((16, 784), dtype=np.float32)
+    logits = model.forward(x, training=True)
+    loss, grad = softmax_cross_entropy(logits, rng.integers(0, 10, 16))
+    assert logits.dtype == grad.dtype == np.float32 and loss.dtype == np.float32
+    model.backward(grad)
+    for layer in model.layers:
+        assert getattr(layer, "_y", logits).dtype == np.float32
+    for p in model.parameters():
+        assert p.value.dtype == p.grad.dtype == np.float32, p.name
+
+
+def test_float64_model_starts_from_the_float32_weights():
+    w32 = build_model("lenet300", seed=4).named_parameters()["fc2.weight"].value
+    w64 = build_model("lenet300", seed=4, dtype=np.float64).named_parameters()["fc2.weight"].value
+    assert w64.dtype == np.float64
+    np.testing.assert_array_equal(w64.astype(np.float32), w32)
+
+
+def test_each_layer_gets_its_own_generator():
+    """SeedSequence.spawn: layers draw from independent streams, one seed fixes all."""
+    a = build_model("lenet300", seed=7)
+    b = build_model("lenet300", seed=7)
+    c = build_model("lenet300", seed=8)
+    for (name, pa), pb, pc in zip(a.named_parameters().items(), b.parameters(), c.parameters()):
+        assert np.array_equal(pa.value, pb.value), name
+        if name.endswith("weight"):
+            assert not np.array_equal(pa.value, pc.value), name
+    w1 = a.named_parameters()["fc1.weight"].value.ravel()[:100]
+    w2 = a.named_parameters()["fc2.weight"].value.ravel()[:100]
+    assert abs(np.corrcoef(w1, w2)[0, 1]) < 0.5
+
+
+def test_he_initialisation_has_the_stated_variance():
+    """Var[w] = 2 / fan_in. With n = 300,000 draws the sample variance has relative
+    standard deviation sqrt(2 / n) = 0.0026; the bound 0.02 is 7.7 standard
+    deviations (false failure rate below 1e-13)."""
+    w = he_normal(np.random.default_rng(0), (1000, 300), 1000, 300, np.float64)
+    assert abs(w.var() / (2 / 1000) - 1) < 0.02
+
+
+def test_backward_overwrites_instead_of_accumulating(rng):
+    layer = Dense(4, 3, rng=rng, dtype=np.float64)
+    x, g = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    layer.forward(x)
+    layer.backward(g)
+    first = layer.weight.grad.copy()
+    layer.forward(x)
+    layer.backward(g)
+    np.testing.assert_array_equal(layer.weight.grad, first)
+
+
+def test_first_layer_skips_input_gradient(rng):
+    model = build_model("mlp:6-4-2", dtype=np.float64)
+    model.forward(rng.standard_normal((3, 6)))
+    assert model.backward(rng.standard_normal((3, 2)), input_grad=False) is None
+
+
+def test_sequential_names_and_duplicates(rng):
+    seq = Sequential(Dense(2, 2, rng=rng), ReLU(), Dense(2, 2, rng=rng), ReLU())
+    assert [layer.name for layer in seq.layers] == ["fc1", "relu1", "fc2", "relu2"]
+    assert seq.layer("fc2") is seq.layers[2]
+    with pytest.raises(KeyError, match="No layer named 'fc9'"):
+        seq.layer("fc9")
+    with pytest.raises(ValueError, match="named 'a'"):
+        Sequential(ReLU(name="a"), ReLU(name="a"))
+    with pytest.raises(TypeError, match="Module"):
+        Sequential(np.zeros(3))
+
+
+def test_parameter_mask_zeroes_and_validates(rng):
+    p = Parameter(rng.standard_normal((3, 2)) + 5, "w")
+    keep = np.array([[True, False], [True, True], [False, True]])
+    p.set_mask(keep)
+    assert (p.value[~keep] == 0).all() and (p.value[keep] != 0).all()
+    with pytest.raises(ValueError, match="boolean array of shape \\(3, 2\\)"):
+        p.set_mask(keep.astype(int))
+    with pytest.raises(ValueError, match="shape"):
+        p.set_mask(keep[:2])
+
+
+def test_loss_matches_scipy_and_stays_finite_for_huge_logits(rng):
+    logits = rng.standard_normal((5, 10)) * 3
+    labels = rng.integers(0, 10, 5)
+    loss, grad = softmax_cross_entropy(logits, labels)
+    logp = scipy_log_softmax(logits, axis=1)
+    assert loss == pytest.approx(-logp[np.arange(5), labels].mean(), rel=1e-12)
+    onehot = np.eye(10)[labels]
+    np.testing.assert_allclose(grad, (np.exp(logp) - onehot) / 5, atol=1e-15)
+    huge = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 3.0]], np.float32)
+    loss, grad = softmax_cross_entropy(huge, np.array([1, 1]))
+    assert loss.dtype == np.float32 and loss == pytest.approx(1e4, rel=1e-6)
+    assert np.isfinite(grad).all()
+    np.testing.assert_allclose(grad.sum(axis=1), 0.0, atol=1e-7)
+
+
+@pytest.mark.parametrize("labels, match", [
+    (np.array([0, 10]), r"range \[0, 9\]. Got a label 10"),
+    (np.array([-1, 0]), "Got a label -1"),
+    (np.array([0.0, 1.0]), "integer class labels"),
+    (np.array([0, 1, 2]), "3 labels but there are 2 examples"),
+])
+def test_loss_rejects_bad_labels(labels, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        softmax_cross_entropy(np.zeros((2, 10)), labels)
+
+
+def test_loss_rejects_non_2d_logits():
+    with pytest.raises(ValueError, match="2-D float array"):
+        softmax_cross_entropy(np.zeros(10), np.array([1]))
