@@ -57,7 +57,8 @@ def check_int(value, name: str, owner: str, *, low=None, high=None, closed="both
 
 
 def check_real(value, name: str, owner: str, *, low=None, high=None, closed="both") -> float:
-    """Return ``value`` as a finite ``float`` if it lies inside the range."""
+    """Return ``value`` as a finite ``float`` if it lies inside the range (NaN and
+    infinities are always rejected, even where the range is unbounded)."""
     text = _range_text(low, high, closed)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(
@@ -65,7 +66,7 @@ def check_real(value, name: str, owner: str, *, low=None, high=None, closed="bot
             f"Got {value!r} of type {type(value).__name__} instead."
         )
     value = float(value)
-    if math.isnan(value) or not _in_range(value, low, high, closed):
+    if not math.isfinite(value) or not _in_range(value, low, high, closed):
         raise ValueError(
             f"The {name!r} parameter of {owner} must be a float in the range {text}. "
             f"Got {value!r} instead."

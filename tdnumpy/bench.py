@@ -13,7 +13,9 @@ This is a benchmark, never a test: timings on shared machines are noisy.
 
 from __future__ import annotations
 
+import resource
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -44,26 +46,47 @@ class _FixedOrder(np.random.Generator):
         return self._order
 
 
-def _torch_model(model):
+def torch_twin(model):
+    """The same network in PyTorch, with a copy of ``model``'s weights (same dtype).
+
+    Supports Dense, Conv2D (our (fan_in, units) weight becomes PyTorch's
+    (out, in, kh, kw)), MaxPool2D, AvgPool2D, Flatten and the activations.
+    """
     import torch
 
+    dtype = getattr(torch, str(model.dtype))
     layers = []
     for layer in model.layers:
-        if hasattr(layer, "weight"):
-            lin = torch.nn.Linear(layer.fan_in, layer.units)
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(layer.weight.value.T.copy()))
-                lin.bias.copy_(torch.from_numpy(layer.bias.value))
-            layers.append(lin)
+        kind = type(layer).__name__
+        if kind == "Dense":
+            twin = torch.nn.Linear(layer.fan_in, layer.units, bias=layer.bias is not None, dtype=dtype)
+            weight = layer.weight.value.T
+        elif kind == "Conv2D":
+            padding = layer.padding if isinstance(layer.padding, str) else layer.padding
+            twin = torch.nn.Conv2d(layer.in_channels, layer.out_channels, (layer.kh, layer.kw), stride=layer.stride,
+                                   padding=padding, dilation=layer.dilation, bias=layer.bias is not None,
+                                   dtype=dtype)
+            weight = layer.kernel
+        elif kind in ("MaxPool2D", "AvgPool2D"):
+            pool = torch.nn.MaxPool2d if kind == "MaxPool2D" else torch.nn.AvgPool2d
+            layers.append(pool((layer.kh, layer.kw), stride=layer.stride))
+            continue
         else:
-            layers.append({"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}[layer.kind]())
+            layers.append({"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid,
+                           "Flatten": torch.nn.Flatten}[kind]())
+            continue
+        with torch.no_grad():
+            twin.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
+            if layer.bias is not None:
+                twin.bias.copy_(torch.from_numpy(layer.bias.value))
+        layers.append(twin)
     return torch.nn.Sequential(*layers)
 
 
 def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
     import torch
 
-    net = _torch_model(model)
+    net = torch_twin(model)
     optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     order_t = torch.from_numpy(order)
@@ -79,36 +102,47 @@ def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
     return time.perf_counter() - start
 
 
-def bench_mlp(*, model_spec="lenet300", batch_size=128, lr=0.05, momentum=0.9, repeats=3,
-              vs_torch=False, data_dir=None, print_fn=print) -> dict:
-    """Time one epoch of ``model_spec`` on MNIST; return the figures as a dict."""
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20
+
+
+def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repeats=3, vs_torch=False,
+                data_dir=None, print_fn=print) -> dict:
+    """Time one MNIST training epoch of ``model_spec``; return the figures as a dict.
+
+    The peak resident memory reported is the process's after loading MNIST and
+    training one tdnumpy epoch, measured before PyTorch is imported.
+    """
     data = load_dataset("mnist", data_dir)
     template = build_model(model_spec, seed=0)
     x = to_inputs(data.train.images, template.input_shape)
     y = data.train.labels
     order = np.random.default_rng(0).permutation(len(x))
+    args = (x, y, order, batch_size, lr, momentum)
     runs = {"tdnumpy": []}
+    # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
+    _numpy_epoch(build_model(model_spec, seed=0), *args)
+    result = {"model": model_spec, "batch_size": batch_size, "examples": len(x), "repeats": repeats,
+              "peak_rss_mib": peak_rss_mib()}
     if vs_torch:
         import torch
 
         runs["torch"] = []
         print_fn(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-    args = (x, y, order, batch_size, lr, momentum)
-    # One warm-up epoch each (page faults, BLAS thread start-up), then the timed ones.
-    for i in range(repeats + 1):
-        t = _numpy_epoch(build_model(model_spec, seed=0), *args)
-        if i:
-            runs["tdnumpy"].append(t)
+        _torch_epoch(build_model(model_spec, seed=0), *args)
+    for _ in range(repeats):
+        runs["tdnumpy"].append(_numpy_epoch(build_model(model_spec, seed=0), *args))
         if vs_torch:
-            t = _torch_epoch(build_model(model_spec, seed=0), *args)
-            if i:
-                runs["torch"].append(t)
-    result = {"model": model_spec, "batch_size": batch_size, "examples": len(x), "repeats": repeats}
+            runs["torch"].append(_torch_epoch(build_model(model_spec, seed=0), *args))
     for name, times in runs.items():
         med = statistics.median(times)
         result[name] = {"median_seconds": med, "min_seconds": min(times), "examples_per_second": len(x) / med}
         print_fn(f"{name:>8}: {med:.3f} s per epoch (median of {repeats}; min {min(times):.3f} s), "
                  f"{len(x) / med:,.0f} examples/s")
+    print_fn(f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch, before PyTorch): "
+             f"{result['peak_rss_mib']:.0f} MiB")
     if vs_torch:
         ratios = [a / b for a, b in zip(runs["tdnumpy"], runs["torch"])]
         result["ratio_median"] = statistics.median(ratios)

@@ -27,6 +27,7 @@ from .models import build_model
 
 FORMAT = "tdnumpy-checkpoint"
 VERSION = 1
+RESERVED = ("format", "version", "spec", "dtype", "parameters")
 
 
 class CheckpointError(ValueError):
@@ -34,7 +35,11 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path, model, **metadata) -> Path:
-    """Write ``model``'s parameters and masks with ``metadata`` (JSON-serialisable)."""
+    """Write ``model``'s parameters and masks with ``metadata`` (JSON-serialisable;
+    the keys in ``RESERVED`` are written by this function and cannot be given)."""
+    clash = sorted(set(metadata) & set(RESERVED))
+    if clash:
+        raise ValueError(f"save_checkpoint writes {', '.join(RESERVED)} itself; do not pass {clash}.")
     path = Path(path)
     params = model.named_parameters()
     meta = {
@@ -70,19 +75,29 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: the meta.json record is corrupt ({e}).") from e
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (format {meta.get('format')!r}).")
+        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (meta.json format {found!r}, "
+                              f"expected {FORMAT!r}).")
     if meta.get("version") != VERSION:
         raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this tdnumpy reads version {VERSION}.")
     values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
     masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
+    unknown = sorted(k for k in contents if not k.startswith(("param/", "mask/")))
+    if unknown:
+        raise CheckpointError(f"{path}: unexpected entries {unknown} (a checkpoint holds param/*, mask/* and meta.json).")
+    orphans = sorted(set(masks) - set(values))
+    if orphans:
+        raise CheckpointError(f"{path}: masks for parameters that are not in the checkpoint: {orphans}.")
     return values, masks, meta
 
 
 def load_into(model, path) -> dict:
     """Copy a checkpoint's parameters and masks into ``model``; return the metadata.
 
-    Every parameter of the model must be in the checkpoint with the same shape,
-    and the checkpoint must hold nothing else.
+    The checkpoint must be of the same model spec, hold every parameter of the
+    model with the same shape as floats, and nothing else. Values are cast to
+    the model's dtype (a float32 checkpoint loads into a float64 model for
+    gradient checks).
     """
     values, masks, meta = read_checkpoint(path)
     _assign(model, values, masks, meta, Path(path))
@@ -90,6 +105,8 @@ def load_into(model, path) -> dict:
 
 
 def _assign(model, values, masks, meta, path: Path) -> None:
+    if model.spec is not None and meta.get("spec") != model.spec:
+        raise CheckpointError(f"{path}: the checkpoint is of model {meta.get('spec')!r}, not {model.spec!r}.")
     params = model.named_parameters()
     missing = sorted(set(params) - set(values))
     extra = sorted(set(values) - set(params))
@@ -102,6 +119,8 @@ def _assign(model, values, masks, meta, path: Path) -> None:
         if v.shape != p.shape:
             raise CheckpointError(f"{path}: parameter {name!r} has shape {v.shape} in the checkpoint "
                                   f"but {p.shape} in model {model.spec!r}.")
+        if v.dtype.kind != "f":
+            raise CheckpointError(f"{path}: parameter {name!r} is stored as {v.dtype}, not as floats.")
         if not np.all(np.isfinite(v)):
             raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values.")
         mask = masks.get(name)

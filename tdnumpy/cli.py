@@ -64,6 +64,13 @@ def _data_arguments(p: argparse.ArgumentParser, dataset_help="the dataset (defau
                         "searched before $TDNUMPY_DATA and the cache ~/.cache/tdnumpy")
     p.add_argument("--no-download", action="store_true",
                    help="fail instead of downloading when the files are not found")
+    _mirror_argument(p)
+
+
+def _mirror_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mirror", action="append", default=None, metavar="URL",
+                   help="download from this URL prefix instead of the public mirrors (repeatable; "
+                        "tried in the order given)")
 
 
 def _train_parser(sub) -> None:
@@ -116,6 +123,7 @@ def _data_parser(sub) -> None:
                                             "unless they are already found, and verify them.")
     fetch.add_argument("dataset", choices=sorted(DATASETS), help="the dataset")
     fetch.add_argument("--data-dir", type=Path, default=None, help="look here first, as 'train' does")
+    _mirror_argument(fetch)
     fetch.set_defaults(func=cmd_data_fetch)
     where = data_sub.add_parser("where", help="print where each file of a dataset was found",
                                 description="Print the path of each file, without downloading.")
@@ -127,18 +135,20 @@ def _data_parser(sub) -> None:
 def _bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (never tests)",
                        description="Time training work; with --vs-torch, against PyTorch on CPU in the same run.")
-    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="{mlp}")
-    mlp = bench_sub.add_parser("mlp", help="one MNIST epoch of LeNet-300-100",
-                               description="Time one MNIST training epoch (float32, SGD with momentum).")
-    mlp.add_argument("--model", default="lenet300", help="the model (default: %(default)s)")
-    mlp.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch size (default: %(default)s)")
-    mlp.add_argument("--repeats", type=_positive_int, default=3,
-                     help="timed epochs per framework, after one warm-up (default: %(default)s)")
-    mlp.add_argument("--vs-torch", action="store_true",
-                     help="also run the same epoch in PyTorch (CPU) and print the time ratio; "
-                          "needs the [bench] extra")
-    mlp.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
-    mlp.set_defaults(func=cmd_bench_mlp)
+    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="{mlp,conv}")
+    for name, model, what in (("mlp", "lenet300", "LeNet-300-100"), ("conv", "lenet5", "LeNet-5")):
+        b = bench_sub.add_parser(name, help=f"one MNIST epoch of {what}",
+                                 description=f"Time one MNIST training epoch of {what} (float32, SGD with "
+                                             "momentum) and report the peak resident memory.")
+        b.add_argument("--model", default=model, help="the model (default: %(default)s)")
+        b.add_argument("--batch-size", type=_positive_int, default=128, help="mini-batch size (default: %(default)s)")
+        b.add_argument("--repeats", type=_positive_int, default=3,
+                       help="timed epochs per framework, after one warm-up (default: %(default)s)")
+        b.add_argument("--vs-torch", action="store_true",
+                       help="also run the same epoch in PyTorch (CPU), alternating with tdnumpy, and print "
+                            "the time ratio; needs the [bench] extra")
+        b.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
+        b.set_defaults(func=cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load(args, log):
     return load_dataset(args.dataset, args.data_dir, validation=getattr(args, "validation", 0),
-                        download=not args.no_download, log=log)
+                        download=not args.no_download, mirrors=args.mirror, log=log)
 
 
 def _schedule(args, steps_per_epoch: int):
@@ -169,8 +179,10 @@ def _schedule(args, steps_per_epoch: int):
 
 def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
-    data = _load(args, log)
     model = build_model(args.model, seed=args.seed)
+    out = args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}"
+    out.mkdir(parents=True, exist_ok=True)  # fail now, not after training, if it cannot be made
+    data = _load(args, log)
     x, y = to_inputs(data.train.images, model.input_shape), data.train.labels
     x_test = to_inputs(data.test.images, model.input_shape)
     validation = None
@@ -182,7 +194,6 @@ def cmd_train(args) -> int:
         optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                         weight_decay=args.weight_decay)
     steps_per_epoch = -(-len(x) // args.batch_size)
-    out = args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}"
     log(f"training {args.model} ({model.n_parameters():,} parameters) on {args.dataset} "
         f"({len(x):,} images from {data.folder}) -> {out}")
 
@@ -220,38 +231,37 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_data_fetch(args) -> int:
-    paths = locate(args.dataset, args.data_dir, log=lambda m: print(m, file=sys.stderr))
-    load_dataset(args.dataset, args.data_dir, download=False)
+    paths = locate(args.dataset, args.data_dir, mirrors=args.mirror, log=lambda m: print(m, file=sys.stderr))
     for stem, path in paths.items():
         print(f"{stem}: {path} (SHA-256 verified)")
     return 0
 
 
 def cmd_data_where(args) -> int:
-    for stem, path in locate(args.dataset, args.data_dir, download=False).items():
+    for stem, path in locate(args.dataset, args.data_dir, download=False,
+                             log=lambda m: print(m, file=sys.stderr)).items():
         print(f"{stem}: {path}")
     return 0
 
 
-def cmd_bench_mlp(args) -> int:
-    from .bench import bench_mlp
+def cmd_bench(args) -> int:
+    from .bench import bench_epoch
 
     if args.vs_torch:
         try:
             import torch  # noqa: F401
         except ImportError:
             print("tdnumpy: error: --vs-torch needs PyTorch; install it with pip install 'tdnumpy[bench]' "
-                  "(on a CPU-only machine: pip install torch --index-url https://download.pytorch.org/whl/cpu)",
-                  file=sys.stderr)
+                  "(on a CPU-only machine, the CPU build of torch first)", file=sys.stderr)
             return 2
-    bench_mlp(model_spec=args.model, batch_size=args.batch_size, repeats=args.repeats,
-              vs_torch=args.vs_torch, data_dir=args.data_dir)
+    bench_epoch(args.model, batch_size=args.batch_size, repeats=args.repeats, vs_torch=args.vs_torch,
+                data_dir=args.data_dir)
     return 0
 
 
 # Errors that carry a message meant for the user; set TDNUMPY_DEBUG=1 to see the traceback.
 EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, TrainingDiverged,
-                   ValueError, TypeError)
+                   OSError, ValueError, TypeError)
 
 
 def main(argv=None) -> int:

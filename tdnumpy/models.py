@@ -2,6 +2,10 @@
 
 - ``lenet300``: 784-300-100-10 with ReLU, the LeNet-300-100 of LeCun et al.
   1998 as pruned by Han et al. 2015 (266,610 parameters).
+- ``lenet5``: conv 20@5x5 -> maxpool 2 -> conv 50@5x5 -> maxpool 2 -> dense 500
+  (ReLU) -> dense 10, the Caffe LeNet-5 used by Han et al. 2015 (431,080
+  parameters; as in Caffe, no nonlinearity after the convolutions, and every
+  layer initialised with Var[w] = 1 / fan_in, Caffe's "xavier" filler).
 - ``mlp:784-1024-1024-10``: any multilayer perceptron, sizes from input to
   output, ReLU between layers; ``mlp:784-500-10:tanh`` picks the activation
   (relu, tanh or sigmoid; He initialisation for ReLU, Glorot otherwise).
@@ -16,12 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_float_dtype
-from .nn import ACTIVATIONS, Dense, Sequential
+from .nn import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 
 NAMED = {"lenet300": "mlp:784-300-100-10:relu"}
 
 SPEC_HELP = (
-    "'lenet300' or 'mlp:<sizes>[:<activation>]' with sizes from input to output joined by '-' "
+    "'lenet300', 'lenet5' or 'mlp:<sizes>[:<activation>]' with sizes from input to output joined by '-' "
     "(at least two) and activation relu, tanh or sigmoid, e.g. 'mlp:784-1024-1024-10'"
 )
 
@@ -65,10 +69,26 @@ def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Seq
     return Sequential(*layers, spec=spec, input_shape=(sizes[0],))
 
 
+def lenet5(*, seed=0, dtype=np.float32) -> Sequential:
+    """The Caffe LeNet-5 for (1, 28, 28) inputs (see the module docstring)."""
+    dtype = check_float_dtype(dtype, "dtype", "lenet5")
+    r1, r2, r3, r4 = (np.random.default_rng(s) for s in _seed_sequence(seed).spawn(4))
+    init = "lecun_uniform"
+    return Sequential(
+        Conv2D(1, 20, 5, rng=r1, init=init, dtype=dtype), MaxPool2D(2),
+        Conv2D(20, 50, 5, rng=r2, init=init, dtype=dtype), MaxPool2D(2),
+        Flatten(),
+        Dense(800, 500, rng=r3, init=init, dtype=dtype), ReLU(),
+        Dense(500, 10, rng=r4, init=init, dtype=dtype),
+        spec="lenet5", input_shape=(1, 28, 28))
+
+
 def build_model(spec: str, *, seed=0, dtype=np.float32) -> Sequential:
     """Build the model named by ``spec`` (see the module docstring)."""
     if not isinstance(spec, str):
         raise TypeError(f"The model spec must be a string, {SPEC_HELP}. Got {spec!r} instead.")
+    if spec == "lenet5":
+        return lenet5(seed=seed, dtype=dtype)
     full = NAMED.get(spec, spec)
     sizes, activation = parse_mlp_spec(full)
     return mlp(sizes, activation, seed=seed, dtype=dtype, spec=spec)

@@ -14,6 +14,8 @@ the next ``backward``).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._validation import check_real
@@ -111,6 +113,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr, "Adam")
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"The 'betas' parameter of Adam must be a pair (beta1, beta2). Got {betas!r} instead.")
         self.beta1 = check_real(betas[0], "betas[0]", "Adam", low=0.0, high=1.0, closed="left")
         self.beta2 = check_real(betas[1], "betas[1]", "Adam", low=0.0, high=1.0, closed="left")
         self.eps = check_real(eps, "eps", "Adam", low=0.0, closed="neither")
@@ -124,7 +128,7 @@ class Adam(Optimizer):
         self.t += 1
         b1, b2, wd = self.beta1, self.beta2, self.weight_decay
         step_size = self.lr / (1 - b1 ** self.t)
-        root_correction = np.sqrt(1 - b2 ** self.t)
+        root_correction = math.sqrt(1 - b2 ** self.t)  # a Python float: no float64 array math
         for p, m, v, tmp in zip(self.params, self.m, self.v, self._scratch):
             g = self._masked_grad(p)
             if wd:

@@ -35,13 +35,15 @@ class History:
 def _check_data(model, x, y, name: str, owner: str):
     if not isinstance(x, np.ndarray):
         raise TypeError(f"The {name!r} inputs of {owner} must be a NumPy array. Got {type(x).__name__}.")
+    if x.ndim == 0 or len(x) == 0:
+        raise ValueError(f"The {name!r} inputs of {owner} hold no examples (shape {x.shape}).")
     if x.dtype != model.dtype:
         raise TypeError(f"The {name!r} inputs of {owner} must have the model's dtype {model.dtype}. "
                         f"Got {x.dtype}; convert them once with tdnumpy.data.to_inputs or x.astype().")
     if model.input_shape is not None and x.shape[1:] != model.input_shape:
         raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {', '.join(map(str, model.input_shape))}) "
                          f"for model {model.spec!r}. Got {x.shape} instead.")
-    n_classes = model.forward(x[:1], training=False).shape[1] if len(x) else 1
+    n_classes = model.forward(x[:1], training=False).shape[1]
     return check_labels(y, n_classes, f"{name} labels", owner, n_examples=len(x))
 
 
@@ -56,8 +58,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> 
         loss, _ = softmax_cross_entropy(logits, yb)
         total_loss += float(loss) * len(xb)
         correct += int((logits.argmax(axis=1) == yb).sum())
-    n = max(len(x), 1)
-    return {"loss": total_loss / n, "accuracy": correct / n}
+    return {"loss": total_loss / len(x), "accuracy": correct / len(x)}
 
 
 def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_size: int,
@@ -83,6 +84,9 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     check_generator(rng, "rng", "fit")
     y = _check_data(model, x, y, "x", "fit")
     if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            raise TypeError(f"The 'validation' parameter of fit must be a pair (x_val, y_val). "
+                            f"Got {type(validation).__name__} instead.")
         _check_data(model, validation[0], validation[1], "validation", "fit")
     n = len(x)
     batch_buf = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
@@ -96,7 +100,9 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
                    disable=None if progress is None else not progress, leave=False)
         for start in bar:
             idx = order[start:start + batch_size]
-            xb = np.take(x, idx, axis=0, out=batch_buf[:len(idx)])
+            # mode="clip" skips the bounds check that would copy through a temporary
+            # (the indices come from a permutation, so they are in range)
+            xb = np.take(x, idx, axis=0, out=batch_buf[:len(idx)], mode="clip")
             yb = y[idx]
             logits = model.forward(xb, training=True)
             loss, grad = softmax_cross_entropy(logits, yb)

@@ -1,28 +1,36 @@
 """Shared fixtures.
 
 Every test runs with its own empty user cache (``$XDG_CACHE_HOME`` points into
-a temporary folder), so no test reads or writes ``~/.cache/tdnumpy``. Tests
+a temporary folder), so no test reads or writes ``~/.cache/tdnumpy``, and with
+the public mirrors replaced by an address where nothing listens, so no test
+reaches the internet by accident (the download tests pass local mirrors). Tests
 that need the real MNIST files take the ``mnist_dir`` fixture, which skips
 them with a reason when ``$TDNUMPY_DATA`` does not hold MNIST.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tdnumpy.data import FILES
+from tdnumpy.data import DATASETS, FILES
 from tdnumpy.data.datasets import find_file
 
 DATA_ROOT = os.environ.get("TDNUMPY_DATA")
 
 
+OFFLINE_MIRROR = "http://127.0.0.1:9/"  # the discard port: connection refused at once
+
+
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path, monkeypatch):
+def _isolated_cache_and_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    for name, info in DATASETS.items():
+        monkeypatch.setitem(DATASETS, name, dataclasses.replace(info, mirrors=(OFFLINE_MIRROR,)))
 
 
 def _mnist_folder() -> Path | None:

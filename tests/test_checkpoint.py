@@ -92,11 +92,54 @@ def test_archive_without_metadata_or_with_bad_metadata(tmp_path):
 
 def test_mismatched_model_is_a_clear_error(saved):
     _, path, _ = saved
-    with pytest.raises(CheckpointError, match=r"parameter 'fc1.weight' has shape \(20, 10\) in the checkpoint "
-                                              r"but \(20, 11\) in model 'mlp:20-11-5'"):
+    with pytest.raises(CheckpointError, match=r"the checkpoint is of model 'mlp:20-10-5', not 'mlp:20-10-5:tanh'"):
+        load_into(build_model("mlp:20-10-5:tanh"), path)
+    with pytest.raises(CheckpointError, match=r"not 'mlp:20-11-5'"):
         load_into(build_model("mlp:20-11-5"), path)
+    anonymous = build_model("mlp:20-11-5")
+    anonymous.spec = None  # a hand-built network: only names and shapes can be compared
+    with pytest.raises(CheckpointError, match=r"parameter 'fc1.weight' has shape \(20, 10\) in the checkpoint "
+                                              r"but \(20, 11\)"):
+        load_into(anonymous, path)
+    deeper = build_model("mlp:20-10-5-5")
+    deeper.spec = None
     with pytest.raises(CheckpointError, match=r"missing \['fc3.bias', 'fc3.weight'\]"):
-        load_into(build_model("mlp:20-10-5-5"), path)
+        load_into(deeper, path)
+
+
+def test_float32_checkpoint_loads_into_a_float64_model(saved):
+    model, path, _ = saved
+    wide = build_model("mlp:20-10-5", dtype=np.float64)
+    load_into(wide, path)
+    np.testing.assert_array_equal(wide.named_parameters()["fc2.weight"].value,
+                                  model.named_parameters()["fc2.weight"].value.astype(np.float64))
+
+
+def test_reserved_metadata_keys_are_refused(saved, tmp_path):
+    model, _, _ = saved
+    with pytest.raises(ValueError, match=r"do not pass \['spec'\]"):
+        save_checkpoint(tmp_path / "x.npz", model, spec="lenet300")
+
+
+def _rewrite(path, **changes):
+    with np.load(path, allow_pickle=False) as archive:
+        contents = {k: archive[k] for k in archive.files}
+    contents.update(changes)
+    np.savez(path, **contents)
+
+
+@pytest.mark.parametrize("changes, match", [
+    ({"junk": np.zeros(2)}, r"unexpected entries \['junk'\]"),
+    ({"mask/fc9.weight": np.ones(3, bool)}, r"masks for parameters that are not in the checkpoint: \['fc9.weight'\]"),
+    ({"param/fc1.bias": np.array(["a"] * 10)}, "'fc1.bias' is stored as <U1, not as floats"),
+    ({"mask/fc2.weight": np.ones((10, 5), np.int8)}, "the mask of 'fc2.weight' must be boolean"),
+    ({"meta.json": np.frombuffer(b"[1, 2]", np.uint8)}, "meta.json format 'list'"),
+])
+def test_tampered_archives_are_refused(saved, changes, match):
+    _, path, _ = saved
+    _rewrite(path, **changes)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(path)
 
 
 def test_non_finite_values_are_refused(saved):

@@ -12,7 +12,9 @@ from tdnumpy.data import (FILES, DataNotFoundError, cache_dir, load_dataset, loc
 from tdnumpy.data.datasets import DATASETS, candidate_folders
 from tdnumpy.data.idx import read_bytes
 
-UNREACHABLE = ["http://127.0.0.1:9/"]  # the discard port: nothing listens there
+from conftest import OFFLINE_MIRROR
+
+UNREACHABLE = [OFFLINE_MIRROR]
 
 
 def make_fake_dataset(folder, n_train=20, n_test=8, seed=0, gz=False):
@@ -70,10 +72,10 @@ def test_lookup_order_data_dir_then_env_then_cache(tmp_path, monkeypatch):
     (cache_dir() / "mnist").mkdir(parents=True)
     make_fake_dataset(cache_dir() / "mnist", seed=3)
     monkeypatch.setenv("TDNUMPY_DATA", str(second))
-    assert locate("mnist", first)[FILES[0]] == first / "mnist" / FILES[0]
-    assert locate("mnist")[FILES[0]] == second / f"{FILES[0]}.gz"
+    assert locate("mnist", first, verify=False)[FILES[0]] == first / "mnist" / FILES[0]
+    assert locate("mnist", verify=False)[FILES[0]] == second / f"{FILES[0]}.gz"
     monkeypatch.delenv("TDNUMPY_DATA")
-    assert locate("mnist")[FILES[0]] == cache_dir() / "mnist" / FILES[0]
+    assert locate("mnist", verify=False)[FILES[0]] == cache_dir() / "mnist" / FILES[0]
     origins = [origin for origin, _ in candidate_folders("fashion-mnist", first)]
     assert origins == ["--data-dir"] * 2 + ["cache"] * 2 + ["system"]
 
@@ -86,18 +88,31 @@ def test_incomplete_folder_is_skipped(tmp_path, monkeypatch):
     (partial / FILES[3]).unlink()
     make_fake_dataset(full)
     monkeypatch.setenv("TDNUMPY_DATA", str(full))
-    assert locate("mnist", partial, download=False)[FILES[0]] == full / FILES[0]
+    assert locate("mnist", partial, download=False, verify=False)[FILES[0]] == full / FILES[0]
     monkeypatch.delenv("TDNUMPY_DATA")
     with pytest.raises(DataNotFoundError):
-        locate("mnist", partial, download=False)
+        locate("mnist", partial, download=False, verify=False)
 
 
 def test_verification_rejects_a_non_standard_file(tmp_path, no_env):
     make_fake_dataset(tmp_path)
-    with pytest.raises(ValueError, match="SHA-256 of the decompressed payload is .* expected ba8910"):
-        load_dataset("mnist", tmp_path)
+    with pytest.raises(DataNotFoundError, match="Files found but rejected") as info:
+        load_dataset("mnist", tmp_path, download=False)
+    assert f"{tmp_path / FILES[0]}: SHA-256 of the decompressed payload is" in str(info.value)
+    assert "expected ba8910" in str(info.value)
     data = load_dataset("mnist", tmp_path, verify=False)
     assert len(data.train) == 20 and len(data.test) == 8
+
+
+def test_folder_with_other_files_is_skipped_for_the_next(tmp_path, mnist_dir, monkeypatch):
+    """Both datasets use the same file names: a --data-dir holding other files
+    (here random ones) is passed over for the next folder with the real MNIST."""
+    make_fake_dataset(tmp_path)
+    monkeypatch.setenv("TDNUMPY_DATA", str(mnist_dir))
+    notes = []
+    paths = locate("mnist", tmp_path, download=False, log=notes.append)
+    assert paths[FILES[0]].parent == mnist_dir
+    assert notes == [f"skipping {tmp_path} (--data-dir): its files are not the standard mnist files"]
 
 
 def test_validation_split_takes_the_last_images(tmp_path, no_env):
@@ -139,6 +154,11 @@ def test_pins_match_the_shared_checksums(mnist_dir):
 
 
 def test_real_mnist_verifies(mnist_dir):
-    for stem in FILES:
-        path = locate("mnist", mnist_dir, download=False)[stem]
+    for stem, path in locate("mnist", mnist_dir, download=False).items():
         assert hashlib.sha256(read_bytes(path)).hexdigest() == DATASETS["mnist"].sha256[stem]
+
+
+def test_to_inputs_rejects_a_model_of_another_input_size():
+    with pytest.raises(ValueError, match=r"inputs of shape \(100,\) \(100 values each\), but the images have "
+                                         r"shape \(28, 28\) \(784 values each\)"):
+        to_inputs(np.zeros((3, 28, 28), np.uint8), (100,))

@@ -9,11 +9,12 @@ and then as ``DIR/`` itself; a file may be stored plain or as ``.gz``):
 3. the user cache, ``$XDG_CACHE_HOME/tdnumpy`` (default ``~/.cache/tdnumpy``);
 4. for Fashion-MNIST, Debian's ``/usr/share/datasets/fashion-mnist``.
 
-The first folder holding all four files wins. If none does, the missing files
-are downloaded into the cache from public mirrors, tried in turn, and kept only
-when the SHA-256 of the decompressed payload matches the pin below. Every file
-that is loaded is checked against the same pins (``verify=False`` skips that,
-for your own IDX files).
+The first folder holding all four files *with the pinned SHA-256 payloads*
+wins; a folder whose files do not match is skipped (both datasets use the same
+file names). If none matches, the four files are downloaded into the cache
+from public mirrors, tried in turn, and kept only when the SHA-256 of the
+decompressed payload matches the pin below. ``verify=False`` accepts the first
+folder with all four files, for your own IDX files.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_int
-from .download import DownloadError, download_verified, sha256_of_payload
+from .download import DownloadError, download_verified
 from .idx import parse_idx, read_bytes
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -140,45 +141,63 @@ def candidate_folders(name: str, data_dir=None) -> list[tuple[str, Path]]:
     return folders
 
 
-def locate(name: str = "mnist", data_dir=None, *, download: bool = True, mirrors=None,
-           log=None) -> dict[str, Path]:
-    """Paths of the four files of dataset ``name``, downloading them if needed."""
+def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]:
+    """Read the four payloads; with ``verify``, also the list of files whose
+    SHA-256 does not match the pin."""
+    payloads = {stem: read_bytes(path) for stem, path in paths.items()}
+    bad = [] if not verify else [
+        f"{paths[stem]}: SHA-256 of the decompressed payload is {hashlib.sha256(data).hexdigest()}, "
+        f"expected {info.sha256[stem]}" for stem, data in payloads.items()
+        if hashlib.sha256(data).hexdigest() != info.sha256[stem]]
+    return payloads, bad
+
+
+def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) -> tuple[dict, dict]:
+    """(paths, payloads) of the first folder whose four files are present and
+    (with ``verify``) match their pins, downloading into the cache if none does.
+
+    A folder whose files do not match the pins is skipped with a note (it may
+    hold the other dataset, whose files have the same names, or a damaged copy).
+    """
     info = _info(name)
     folders = candidate_folders(name, data_dir)
-    for _, folder in folders:
-        found = {stem: find_file(folder, stem) for stem in FILES}
-        if all(found.values()):
-            return found
-    target = cache_dir() / name
+    rejected = []
+    for origin, folder in folders:
+        paths = {stem: find_file(folder, stem) for stem in FILES}
+        if not all(paths.values()):
+            continue
+        payloads, bad = _payloads(paths, info, verify)
+        if not bad:
+            return paths, payloads
+        rejected += bad
+        if log:
+            log(f"skipping {folder} ({origin}): its files are not the standard {name} files")
     where = "\n  ".join(f"{folder} ({origin})" for origin, folder in folders)
     advice = (f"Looked for {name} in:\n  {where}\n"
               f"Put the four files {', '.join(FILES)} (plain or .gz) in one of these folders, "
               f"point --data-dir or $TDNUMPY_DATA at a folder that holds them, "
               f"or run 'tdnumpy data fetch {name}' where there is internet access.")
+    if rejected:
+        advice += ("\nFiles found but rejected (pass verify=False to use non-standard files):\n  "
+                   + "\n  ".join(rejected))
     if not download:
         raise DataNotFoundError(advice)
+    target = cache_dir() / name
     paths = {}
     for stem in FILES:
-        existing = find_file(target, stem)
-        if existing is not None:
-            paths[stem] = existing
-            continue
         try:
             paths[stem] = download_verified(f"{stem}.gz", mirrors or info.mirrors, target,
                                             info.sha256[stem], log=log)
         except DownloadError as e:
             raise DataNotFoundError(f"{advice}\nThe download failed: {e}") from e
-    return paths
+    return paths, _payloads(paths, info, verify=False)[0]
 
 
-def _read_verified(path: Path, pin: str | None) -> np.ndarray:
-    payload = read_bytes(path)
-    if pin is not None:
-        digest = hashlib.sha256(payload).hexdigest()
-        if digest != pin:
-            raise ValueError(f"{path}: SHA-256 of the decompressed payload is {digest}, expected {pin}; "
-                             "the file is corrupt or not the standard one (pass verify=False to use your own).")
-    return parse_idx(payload, source=path)
+def locate(name: str = "mnist", data_dir=None, *, download: bool = True, verify: bool = True,
+           mirrors=None, log=None) -> dict[str, Path]:
+    """Paths of the four files of dataset ``name`` (see the module docstring for
+    the look-up order), downloading them into the cache if needed."""
+    return _find(name, data_dir, download=download, verify=verify, mirrors=mirrors, log=log)[0]
 
 
 def _check_pair(images: np.ndarray, labels: np.ndarray, paths) -> None:
@@ -200,10 +219,11 @@ def load_dataset(name: str = "mnist", data_dir=None, *, validation: int = 0, dow
 
     ``validation`` moves the *last* ``validation`` training images into a
     separate validation split (5,000 is the usual choice for MNIST).
+    ``verify=False`` accepts files that do not match the pinned SHA-256 (your
+    own IDX files); they are still checked as IDX files.
     """
-    info = _info(name)
-    paths = locate(name, data_dir, download=download, mirrors=mirrors, log=log)
-    arrays = {stem: _read_verified(p, info.sha256[stem] if verify else None) for stem, p in paths.items()}
+    paths, payloads = _find(name, data_dir, download=download, verify=verify, mirrors=mirrors, log=log)
+    arrays = {stem: parse_idx(payloads[stem], source=paths[stem]) for stem in FILES}
     splits = {}
     for part in ("train", "t10k"):
         img, lab = f"{part}-images-idx3-ubyte", f"{part}-labels-idx1-ubyte"
@@ -221,12 +241,10 @@ def load_dataset(name: str = "mnist", data_dir=None, *, validation: int = 0, dow
 
 def to_inputs(images: np.ndarray, input_shape, dtype=np.float32) -> np.ndarray:
     """uint8 images -> float inputs in [0, 1] of shape (n, *input_shape)."""
+    size = int(np.prod(input_shape))
+    if images.ndim < 2 or int(np.prod(images.shape[1:])) != size:
+        raise ValueError(f"The model takes inputs of shape {tuple(input_shape)} ({size} values each), "
+                         f"but the images have shape {images.shape[1:]} "
+                         f"({int(np.prod(images.shape[1:]))} values each).")
     x = images.reshape((len(images), *input_shape))
     return np.multiply(x, 1 / 255, dtype=dtype)
-
-
-def verify_files(name: str = "mnist", data_dir=None) -> dict[str, bool]:
-    """Whether each file's payload matches its pin (no download)."""
-    info = _info(name)
-    paths = locate(name, data_dir, download=False)
-    return {stem: sha256_of_payload(p) == info.sha256[stem] for stem, p in paths.items()}

@@ -8,6 +8,7 @@ different headers), the payload does not, so the pin is on the payload.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import os
 import tempfile
 import urllib.error
@@ -69,7 +70,7 @@ def download_verified(filename: str, mirrors, dest_dir, sha256: str, *, timeout:
             failures.append(f"{url}: HTTP {e.code} {e.reason}")
         except urllib.error.URLError as e:
             failures.append(f"{url}: {e.reason}")
-        except (OSError, IDXError, ValueError) as e:
+        except (OSError, http.client.HTTPException, IDXError, ValueError) as e:
             failures.append(f"{url}: {e}")
         finally:
             tmp.unlink(missing_ok=True)

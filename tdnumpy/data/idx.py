@@ -16,6 +16,7 @@ Anything else raises :class:`IDXError` naming the file and what is wrong.
 from __future__ import annotations
 
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -73,7 +74,7 @@ def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:
         raise IDXError(f"{source}: truncated header; {ndim} dimensions need {header} bytes, the file has {len(payload)}.")
     dims = tuple(int(d) for d in np.frombuffer(payload, ">u4", count=ndim, offset=4))
     dtype = TYPE_CODES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize
     actual = len(payload) - header
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"

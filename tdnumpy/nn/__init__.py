@@ -1,13 +1,15 @@
 """Layers with hand-written forward and backward passes."""
 
 from .activations import ACTIVATIONS, ReLU, Sigmoid, Tanh
+from .conv import Conv2D
 from .dense import Dense
-from .init import glorot_normal, glorot_uniform, he_normal, he_uniform
+from .init import glorot_normal, glorot_uniform, he_normal, he_uniform, lecun_uniform
 from .loss import log_softmax, softmax_cross_entropy
 from .module import Module, Parameter, Sequential
+from .pool import AvgPool2D, Flatten, MaxPool2D
 
 __all__ = [
-    "ACTIVATIONS", "Dense", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
-    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform",
+    "ACTIVATIONS", "AvgPool2D", "Conv2D", "Dense", "Flatten", "MaxPool2D", "Module", "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh",
+    "glorot_normal", "glorot_uniform", "he_normal", "he_uniform", "lecun_uniform",
     "log_softmax", "softmax_cross_entropy",
 ]

@@ -9,44 +9,61 @@ from scipy.special import expit
 from .module import Module
 
 
-class ReLU(Module):
+class _Elementwise(Module):
+    """y = f(x) element by element; subclasses give f and f' in terms of y."""
+
+    _y = None
+
+    def forward(self, x, training=False):
+        self._y = self.f(x)
+        return self._y
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_grad(grad_out, None if self._y is None else self._y.shape)
+        return grad_out * self.df(self._y)
+
+
+class ReLU(_Elementwise):
     """y = max(x, 0);  dL/dx = dL/dy * [y > 0] (the subgradient 0 at x = 0)."""
 
     kind = "relu"
 
-    def forward(self, x, training=False):
-        self._y = np.maximum(x, 0)
-        return self._y
+    @staticmethod
+    def f(x):
+        return np.maximum(x, 0)
 
-    def backward(self, grad_out, input_grad=True):
-        return grad_out * (self._y > 0)
+    @staticmethod
+    def df(y):
+        return y > 0
 
 
-class Tanh(Module):
+class Tanh(_Elementwise):
     """y = tanh(x);  dL/dx = dL/dy * (1 - y^2)."""
 
     kind = "tanh"
 
-    def forward(self, x, training=False):
-        self._y = np.tanh(x)
-        return self._y
+    @staticmethod
+    def f(x):
+        return np.tanh(x)
 
-    def backward(self, grad_out, input_grad=True):
-        return grad_out * (1 - self._y * self._y)
+    @staticmethod
+    def df(y):
+        return 1 - y * y
 
 
-class Sigmoid(Module):
+class Sigmoid(_Elementwise):
     """y = 1 / (1 + exp(-x)) (overflow-free, via scipy.special.expit);
     dL/dx = dL/dy * y (1 - y)."""
 
     kind = "sigmoid"
 
-    def forward(self, x, training=False):
-        self._y = expit(x)
-        return self._y
+    @staticmethod
+    def f(x):
+        return expit(x)
 
-    def backward(self, grad_out, input_grad=True):
-        return grad_out * self._y * (1 - self._y)
+    @staticmethod
+    def df(y):
+        return y * (1 - y)
 
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}

@@ -62,6 +62,9 @@ class Dense(Module):
         return y
 
     def backward(self, grad_out, input_grad=True):
+        self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units))
+        if grad_out.dtype != self.weight.dtype:
+            raise TypeError(f"{self!r}: grad_out must be {self.weight.dtype} like the weights. Got {grad_out.dtype}.")
         np.matmul(self._x.T, grad_out, out=self.weight.grad)
         if self.bias is not None:
             np.sum(grad_out, axis=0, out=self.bias.grad)

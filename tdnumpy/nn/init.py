@@ -7,6 +7,9 @@ rounding.
 - He (Kaiming) initialisation, He et al. 2015, "Delving Deep into
   Rectifiers": Var[w] = 2 / fan_in, which keeps the variance of ReLU
   activations constant from layer to layer.
+- LeCun initialisation, LeCun et al. 1998, "Efficient BackProp" (Caffe's
+  "xavier" filler): Var[w] = 1 / fan_in, which keeps the variance constant
+  through linear layers.
 - Glorot (Xavier) initialisation, Glorot and Bengio 2010: Var[w] =
   2 / (fan_in + fan_out), for tanh and sigmoid networks.
 """
@@ -38,6 +41,13 @@ def he_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
+def lecun_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
+    """w ~ U(-l, l) with l = sqrt(3 / fan_in), so Var[w] = 1 / fan_in."""
+    dtype = _check(rng, fan_in, fan_out, dtype, "lecun_uniform")
+    limit = np.sqrt(3.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
 def glorot_normal(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
     """w ~ N(0, 2 / (fan_in + fan_out))."""
     dtype = _check(rng, fan_in, fan_out, dtype, "glorot_normal")
@@ -55,6 +65,7 @@ INITIALIZERS = {
     "he": he_normal,
     "he_normal": he_normal,
     "he_uniform": he_uniform,
+    "lecun_uniform": lecun_uniform,
     "glorot": glorot_uniform,
     "glorot_normal": glorot_normal,
     "glorot_uniform": glorot_uniform,

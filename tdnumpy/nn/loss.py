@@ -17,6 +17,14 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
+def _softmax_and_log(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """softmax(z) and log softmax(z), computing exp() once."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    return e / total, shifted - np.log(total)
+
+
 def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.floating, np.ndarray]:
     """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
 
@@ -38,11 +46,13 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
             f"(batch, classes). Got {getattr(logits, 'shape', type(logits).__name__)} instead."
         )
     n, n_classes = logits.shape
+    if n == 0:
+        raise ValueError("The 'logits' parameter of softmax_cross_entropy has no rows; the mean loss of an "
+                         "empty batch is undefined.")
     labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n)
-    logp = log_softmax(logits)
+    grad, logp = _softmax_and_log(logits)
     rows = np.arange(n)
     loss = -logp[rows, labels].mean()
-    grad = np.exp(logp)
     grad[rows, labels] -= 1
     grad /= n
     return loss, grad

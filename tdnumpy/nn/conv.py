@@ -1,0 +1,171 @@
+"""2-D convolution (cross-correlation, as in every deep-learning library) on NCHW input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_float_dtype, check_generator, check_int
+from .im2col import (ConvGeometry, channels_first, channels_last, col2im_matmul, cols_order, im2col,
+                     output_size, pad_input, same_padding, unpad)
+from .init import get_initializer
+from .module import Module, Parameter
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return (check_int(value[0], name, "Conv2D", low=1), check_int(value[1], name, "Conv2D", low=1))
+    v = check_int(value, name, "Conv2D", low=1)
+    return (v, v)
+
+
+class Conv2D(Module):
+    """Convolution ``y[n, f] = b[f] + sum_c (x[n, c] * k[f, c])`` on NCHW input.
+
+    With the patch notation of :mod:`tdnumpy.nn.im2col` (xp the zero-padded input),
+
+        y[n, f, p, q] = b[f] + sum_{i, j, c} xp[n, c, p s + i d, q s + j d] W[(i, j, c), f]
+
+    The weight is stored as the matrix W of shape (fan_in, units) =
+    (kh kw in_channels, out_channels): one column per output channel (filter),
+    rows in (i, j, c) order. It is the view dense layers have, so masks and
+    pruning treat both alike, and it is TensorFlow's (kh, kw, in, out) kernel
+    reshaped to (-1, out), the view in which the targeted-dropout authors'
+    released code ranks conv weights. ``kernel`` shows it as the (out_channels,
+    in_channels, kh, kw) array of PyTorch and Caffe. Forward is
+    ``im2col(x) @ W``; backward is
+
+        dL/dW = cols^T G,   dL/db = sum of G over (n, p, q),   dL/dx = col2im(G W^T)
+
+    with G = dL/dy laid out as a (N OH OW, out_channels) matrix.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+    kernel_size : int or (kh, kw)
+    stride, dilation : int >= 1
+    padding : int >= 0, (ph, pw), ``"valid"`` (= 0) or ``"same"`` (ceil(H / stride)
+        outputs; an odd total padding puts the extra row/column at the bottom/right).
+    bias : bool
+    """
+
+    kind = "conv"
+    _geometry = None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, rng: np.random.Generator,
+                 stride: int = 1, padding=0, dilation: int = 1, bias: bool = True, init: str = "he",
+                 dtype=np.float32, name: str | None = None):
+        super().__init__(name)
+        owner = "Conv2D"
+        self.in_channels = check_int(in_channels, "in_channels", owner, low=1)
+        self.out_channels = check_int(out_channels, "out_channels", owner, low=1)
+        self.kh, self.kw = _pair(kernel_size, "kernel_size")
+        self.stride = check_int(stride, "stride", owner, low=1)
+        self.dilation = check_int(dilation, "dilation", owner, low=1)
+        self.padding = self._check_padding(padding)
+        dtype = check_float_dtype(dtype, "dtype", owner)
+        self.rng = check_generator(rng, "rng", owner)
+        fan_in = self.in_channels * self.kh * self.kw
+        w = get_initializer(init)(rng, (fan_in, self.out_channels), fan_in, self.out_channels, dtype)
+        self.weight = Parameter(w, "weight")
+        self.bias = Parameter(np.zeros(self.out_channels, dtype), "bias") if bias else None
+        self._buffers: dict = {}
+
+    @staticmethod
+    def _check_padding(padding):
+        if padding in ("same", "valid"):
+            return padding
+        if isinstance(padding, (tuple, list)) and len(padding) == 2:
+            return tuple(check_int(p, "padding", "Conv2D", low=0) for p in padding)
+        if isinstance(padding, str):
+            raise ValueError(f"The 'padding' parameter of Conv2D must be an int >= 0, a pair of them, "
+                             f"'same' or 'valid'. Got {padding!r} instead.")
+        p = check_int(padding, "padding", "Conv2D", low=0)
+        return (p, p)
+
+    @property
+    def fan_in(self) -> int:
+        return self.in_channels * self.kh * self.kw
+
+    @property
+    def units(self) -> int:
+        return self.out_channels
+
+    @property
+    def kernel(self) -> np.ndarray:
+        """The weight as an (out_channels, in_channels, kh, kw) view."""
+        return self.weight.value.reshape(self.kh, self.kw, self.in_channels, self.out_channels).transpose(3, 2, 0, 1)
+
+    def parameters(self) -> list[Parameter]:
+        return [self.weight] if self.bias is None else [self.weight, self.bias]
+
+    def geometry(self, shape) -> ConvGeometry:
+        """Sizes of this convolution for an input of ``shape``, validated."""
+        if len(shape) != 4:
+            raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
+                             f"Got shape {tuple(shape)} instead.")
+        n, c, h, w = shape
+        if c != self.in_channels:
+            raise ValueError(f"{self!r} expects {self.in_channels} input channels, i.e. input of shape "
+                             f"(batch, {self.in_channels}, height, width). Got shape {tuple(shape)} instead.")
+        if self.padding == "same":
+            pad = same_padding(h, self.kh, self.stride, self.dilation) + same_padding(w, self.kw, self.stride, self.dilation)
+        elif self.padding == "valid":
+            pad = (0, 0, 0, 0)
+        else:
+            pad = (self.padding[0], self.padding[0], self.padding[1], self.padding[1])
+        oh = output_size(h, self.kh, self.stride, self.dilation, pad[0] + pad[1])
+        ow = output_size(w, self.kw, self.stride, self.dilation, pad[2] + pad[3])
+        if oh < 1 or ow < 1:
+            span = (self.dilation * (self.kh - 1) + 1, self.dilation * (self.kw - 1) + 1)
+            raise ValueError(f"{self!r}: the kernel (spanning {span[0]}x{span[1]} with dilation {self.dilation}) is "
+                             f"larger than the padded input ({h + pad[0] + pad[1]}x{w + pad[2] + pad[3]}) "
+                             f"of shape {tuple(shape)}.")
+        return ConvGeometry(n, c, h, w, self.kh, self.kw, self.stride, self.dilation, pad, oh, ow)
+
+    def _buffer(self, key: str, shape, dtype, fill=None, order="C") -> np.ndarray:
+        """A scratch array reused from step to step while its shape stays the same;
+        ``fill`` is written once, when the array is (re)allocated."""
+        buf = self._buffers.get(key)
+        if buf is None or buf.shape != shape or buf.dtype != dtype or not buf.flags[f"{order}_CONTIGUOUS"]:
+            buf = np.empty(shape, dtype, order=order)
+            if fill is not None:
+                buf.fill(fill)
+            self._buffers[key] = buf
+        return buf
+
+    def forward(self, x, training=False):
+        if not isinstance(x, np.ndarray):
+            raise TypeError(f"{self!r} expects a NumPy array. Got {type(x).__name__}.")
+        g = self.geometry(x.shape)
+        if x.dtype != self.weight.dtype:
+            raise TypeError(f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "
+                            f"Got {x.dtype} instead; convert it with x.astype(np.{self.weight.dtype}).")
+        xp = channels_last(x)
+        if any(g.pad):
+            xp = pad_input(xp, g.pad, self._buffer("xp", g.padded_shape, x.dtype, fill=0))
+        cols = im2col(xp, g, self._buffer("cols", g.cols_shape, x.dtype, order=cols_order(g)))
+        y = cols @ self.weight.value
+        if self.bias is not None:
+            y += self.bias.value
+        self._geometry, self._cols = g, cols
+        return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
+
+    def backward(self, grad_out, input_grad=True):
+        g = self._geometry
+        self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow))
+        grad = channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels)
+        np.matmul(self._cols.T, grad, out=self.weight.grad)
+        if self.bias is not None:
+            # sum over rows as a product with a ones vector: a BLAS call, ~10x
+            # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
+            np.matmul(self._buffer("ones", (grad.shape[0],), grad.dtype, fill=1), grad, out=self.bias.grad)
+        if not input_grad:
+            return None
+        scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)
+        dxp = col2im_matmul(np.ascontiguousarray(grad), self.weight.value, g, scratch)
+        return channels_first(unpad(dxp, g.pad, g.h, g.w))
+
+    def __repr__(self) -> str:
+        pad = self.padding if isinstance(self.padding, str) else self.padding
+        return (f"Conv2D {self.name!r} ({self.in_channels} -> {self.out_channels}, {self.kh}x{self.kw}, "
+                f"stride {self.stride}, padding {pad}, dilation {self.dilation})")

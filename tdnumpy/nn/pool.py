@@ -1,0 +1,157 @@
+"""Max and average pooling over (N, C, H, W) input, and Flatten.
+
+Pools take a square or (kh, kw) ``kernel_size`` and a ``stride`` (default:
+the kernel size), with no padding: OH = (H - kh) // stride + 1, and a window
+that would overhang the edge is dropped (floor mode). Windows may overlap
+(stride < kernel). Like the convolution, both work on the channels-last view
+of their input and loop over the kh kw kernel offsets only, each iteration an
+operation on one (N, OH, OW, C) block of strided views (see
+:mod:`tdnumpy.nn.im2col`); the output is the NCHW view of a channels-last
+array, so a conv -> pool -> conv stack never transposes data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_int
+from .im2col import ConvGeometry, channels_first, channels_last, output_size
+from .module import Module
+
+
+class _Pool2D(Module):
+    _geometry = None
+    def __init__(self, kernel_size, stride: int | None = None, name: str | None = None):
+        super().__init__(name)
+        owner = type(self).__name__
+        if isinstance(kernel_size, (tuple, list)) and len(kernel_size) == 2:
+            self.kh, self.kw = (check_int(k, "kernel_size", owner, low=1) for k in kernel_size)
+        else:
+            self.kh = self.kw = check_int(kernel_size, "kernel_size", owner, low=1)
+        self.stride = self.kh if stride is None else check_int(stride, "stride", owner, low=1)
+
+    def geometry(self, x) -> ConvGeometry:
+        if not isinstance(x, np.ndarray) or x.ndim != 4:
+            raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
+                             f"Got shape {getattr(x, 'shape', type(x).__name__)} instead.")
+        n, c, h, w = x.shape
+        oh = output_size(h, self.kh, self.stride, 1, 0)
+        ow = output_size(w, self.kw, self.stride, 1, 0)
+        if oh < 1 or ow < 1:
+            raise ValueError(f"{self!r}: the {self.kh}x{self.kw} window is larger than the input of shape {x.shape}.")
+        return ConvGeometry(n, c, h, w, self.kh, self.kw, self.stride, 1, (0, 0, 0, 0), oh, ow)
+
+    def _check_output_grad(self, grad_out) -> None:
+        g = self._geometry
+        self._check_grad(grad_out, None if g is None else (g.n, g.c, g.oh, g.ow))
+
+    def offsets(self):
+        """Kernel offsets (k, i, j) in row-major order, k = i kw + j."""
+        return [(i * self.kw + j, i, j) for i in range(self.kh) for j in range(self.kw)]
+
+    def _scatter(self, per_offset, g: ConvGeometry, dtype) -> np.ndarray:
+        """dx (NCHW view) with dx[n, c, p s + i, q s + j] += per_offset(k)[n, p, q, c]
+        for every kernel offset k = (i, j)."""
+        dx = np.zeros((g.n, g.h, g.w, g.c), dtype)
+        for k, i, j in self.offsets():
+            dx[g.offset(i, j)] += per_offset(k)
+        return channels_first(dx)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.name!r} ({self.kh}x{self.kw}, stride {self.stride})"
+
+
+class MaxPool2D(_Pool2D):
+    """y[n, c, p, q] = max_{i, j} x[n, c, p s + i, q s + j].
+
+    The gradient of each output goes to exactly one input: the position of the
+    maximum in its window, and when several inputs tie for the maximum, the
+    first of them in row-major order within the window (smallest i, then
+    smallest j). Where windows overlap, an input that is the chosen maximum of
+    several windows receives the sum of their gradients.
+    """
+
+    kind = "maxpool"
+
+    def forward(self, x, training=False):
+        g = self.geometry(x)
+        xl = channels_last(x)
+        out = xl[g.offset(0, 0)].copy()
+        for _, i, j in self.offsets()[1:]:
+            np.maximum(out, xl[g.offset(i, j)], out=out)
+        self._geometry, self._x, self._out = g, xl, out
+        return channels_first(out)
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_output_grad(grad_out)
+        g, xl, out = self._geometry, self._x, self._out
+        gl = channels_last(grad_out)
+        if g.stride == g.kh == g.kw:
+            return channels_first(self._backward_adjacent(g, xl, out, gl))
+        hits = [xl[g.offset(i, j)] == out for _, i, j in self.offsets()]
+        _keep_first(hits)
+        dx = np.zeros((g.n, g.h, g.w, g.c), gl.dtype)
+        for (_, i, j), hit in zip(self.offsets(), hits):
+            dx[g.offset(i, j)] += gl * hit
+        return channels_first(dx)
+
+    def _backward_adjacent(self, g, xl, out, gl):
+        """Windows side by side (stride = kernel): the covered input is viewed as
+        (N, OH, kh, OW, kw, C), so one comparison and one product do all offsets."""
+        rows, cols = g.oh * g.kh, g.ow * g.kw
+        x6 = xl[:, :rows, :cols].reshape(g.n, g.oh, g.kh, g.ow, g.kw, g.c)
+        hit = x6 == out[:, :, None, :, None, :]
+        _keep_first([hit[:, :, i, :, j] for _, i, j in self.offsets()])
+        d6 = np.multiply(gl[:, :, None, :, None, :], hit)
+        if (rows, cols) == (g.h, g.w):
+            return d6.reshape(g.n, g.h, g.w, g.c)
+        dx = np.zeros((g.n, g.h, g.w, g.c), gl.dtype)
+        dx[:, :rows, :cols] = d6.reshape(g.n, rows, cols, g.c)
+        return dx
+
+
+def _keep_first(hits) -> None:
+    """In place: where several of ``hits`` (boolean arrays, in offset order) are
+    True at one position, keep only the first. This is the tie rule of MaxPool2D."""
+    claimed = hits[0].copy()
+    for hit in hits[1:]:
+        hit &= ~claimed
+        claimed |= hit
+
+
+class AvgPool2D(_Pool2D):
+    """y[n, c, p, q] = (1 / (kh kw)) sum_{i, j} x[n, c, p s + i, q s + j];
+    each input in a window receives 1 / (kh kw) of the window's gradient."""
+
+    kind = "avgpool"
+
+    def forward(self, x, training=False):
+        g = self.geometry(x)
+        xl = channels_last(x)
+        out = xl[g.offset(0, 0)].copy()
+        for _, i, j in self.offsets()[1:]:
+            out += xl[g.offset(i, j)]
+        out *= 1 / (g.kh * g.kw)
+        self._geometry, self._dtype = g, x.dtype
+        return channels_first(out)
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_output_grad(grad_out)
+        g = self._geometry
+        share = channels_last(grad_out) * (1 / (g.kh * g.kw))
+        return self._scatter(lambda k: share, g, self._dtype)
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C H W) in C order (channel-major, as PyTorch's flatten)."""
+
+    kind = "flatten"
+    _shape = None
+
+    def forward(self, x, training=False):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_grad(grad_out, None if self._shape is None else (self._shape[0], int(np.prod(self._shape[1:]))))
+        return grad_out.reshape(self._shape)
