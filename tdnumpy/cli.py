@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -48,7 +49,7 @@ def _float_in(low: float, high: float | None, low_open: bool):
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         bad_low = value <= low if low_open else value < low
-        if value != value or bad_low or (high is not None and value >= high):
+        if not math.isfinite(value) or bad_low or (high is not None and value >= high):
             left = "(" if low_open else "["
             right = f"{high})" if high is not None else "inf)"
             raise argparse.ArgumentTypeError(f"must be in {left}{low}, {right}, got {text}")

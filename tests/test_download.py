@@ -115,3 +115,73 @@ def test_dataset_download_end_to_end(tmp_path, serve, mnist_dir, monkeypatch):
     assert len(data.train) == 60_000 and len(data.test) == 10_000
     assert data.folder == cache_dir() / "mnist"
     assert sorted(p.name for p in data.folder.iterdir()) == sorted(f"{s}.gz" for s in FILES)
+
+
+@pytest.fixture
+def garbage_server():
+    """A TCP server on 127.0.0.1 that answers every connection with bytes that are not HTTP."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def answer():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"this is not HTTP\r\n\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_mirror_speaking_garbage_falls_through(tmp_path, serve, garbage_server):
+    _publish(tmp_path / "good", "x-idx1-ubyte.gz", PAYLOAD)
+    path = download_verified("x-idx1-ubyte.gz", [garbage_server, serve(tmp_path / "good")], cache_dir(), PIN)
+    assert read_bytes(path) == PAYLOAD
+
+
+def test_the_target_name_appears_only_after_verification(tmp_path, serve, monkeypatch):
+    """Hashing happens on a temporary file; the final name exists only after the rename."""
+    import tdnumpy.data.download as download
+
+    target = cache_dir() / "x-idx1-ubyte.gz"
+    seen = []
+    real = download.sha256_of_payload
+
+    def spy(path):
+        seen.append((path.name, target.exists()))
+        return real(path)
+
+    monkeypatch.setattr(download, "sha256_of_payload", spy)
+    _publish(tmp_path / "www", "x-idx1-ubyte.gz", PAYLOAD)
+    download_verified("x-idx1-ubyte.gz", [serve(tmp_path / "www")], cache_dir(), PIN)
+    assert len(seen) == 1 and seen[0][0] != target.name and seen[0][1] is False
+    assert target.exists()
+
+
+def test_cli_data_fetch_and_where(tmp_path, serve, mnist_dir, monkeypatch, capsys):
+    """'tdnumpy data fetch' downloads into the cache from --mirror; 'data where' then finds it there."""
+    from tdnumpy.cli import main
+
+    monkeypatch.delenv("TDNUMPY_DATA", raising=False)
+    www = tmp_path / "www"
+    www.mkdir()
+    for stem in FILES:
+        shutil.copy(mnist_dir / f"{stem}.gz", www / f"{stem}.gz")
+    assert main(["data", "where", "mnist"]) == 1
+    assert "Looked for mnist in" in capsys.readouterr().err
+    assert main(["data", "fetch", "mnist", "--mirror", serve(www)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("(SHA-256 verified)") == 4 and str(cache_dir() / "mnist") in out
+    assert main(["data", "where", "mnist"]) == 0
+    assert capsys.readouterr().out.count(str(cache_dir() / "mnist")) == 4

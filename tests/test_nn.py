@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.special import log_softmax as scipy_log_softmax
 
 from tdnumpy.models import build_model, parse_mlp_spec
-from tdnumpy.nn import Dense, Parameter, ReLU, Sequential, he_normal, softmax_cross_entropy
+from tdnumpy.nn import (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, Parameter, ReLU, Sequential, Sigmoid, Tanh,
+                        he_normal, softmax_cross_entropy)
 
 
 def test_lenet300_has_han_et_al_parameter_count():
@@ -76,18 +79,10 @@ def test_dense_needs_an_explicit_generator():
         Dense(3, 3, rng=0)
 
 
-def test_float32_end_to_end(rng):
-    """Training-mode forward and backward of a float32 model produce only float32."""
-    model = build_model("lenet300", seed=0)
-    x = rng.random((16, 784), dtype=np.float32)
-    logits = model.forward(x, training=True)
+def test_loss_keeps_float32(rng):
+    logits = rng.standard_normal((16, 10)).astype(np.float32)
     loss, grad = softmax_cross_entropy(logits, rng.integers(0, 10, 16))
-    assert logits.dtype == grad.dtype == np.float32 and loss.dtype == np.float32
-    model.backward(grad)
-    for layer in model.layers:
-        assert getattr(layer, "_y", logits).dtype == np.float32
-    for p in model.parameters():
-        assert p.value.dtype == p.grad.dtype == np.float32, p.name
+    assert grad.dtype == np.float32 and loss.dtype == np.float32
 
 
 def test_float64_model_starts_from_the_float32_weights():
@@ -188,3 +183,46 @@ def test_loss_rejects_bad_labels(labels, match):
 def test_loss_rejects_non_2d_logits():
     with pytest.raises(ValueError, match="2-D float array"):
         softmax_cross_entropy(np.zeros(10), np.array([1]))
+
+
+def test_layers_draw_from_spawned_child_generators():
+    """Layer k is initialised from default_rng(SeedSequence(seed).spawn(n)[k])."""
+    model = build_model("lenet300", seed=11)
+    child = np.random.SeedSequence(11).spawn(3)[1]
+    expected = he_normal(np.random.default_rng(child), (300, 100), 300, 100)
+    np.testing.assert_array_equal(model.named_parameters()["fc2.weight"].value, expected)
+
+
+@pytest.mark.parametrize("layer", [Dense(3, 2, rng=np.random.default_rng(0)), ReLU(), Tanh(), Sigmoid(),
+                                   Conv2D(1, 2, 3, rng=np.random.default_rng(0)), MaxPool2D(2), AvgPool2D(2),
+                                   Flatten()])
+def test_backward_before_forward_is_a_clear_error(layer):
+    with pytest.raises(RuntimeError, match="backward was called before forward"):
+        type(layer).backward(layer, np.zeros((1, 2), np.float32))
+
+
+@pytest.mark.parametrize("layer, x, bad", [
+    (Dense(3, 2, rng=np.random.default_rng(0)), np.zeros((4, 3), np.float32), np.zeros((4, 3), np.float32)),
+    (ReLU(), np.zeros((4, 3), np.float32), np.zeros((3, 4), np.float32)),
+    (Conv2D(1, 2, 3, rng=np.random.default_rng(0)), np.zeros((2, 1, 5, 5), np.float32),
+     np.zeros((2, 2, 5, 5), np.float32)),
+    (MaxPool2D(2), np.zeros((2, 3, 4, 4), np.float32), np.zeros((2, 3, 4, 4), np.float32)),
+    (Flatten(), np.zeros((2, 3, 4, 4), np.float32), np.zeros((2, 47), np.float32)),
+])
+def test_gradient_of_the_wrong_shape_is_a_clear_error(layer, x, bad):
+    out = layer.forward(x)
+    expected = f"grad_out must have the shape of the forward output, {tuple(out.shape)}. Got {bad.shape}"
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        layer.backward(bad)
+
+
+def test_dense_rejects_a_float64_gradient_into_float32_weights(rng):
+    layer = Dense(3, 2, rng=rng)
+    layer.forward(np.zeros((4, 3), np.float32))
+    with pytest.raises(TypeError, match="grad_out must be float32 like the weights. Got float64"):
+        layer.backward(np.zeros((4, 2)))
+
+
+def test_loss_of_an_empty_batch_is_an_error():
+    with pytest.raises(ValueError, match="has no rows"):
+        softmax_cross_entropy(np.zeros((0, 10)), np.zeros(0, int))

@@ -108,3 +108,39 @@ def test_schedules():
         Constant(0.0)
     with pytest.raises(ValueError, match="'min_lr'"):
         Cosine(0.1, total_steps=10, min_lr=0.2)
+
+
+def test_float32_updates_round_like_a_float32_reference(rng):
+    """Bit for bit equal to the update rules written with float32 arrays and
+    scalars; computing any intermediate in float64 rounds differently."""
+    f32 = np.float32
+    grads = [rng.standard_normal((40, 30)).astype(f32) for _ in range(5)]
+    start = rng.standard_normal((40, 30)).astype(f32)
+
+    p = Parameter(start.copy(), "w")
+    _run(SGD([p], lr=0.05, momentum=0.9, weight_decay=1e-3), p, grads)
+    w, v = start.copy(), np.zeros_like(start)
+    for g in grads:
+        g = g + w * f32(1e-3)
+        v = v * f32(0.9) + g
+        w = w - v * f32(0.05)
+    assert p.value.tobytes() == w.tobytes()
+
+    p = Parameter(start.copy(), "w")
+    _run(Adam([p], lr=1e-2), p, grads)
+    w, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    for t, g in enumerate(grads, start=1):
+        m = m * f32(0.9) + g * f32(1 - 0.9)
+        v = v * f32(0.999) + (g * g) * f32(1 - 0.999)
+        denom = np.sqrt(v) / f32(math.sqrt(1 - 0.999 ** t)) + f32(1e-8)
+        w = w - (m / denom) * f32(1e-2 / (1 - 0.9 ** t))
+    assert p.value.tobytes() == w.tobytes()
+
+
+def test_infinite_and_malformed_hyperparameters_are_rejected(rng):
+    with pytest.raises(ValueError, match="'lr'"):
+        SGD([_param(rng)], lr=float("inf"))
+    with pytest.raises(ValueError, match="'weight_decay'"):
+        Adam([_param(rng)], weight_decay=float("inf"))
+    with pytest.raises(TypeError, match=r"'betas' parameter of Adam must be a pair"):
+        Adam([_param(rng)], betas=0.9)

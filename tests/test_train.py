@@ -8,7 +8,8 @@ import pytest
 from tdnumpy.data import to_inputs
 from tdnumpy.models import build_model
 from tdnumpy.optim import SGD, Adam
-from tdnumpy.schedules import Cosine
+from tdnumpy.nn import softmax_cross_entropy
+from tdnumpy.schedules import Cosine, StepDecay
 from tdnumpy.train import TrainingDiverged, evaluate, fit
 
 
@@ -51,14 +52,21 @@ def test_same_seed_gives_bit_identical_weights(optimizer, rng):
     assert not all(np.array_equal(u, v) for u, v in zip(a, c))
 
 
-def test_training_stays_float32(rng):
-    x, y = blobs(rng)
-    model = build_model("mlp:10-8-3", seed=0)
-    opt = Adam(model.parameters())
-    fit(model, x, y, optimizer=opt, epochs=1, batch_size=64, rng=rng)
-    for p in model.parameters():
-        assert p.value.dtype == p.grad.dtype == np.float32
-    assert all(buf.dtype == np.float32 for buf in opt.state().values())
+@pytest.mark.parametrize("spec", ["lenet300", "mlp:784-30-10:tanh", "mlp:784-30-10:sigmoid", "lenet5"])
+def test_every_layer_computes_in_float32(spec, rng):
+    """Each layer's output and returned input gradient is float32: no float64
+    sneaks in between layers (parameters and their grads are preallocated, so
+    checking those alone could not catch an upcast)."""
+    model = build_model(spec)
+    x = rng.random((4, *model.input_shape), dtype=np.float32)
+    outputs = [x]
+    for layer in model.layers:
+        outputs.append(layer.forward(outputs[-1], training=True))
+        assert outputs[-1].dtype == np.float32, layer.name
+    _, grad = softmax_cross_entropy(outputs[-1], rng.integers(0, 10, 4))
+    for layer in reversed(model.layers):
+        grad = layer.backward(grad)
+        assert grad.dtype == np.float32, layer.name
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
@@ -69,9 +77,9 @@ def test_divergence_stops_with_a_clear_error(rng):
     with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf) at epoch 1.*Lower the learning rate"):
         fit(model, x * 1e30, y, optimizer=SGD(model.parameters(), lr=1e3), epochs=3, batch_size=64, rng=rng)
     x[5, 3] = np.nan
-    with pytest.raises(TrainingDiverged, match="NaN or infinite values"):
-        fit(build_model("mlp:10-8-3"), x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
-            batch_size=600, rng=rng)
+    fresh = build_model("mlp:10-8-3")
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 1, step 0"):
+        fit(fresh, x, y, optimizer=SGD(fresh.parameters(), lr=0.1), epochs=1, batch_size=600, rng=rng)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -127,3 +135,82 @@ def test_mnist_subset_reproducible_and_learning(mnist):
     assert weights[0] == weights[1]
     test = evaluate(model, to_inputs(mnist.test.images, (784,)), mnist.test.labels)
     assert test["accuracy"] > 0.90
+
+
+class CountingSGD(SGD):
+    steps = 0
+
+    def step(self):
+        self.steps += 1
+        super().step()
+
+
+@pytest.mark.parametrize("n, batch_size, per_epoch", [(50, 20, 3), (50, 50, 1), (30, 1000, 1), (7, 1, 7)])
+def test_every_example_is_used_including_the_last_partial_batch(n, batch_size, per_epoch, rng):
+    x, y = blobs(rng, n=n)
+    model = build_model("mlp:10-4-3")
+    before = [p.value.copy() for p in model.parameters()]
+    opt = CountingSGD(model.parameters(), lr=0.1)
+    fit(model, x, y, optimizer=opt, epochs=2, batch_size=batch_size, rng=rng)
+    assert opt.steps == 2 * per_epoch
+    assert all(not np.array_equal(a, p.value) for a, p in zip(before, model.parameters()))
+
+
+def _manual_training(x, y, seed, schedule, epochs, batch_size):
+    """The training loop written out plainly, to hold fit to."""
+    model = build_model("mlp:10-8-3", seed=seed)
+    opt = SGD(model.parameters(), lr=schedule(0), momentum=0.9)
+    rng, step = np.random.default_rng(seed), 0
+    for _ in range(epochs):
+        order = rng.permutation(len(x))
+        for start in range(0, len(x), batch_size):
+            idx = order[start:start + batch_size]
+            _, grad = softmax_cross_entropy(model.forward(x[idx], training=True), y[idx])
+            model.backward(grad)
+            opt.lr = schedule(step)
+            opt.step()
+            step += 1
+    return model
+
+
+def test_fit_applies_the_schedule_step_by_step(rng):
+    x, y = blobs(rng, n=100)
+    schedule = StepDecay(0.1, step_size=3, factor=0.5)
+    model = build_model("mlp:10-8-3", seed=5)
+    history = fit(model, x, y, optimizer=SGD(model.parameters(), lr=1.0, momentum=0.9), epochs=2, batch_size=32,
+                  rng=np.random.default_rng(5), lr_schedule=schedule)
+    reference = _manual_training(x, y, 5, schedule, epochs=2, batch_size=32)
+    for p, q in zip(model.parameters(), reference.parameters()):
+        assert p.value.tobytes() == q.value.tobytes(), p.name
+    assert [e["lr"] for e in history.epochs] == [schedule(3), schedule(7)]  # the last step of each epoch
+
+
+def test_validation_metrics_are_computed_on_the_validation_set(rng):
+    x, y = blobs(rng, n=200)
+    xv, yv = blobs(np.random.default_rng(99), n=60)
+    model = build_model("mlp:10-8-3", seed=0)
+    history = fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.05), epochs=1, batch_size=32, rng=rng,
+                  validation=(xv, yv))
+    expected = evaluate(model, xv, yv)
+    assert history.last()["val_loss"] == expected["loss"]
+    assert history.last()["val_accuracy"] == expected["accuracy"]
+    assert expected != evaluate(model, x, y)
+
+
+def test_progress_bar_is_quiet_off_a_terminal(rng, capsys):
+    x, y = blobs(rng, n=64)
+    model = build_model("mlp:10-4-3")
+    fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8, rng=rng)
+    assert capsys.readouterr().err == ""  # pytest's captured stderr is not a terminal
+    fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=8, rng=rng, progress=True)
+    assert "epoch 1/1" in capsys.readouterr().err
+
+
+def test_fit_rejects_empty_data_and_a_malformed_validation_pair(rng):
+    x, y = blobs(rng, n=20)
+    model = build_model("mlp:10-4-3")
+    opt = SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="hold no examples"):
+        fit(model, x[:0], y[:0], optimizer=opt, epochs=1, batch_size=4, rng=rng)
+    with pytest.raises(TypeError, match=r"'validation' parameter of fit must be a pair \(x_val, y_val\)"):
+        fit(model, x, y, optimizer=opt, epochs=1, batch_size=4, rng=rng, validation=x)
