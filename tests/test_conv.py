@@ -3,6 +3,8 @@ and plain loops), the im2col/col2im adjoint identity, gradient checks and bad in
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -33,6 +35,23 @@ def reference_conv(x, kernel, bias, stride, pad, dilation):
             maps.append(acc[::stride, ::stride] + bias[o])
         out.append(maps)
     return np.array(out, dtype=x.dtype)
+
+
+def reference_padding(config):
+    """(top, bottom, left, right) worked out from the config alone, not from the layer."""
+    padding, s, d = config["padding"], config["stride"], config["dilation"]
+    if padding == "valid":
+        return (0, 0, 0, 0)
+    if isinstance(padding, int):
+        return (padding,) * 4
+    if isinstance(padding, tuple):
+        return (padding[0], padding[0], padding[1], padding[1])
+    pads = []
+    for size, k in ((config["h"], config["kernel_size"][0]), (config["w"], config["kernel_size"][1])):
+        out = math.ceil(size / s)  # 'same': ceil(size / stride) outputs, extra padding after
+        total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return tuple(pads)
 
 
 @st.composite
@@ -72,10 +91,9 @@ def _fits(config) -> bool:
 def test_forward_matches_scipy_correlate(config, dtype):
     assume(_fits(config))
     layer, x, _ = _make(config, dtype)
-    g = layer.geometry(x.shape)
     bias = layer.bias.value if layer.bias is not None else np.zeros(config["f"], dtype)
     expected = reference_conv(x.astype(np.float64), layer.kernel.astype(np.float64), bias.astype(np.float64),
-                              config["stride"], g.pad, config["dilation"])
+                              config["stride"], reference_padding(config), config["dilation"])
     got = layer.forward(x)
     assert got.shape == expected.shape and got.dtype == dtype
     tol = 1e-5 if dtype == np.float32 else 1e-10
@@ -170,25 +188,58 @@ def test_1x1_convolution_is_a_dense_layer_on_channels(rng):
     np.testing.assert_allclose(conv.forward(x), expected, rtol=1e-13)
 
 
-def reference_pool(x, k, s, reduce):
+def reference_pool(x, kernel, s, reduce):
+    kh, kw = kernel
     n, c, h, w = x.shape
-    oh, ow = (h - k) // s + 1, (w - k) // s + 1
+    oh, ow = (h - kh) // s + 1, (w - kw) // s + 1
     out = np.empty((n, c, oh, ow), x.dtype)
     for p in range(oh):
         for q in range(ow):
-            out[:, :, p, q] = reduce(x[:, :, p * s:p * s + k, q * s:q * s + k], axis=(2, 3))
+            out[:, :, p, q] = reduce(x[:, :, p * s:p * s + kh, q * s:q * s + kw], axis=(2, 3))
     return out
 
 
+def reference_maxpool_grad(x, kernel, s, g):
+    """dx by loops: each output's gradient to the first maximum of its window (row-major)."""
+    kh, kw = kernel
+    dx = np.zeros_like(x)
+    for n in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            for p in range(g.shape[2]):
+                for q in range(g.shape[3]):
+                    window = x[n, c, p * s:p * s + kh, q * s:q * s + kw]
+                    i, j = np.unravel_index(np.argmax(window), window.shape)  # argmax: first maximum
+                    dx[n, c, p * s + i, q * s + j] += g[n, c, p, q]
+    return dx
+
+
 @settings(max_examples=60, deadline=None)
-@given(k=st.integers(1, 4), s=st.integers(1, 4), h=st.integers(1, 9), w=st.integers(1, 9),
-       seed=st.integers(0, 2**32 - 1), pool=st.sampled_from(["max", "avg"]))
-def test_pools_match_loops_and_have_correct_gradients(k, s, h, w, seed, pool):
-    assume(k <= h and k <= w)
+@given(kh=st.integers(1, 3), kw=st.integers(1, 3), s=st.integers(1, 3), h=st.integers(3, 7), w=st.integers(3, 7),
+       seed=st.integers(0, 2**32 - 1))
+def test_maxpool_ties_follow_the_first_maximum_rule_on_every_path(kh, kw, s, h, w, seed):
+    """Inputs drawn from {0, 1, 2}: windows tie often. Both the stride = kernel path
+    and the general one (overlapping, gapped, non-square) must match the loop."""
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((2, 3, h, w))  # continuous: no ties, almost surely
-    layer = (MaxPool2D if pool == "max" else AvgPool2D)(k, stride=s)
-    expected = reference_pool(x, k, s, np.max if pool == "max" else np.mean)
+    x = rng.integers(0, 3, (2, 2, h, w)).astype(np.float64)
+    pool = MaxPool2D((kh, kw), stride=s)
+    y = pool.forward(x)
+    g = rng.standard_normal(y.shape)
+    # overlapping windows sum in another order than the loop: equal to rounding;
+    # a gradient sent to the wrong input is off by O(1)
+    np.testing.assert_allclose(pool.backward(g), reference_maxpool_grad(x, (kh, kw), s, g), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(kh=st.integers(1, 4), kw=st.integers(1, 4), s=st.integers(1, 4), h=st.integers(1, 9),
+       w=st.integers(1, 9), seed=st.integers(0, 2**32 - 1), pool=st.sampled_from(["max", "avg"]))
+def test_pools_match_loops_and_have_correct_gradients(kh, kw, s, h, w, seed, pool):
+    assume(kh <= h and kw <= w)
+    rng = np.random.default_rng(seed)
+    # distinct values at least 0.01 apart: no two entries of a window come within
+    # the step h = 1e-5 of each other, so no central difference crosses a kink of max
+    x = rng.permutation(2 * 3 * h * w).reshape(2, 3, h, w) * 0.01
+    layer = (MaxPool2D if pool == "max" else AvgPool2D)((kh, kw), stride=s)
+    expected = reference_pool(x, (kh, kw), s, np.max if pool == "max" else np.mean)
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
     result = check_gradients(layer, x, rng)
     assert result.max_error < TOL, result.errors
@@ -218,6 +269,24 @@ def test_flatten_round_trip(rng):
     y = flat.forward(x)
     assert y.shape == (2, 60) and y[1, 23] == x[1, 1, 0, 3]
     np.testing.assert_array_equal(flat.backward(y), x)
+
+
+def test_lenet5_is_the_caffe_network():
+    """Layer by layer as in Caffe's LeNet-5 (no nonlinearity after the convolutions),
+    initialised with U(-sqrt(3 / fan_in), sqrt(3 / fan_in))."""
+    model = build_model("lenet5")
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["Conv2D", "MaxPool2D", "Conv2D", "MaxPool2D", "Flatten", "Dense", "ReLU", "Dense"]
+    conv1, pool1, conv2 = model.layers[:3]
+    assert (conv1.in_channels, conv1.out_channels, conv1.kh, conv1.kw, conv1.stride, conv1.padding) == \
+        (1, 20, 5, 5, 1, (0, 0))
+    assert (conv2.in_channels, conv2.out_channels, conv2.kh, conv2.kw) == (20, 50, 5, 5)
+    assert (pool1.kh, pool1.kw, pool1.stride) == (2, 2, 2)
+    for layer in (conv1, conv2, model.layers[5], model.layers[7]):
+        limit = math.sqrt(3 / layer.fan_in)
+        w = layer.weight.value
+        assert np.abs(w).max() <= limit and np.abs(w).max() > 0.95 * limit
+    assert model.n_parameters() == 431_080
 
 
 def test_lenet5_shape_and_parameter_count():
@@ -265,6 +334,8 @@ def test_conv_keeps_float32(rng):
     (lambda r: Conv2D(1, 2, 3, rng=r), (1, 1, 1, 8, 8), r"expects 4-D input"),
     (lambda r: MaxPool2D(2), (1, 4, 4), r"MaxPool2D .* expects 4-D input"),
     (lambda r: AvgPool2D(5), (1, 1, 4, 4), r"5x5 window is larger than the input"),
+    (lambda r: MaxPool2D((1, 5)), (1, 1, 4, 4), r"1x5 window is larger than the input of shape \(1, 1, 4, 4\)"),
+    (lambda r: Flatten(), (5,), r"Flatten 'None'|at least 2 dimensions. Got \(5,\)"),
 ])
 def test_bad_input_is_a_clear_error(make, shape, match, rng):
     layer = make(rng)
@@ -287,6 +358,35 @@ def test_bad_conv_arguments(kwargs, match, rng):
     if "stride" in kwargs:
         with pytest.raises(ValueError, match="'stride' parameter of MaxPool2D"):
             MaxPool2D(2, stride=kwargs["stride"])
+
+
+def test_same_padding_buffer_is_not_shared_between_paddings(rng):
+    """'same' with stride 2 pads 8x8 by (0, 1) and 7x7 by (1, 1): both give 9x9;
+    the second call must not see the first one's data in its border."""
+    layer = Conv2D(1, 1, 3, rng=rng, stride=2, padding="same", dtype=np.float64)
+    x8, x7 = rng.standard_normal((1, 1, 8, 8)), rng.standard_normal((1, 1, 7, 7))
+    layer.forward(x8)
+    reused = layer.forward(x7)
+    fresh = Conv2D(1, 1, 3, rng=rng, stride=2, padding="same", dtype=np.float64)
+    fresh.weight.value[...] = layer.weight.value
+    np.testing.assert_array_equal(reused, fresh.forward(x7))
+
+
+@pytest.mark.parametrize("make, x, error, match", [
+    (lambda: AvgPool2D(2), np.zeros((1, 1, 4, 4), np.int64), TypeError, "expects a float NumPy array. Got a int64"),
+    (lambda: MaxPool2D(2), [[[[1.0]]]], TypeError, "Got a list"),
+    (lambda: Flatten(), np.float32(3), ValueError, "at least 2 dimensions"),
+])
+def test_pools_and_flatten_reject_bad_input(make, x, error, match):
+    with pytest.raises(error, match=match):
+        make().forward(x)
+
+
+def test_conv_argument_types(rng):
+    with pytest.raises(TypeError, match="'padding'"):
+        Conv2D(1, 2, 3, rng=rng, padding=np.array([1, 1]))
+    with pytest.raises(TypeError, match="'bias' parameter of Conv2D must be a bool"):
+        Conv2D(1, 2, 3, rng=rng, bias="no")
 
 
 def test_wrong_dtype_into_conv(rng):

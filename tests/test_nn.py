@@ -216,11 +216,13 @@ def test_gradient_of_the_wrong_shape_is_a_clear_error(layer, x, bad):
         layer.backward(bad)
 
 
-def test_dense_rejects_a_float64_gradient_into_float32_weights(rng):
-    layer = Dense(3, 2, rng=rng)
-    layer.forward(np.zeros((4, 3), np.float32))
-    with pytest.raises(TypeError, match="grad_out must be float32 like the weights. Got float64"):
-        layer.backward(np.zeros((4, 2)))
+@pytest.mark.parametrize("layer, shape", [(Dense(3, 2, rng=np.random.default_rng(0)), (4, 3)), (ReLU(), (4, 3)),
+                                          (Conv2D(1, 2, 3, rng=np.random.default_rng(0)), (2, 1, 5, 5)),
+                                          (MaxPool2D(2), (2, 1, 4, 4)), (Flatten(), (2, 1, 4, 4))])
+def test_a_float64_gradient_into_a_float32_layer_is_refused(layer, shape):
+    out = layer.forward(np.zeros(shape, np.float32))
+    with pytest.raises(TypeError, match="grad_out must be float32 like the forward output. Got float64"):
+        layer.backward(np.zeros(out.shape))
 
 
 def test_loss_of_an_empty_batch_is_an_error():

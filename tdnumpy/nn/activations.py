@@ -19,7 +19,8 @@ class _Elementwise(Module):
         return self._y
 
     def backward(self, grad_out, input_grad=True):
-        self._check_grad(grad_out, None if self._y is None else self._y.shape)
+        y = self._y
+        self._check_grad(grad_out, None if y is None else y.shape, None if y is None else y.dtype)
         return grad_out * self.df(self._y)
 
 

@@ -62,6 +62,8 @@ class Conv2D(Module):
         self.stride = check_int(stride, "stride", owner, low=1)
         self.dilation = check_int(dilation, "dilation", owner, low=1)
         self.padding = self._check_padding(padding)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"The 'bias' parameter of Conv2D must be a bool. Got {bias!r} instead.")
         dtype = check_float_dtype(dtype, "dtype", owner)
         self.rng = check_generator(rng, "rng", owner)
         fan_in = self.in_channels * self.kh * self.kw
@@ -72,13 +74,13 @@ class Conv2D(Module):
 
     @staticmethod
     def _check_padding(padding):
-        if padding in ("same", "valid"):
-            return padding
-        if isinstance(padding, (tuple, list)) and len(padding) == 2:
-            return tuple(check_int(p, "padding", "Conv2D", low=0) for p in padding)
         if isinstance(padding, str):
+            if padding in ("same", "valid"):
+                return padding
             raise ValueError(f"The 'padding' parameter of Conv2D must be an int >= 0, a pair of them, "
                              f"'same' or 'valid'. Got {padding!r} instead.")
+        if isinstance(padding, (tuple, list)) and len(padding) == 2:
+            return tuple(check_int(p, "padding", "Conv2D", low=0) for p in padding)
         p = check_int(padding, "padding", "Conv2D", low=0)
         return (p, p)
 
@@ -142,7 +144,9 @@ class Conv2D(Module):
                             f"Got {x.dtype} instead; convert it with x.astype(np.{self.weight.dtype}).")
         xp = channels_last(x)
         if any(g.pad):
-            xp = pad_input(xp, g.pad, self._buffer("xp", g.padded_shape, x.dtype, fill=0))
+            # keyed by the padding too: "same" pads 7x7 and 8x8 inputs to one 9x9 shape
+            # with different borders, and the border must stay zero
+            xp = pad_input(xp, g.pad, self._buffer(f"xp{g.pad}", g.padded_shape, x.dtype, fill=0))
         cols = im2col(xp, g, self._buffer("cols", g.cols_shape, x.dtype, order=cols_order(g)))
         y = cols @ self.weight.value
         if self.bias is not None:
@@ -152,7 +156,7 @@ class Conv2D(Module):
 
     def backward(self, grad_out, input_grad=True):
         g = self._geometry
-        self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow))
+        self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow), self.weight.dtype)
         grad = channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels)
         np.matmul(self._cols.T, grad, out=self.weight.grad)
         if self.bias is not None:

@@ -33,6 +33,8 @@ class Dense(Module):
         self.units = check_int(units, "units", owner, low=1)
         dtype = check_float_dtype(dtype, "dtype", owner)
         self.rng = check_generator(rng, "rng", owner)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"The 'bias' parameter of Dense must be a bool. Got {bias!r} instead.")
         w = get_initializer(init)(rng, (fan_in, units), fan_in, units, dtype)
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(np.zeros(units, dtype), "bias") if bias else None
@@ -62,9 +64,7 @@ class Dense(Module):
         return y
 
     def backward(self, grad_out, input_grad=True):
-        self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units))
-        if grad_out.dtype != self.weight.dtype:
-            raise TypeError(f"{self!r}: grad_out must be {self.weight.dtype} like the weights. Got {grad_out.dtype}.")
+        self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units), self.weight.dtype)
         np.matmul(self._x.T, grad_out, out=self.weight.grad)
         if self.bias is not None:
             np.sum(grad_out, axis=0, out=self.bias.grad)

@@ -82,15 +82,18 @@ class Module:
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         raise NotImplementedError
 
-    def _check_grad(self, grad_out, expected_shape) -> None:
-        """The checks every backward makes: forward came first, and grad_out is
-        shaped like (and has the dtype of) the forward output."""
+    def _check_grad(self, grad_out, expected_shape, expected_dtype) -> None:
+        """The checks every backward makes: forward came first (``expected_shape``
+        is None before it), and grad_out has the shape and dtype of the forward output."""
         if expected_shape is None:
             raise RuntimeError(f"{self!r}: backward was called before forward.")
         if not isinstance(grad_out, np.ndarray) or grad_out.shape != tuple(expected_shape):
             shape = getattr(grad_out, "shape", type(grad_out).__name__)
             raise ValueError(f"{self!r}: grad_out must have the shape of the forward output, "
                              f"{tuple(expected_shape)}. Got {shape} instead.")
+        if grad_out.dtype != expected_dtype:
+            raise TypeError(f"{self!r}: grad_out must be {expected_dtype} like the forward output. "
+                            f"Got {grad_out.dtype} instead.")
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill each parameter's ``grad`` and return dL/dx.

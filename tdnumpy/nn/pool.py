@@ -12,6 +12,8 @@ array, so a conv -> pool -> conv stack never transposes data.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._validation import check_int
@@ -20,7 +22,7 @@ from .module import Module
 
 
 class _Pool2D(Module):
-    _geometry = None
+    _geometry = _dtype = None
     def __init__(self, kernel_size, stride: int | None = None, name: str | None = None):
         super().__init__(name)
         owner = type(self).__name__
@@ -31,9 +33,13 @@ class _Pool2D(Module):
         self.stride = self.kh if stride is None else check_int(stride, "stride", owner, low=1)
 
     def geometry(self, x) -> ConvGeometry:
-        if not isinstance(x, np.ndarray) or x.ndim != 4:
+        """Sizes of this pooling for input ``x``, which is validated."""
+        if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+            what = f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
+            raise TypeError(f"{self!r} expects a float NumPy array. Got a {what} instead.")
+        if x.ndim != 4:
             raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
-                             f"Got shape {getattr(x, 'shape', type(x).__name__)} instead.")
+                             f"Got shape {x.shape} instead.")
         n, c, h, w = x.shape
         oh = output_size(h, self.kh, self.stride, 1, 0)
         ow = output_size(w, self.kw, self.stride, 1, 0)
@@ -41,13 +47,27 @@ class _Pool2D(Module):
             raise ValueError(f"{self!r}: the {self.kh}x{self.kw} window is larger than the input of shape {x.shape}.")
         return ConvGeometry(n, c, h, w, self.kh, self.kw, self.stride, 1, (0, 0, 0, 0), oh, ow)
 
+    def _start(self, x) -> tuple[ConvGeometry, np.ndarray]:
+        """Validate x, remember its geometry and dtype; return both geometry and
+        the channels-last view."""
+        self._geometry, self._dtype = self.geometry(x), x.dtype
+        return self._geometry, channels_last(x)
+
     def _check_output_grad(self, grad_out) -> None:
         g = self._geometry
-        self._check_grad(grad_out, None if g is None else (g.n, g.c, g.oh, g.ow))
+        self._check_grad(grad_out, None if g is None else (g.n, g.c, g.oh, g.ow), self._dtype)
 
     def offsets(self):
         """Kernel offsets (k, i, j) in row-major order, k = i kw + j."""
         return [(i * self.kw + j, i, j) for i in range(self.kh) for j in range(self.kw)]
+
+    def _fold(self, xl: np.ndarray, g: ConvGeometry, ufunc) -> np.ndarray:
+        """ufunc folded over the window: out[n, p, q, c] = ufunc(... ufunc(x at offset 0,
+        x at offset 1) ..., x at the last offset), channels-last."""
+        out = xl[g.offset(0, 0)].copy()
+        for _, i, j in self.offsets()[1:]:
+            ufunc(out, xl[g.offset(i, j)], out=out)
+        return out
 
     def _scatter(self, per_offset, g: ConvGeometry, dtype) -> np.ndarray:
         """dx (NCHW view) with dx[n, c, p s + i, q s + j] += per_offset(k)[n, p, q, c]
@@ -74,12 +94,9 @@ class MaxPool2D(_Pool2D):
     kind = "maxpool"
 
     def forward(self, x, training=False):
-        g = self.geometry(x)
-        xl = channels_last(x)
-        out = xl[g.offset(0, 0)].copy()
-        for _, i, j in self.offsets()[1:]:
-            np.maximum(out, xl[g.offset(i, j)], out=out)
-        self._geometry, self._x, self._out = g, xl, out
+        g, xl = self._start(x)
+        out = self._fold(xl, g, np.maximum)
+        self._x, self._out = xl, out
         return channels_first(out)
 
     def backward(self, grad_out, input_grad=True):
@@ -90,10 +107,7 @@ class MaxPool2D(_Pool2D):
             return channels_first(self._backward_adjacent(g, xl, out, gl))
         hits = [xl[g.offset(i, j)] == out for _, i, j in self.offsets()]
         _keep_first(hits)
-        dx = np.zeros((g.n, g.h, g.w, g.c), gl.dtype)
-        for (_, i, j), hit in zip(self.offsets(), hits):
-            dx[g.offset(i, j)] += gl * hit
-        return channels_first(dx)
+        return self._scatter(lambda k: gl * hits[k], g, gl.dtype)
 
     def _backward_adjacent(self, g, xl, out, gl):
         """Windows side by side (stride = kernel): the covered input is viewed as
@@ -126,13 +140,9 @@ class AvgPool2D(_Pool2D):
     kind = "avgpool"
 
     def forward(self, x, training=False):
-        g = self.geometry(x)
-        xl = channels_last(x)
-        out = xl[g.offset(0, 0)].copy()
-        for _, i, j in self.offsets()[1:]:
-            out += xl[g.offset(i, j)]
+        g, xl = self._start(x)
+        out = self._fold(xl, g, np.add)
         out *= 1 / (g.kh * g.kw)
-        self._geometry, self._dtype = g, x.dtype
         return channels_first(out)
 
     def backward(self, grad_out, input_grad=True):
@@ -146,12 +156,17 @@ class Flatten(Module):
     """(N, C, H, W) -> (N, C H W) in C order (channel-major, as PyTorch's flatten)."""
 
     kind = "flatten"
-    _shape = None
+    _shape = _dtype = None
 
     def forward(self, x, training=False):
-        self._shape = x.shape
-        return x.reshape(x.shape[0], -1)
+        if not isinstance(x, np.ndarray) or x.ndim < 2:
+            shape = getattr(x, "shape", type(x).__name__)
+            raise ValueError(f"{self!r} expects input of shape (batch, ...) with at least 2 dimensions. "
+                             f"Got {shape} instead.")
+        self._shape, self._dtype = x.shape, x.dtype
+        return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
     def backward(self, grad_out, input_grad=True):
-        self._check_grad(grad_out, None if self._shape is None else (self._shape[0], int(np.prod(self._shape[1:]))))
+        shape = None if self._shape is None else (self._shape[0], math.prod(self._shape[1:]))
+        self._check_grad(grad_out, shape, self._dtype)
         return grad_out.reshape(self._shape)
