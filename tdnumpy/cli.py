@@ -17,8 +17,9 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
 from .data.download import DownloadError
 from .models import SPEC_HELP, build_model
+from .nn.noise import RULES, attach, make_rule
 from .optim import SGD, Adam
-from .schedules import Constant, Cosine, StepDecay
+from .schedules import Constant, Cosine, LinearRamp, StepDecay, TwoPhaseRamp
 from .train import TrainingDiverged, evaluate, fit
 
 
@@ -42,16 +43,17 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
-def _float_in(low: float, high: float | None, low_open: bool):
+def _float_in(low: float, high: float | None, low_open: bool, high_closed: bool = False):
     def parse(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
         bad_low = value <= low if low_open else value < low
-        if not math.isfinite(value) or bad_low or (high is not None and value >= high):
+        bad_high = high is not None and (value > high if high_closed else value >= high)
+        if not math.isfinite(value) or bad_low or bad_high:
             left = "(" if low_open else "["
-            right = f"{high})" if high is not None else "inf)"
+            right = "inf)" if high is None else (f"{high}]" if high_closed else f"{high})")
             raise argparse.ArgumentTypeError(f"must be in {left}{low}, {right}, got {text}")
         return value
     return parse
@@ -102,6 +104,25 @@ def _train_parser(sub) -> None:
                         "(default: %(default)s; 5000 is usual)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
+    reg = p.add_argument_group("targeted dropout (Gomez et al. 2019)")
+    reg.add_argument("--reg", choices=RULES, default="none",
+                     help="weight-noise rule on the weighted layers: targeted weight or unit dropout, td-ramp "
+                          "(targeted weight dropout with gamma ramped up), or the fixed random-target baselines "
+                          "(default: %(default)s)")
+    reg.add_argument("--gamma", type=_float_in(0.0, 1.0, False, high_closed=True), default=0.5,
+                     help="targeting proportion gamma in [0, 1] (default: %(default)s)")
+    reg.add_argument("--alpha", type=_float_in(0.0, 1.0, False, high_closed=True), default=0.5,
+                     help="drop rate alpha in [0, 1] of each target (default: %(default)s)")
+    reg.add_argument("--ramp", choices=("two-phase", "linear"), default="two-phase",
+                     help="with td-ramp: gamma rises linearly from 0 over --ramp-steps, or as in the authors' "
+                          "code, 95%% over --ramp-steps and the last 5%% over as many again (default: %(default)s)")
+    reg.add_argument("--ramp-steps", type=_positive_int, default=None,
+                     help="with td-ramp: steps of the (first) ramp phase (default: a quarter of all steps)")
+    reg.add_argument("--ramp-alpha", action="store_true", help="with td-ramp: ramp alpha the same way as gamma")
+    reg.add_argument("--per-example", action="store_true",
+                     help="unit variants: one mask per example instead of one per mini-batch")
+    reg.add_argument("--reg-layers", default=None, metavar="NAMES",
+                     help="comma-separated weighted layers to regularise, e.g. fc1,fc2 (default: all)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     _data_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -178,6 +199,20 @@ def _schedule(args, steps_per_epoch: int):
     return Constant(args.lr)
 
 
+def _attach_rules(args, model, total_steps: int) -> list[str]:
+    """Put a fresh weight-noise rule on each chosen layer, as the flags say."""
+    if args.reg == "none":
+        return []
+    gamma, alpha = args.gamma, args.alpha
+    if args.reg == "td-ramp":
+        ramp = TwoPhaseRamp if args.ramp == "two-phase" else LinearRamp
+        steps = args.ramp_steps or max(1, total_steps // 4)
+        gamma = ramp(args.gamma, steps)
+        alpha = ramp(args.alpha, steps) if args.ramp_alpha else alpha
+    layers = None if args.reg_layers is None else [n.strip() for n in args.reg_layers.split(",") if n.strip()]
+    return attach(model, lambda: make_rule(args.reg, gamma, alpha, per_example=args.per_example), layers)
+
+
 def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     model = build_model(args.model, seed=args.seed)
@@ -195,6 +230,9 @@ def cmd_train(args) -> int:
         optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                         weight_decay=args.weight_decay)
     steps_per_epoch = -(-len(x) // args.batch_size)
+    regularised = _attach_rules(args, model, args.epochs * steps_per_epoch)
+    if regularised:
+        log(f"{args.reg} (gamma {args.gamma}, alpha {args.alpha}) on {', '.join(regularised)}")
     log(f"training {args.model} ({model.n_parameters():,} parameters) on {args.dataset} "
         f"({len(x):,} images from {data.folder}) -> {out}")
 

@@ -8,7 +8,8 @@ from .._validation import check_float_dtype, check_generator, check_int
 from .im2col import (ConvGeometry, channels_first, channels_last, col2im_matmul, cols_order, im2col,
                      output_size, pad_input, same_padding, unpad)
 from .init import get_initializer
-from .module import Module, Parameter
+from .module import Parameter
+from .noise import WeightedLayer, apply_units
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -18,7 +19,7 @@ def _pair(value, name: str) -> tuple[int, int]:
     return (v, v)
 
 
-class Conv2D(Module):
+class Conv2D(WeightedLayer):
     """Convolution ``y[n, f] = b[f] + sum_c (x[n, c] * k[f, c])`` on NCHW input.
 
     With the patch notation of :mod:`tdnumpy.nn.im2col` (xp the zero-padded input),
@@ -36,7 +37,11 @@ class Conv2D(Module):
 
         dL/dW = cols^T G,   dL/db = sum of G over (n, p, q),   dL/dx = col2im(G W^T)
 
-    with G = dL/dy laid out as a (N OH OW, out_channels) matrix.
+    with G = dL/dy laid out as a (N OH OW, out_channels) matrix; the last is
+    computed block by block by ``col2im_matmul``. A weight-noise rule
+    (``layer.noise``) acts as in :class:`Dense`: a training step uses
+    W * keep.weight, and keep.units zeroes whole output channels (per
+    mini-batch or per example).
 
     Parameters
     ----------
@@ -148,17 +153,21 @@ class Conv2D(Module):
             # with different borders, and the border must stay zero
             xp = pad_input(xp, g.pad, self._buffer(f"xp{g.pad}", g.padded_shape, x.dtype, fill=0))
         cols = im2col(xp, g, self._buffer("cols", g.cols_shape, x.dtype, order=cols_order(g)))
-        y = cols @ self.weight.value
+        self._w = w = self._step_weight(training, g.n)
+        y = cols @ w
         if self.bias is not None:
             y += self.bias.value
+        y = apply_units(y, self._keep.units, g.n)
         self._geometry, self._cols = g, cols
         return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
 
     def backward(self, grad_out, input_grad=True):
         g = self._geometry
         self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow), self.weight.dtype)
-        grad = channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels)
+        grad = apply_units(channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels),
+                           self._keep.units, g.n)
         np.matmul(self._cols.T, grad, out=self.weight.grad)
+        self._mask_weight_grad()
         if self.bias is not None:
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
             # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
@@ -166,7 +175,7 @@ class Conv2D(Module):
         if not input_grad:
             return None
         scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)
-        dxp = col2im_matmul(np.ascontiguousarray(grad), self.weight.value, g, scratch)
+        dxp = col2im_matmul(np.ascontiguousarray(grad), self._w, g, scratch)
         return channels_first(unpad(dxp, g.pad, g.h, g.w))
 
     def __repr__(self) -> str:

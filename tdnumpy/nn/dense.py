@@ -6,10 +6,11 @@ import numpy as np
 
 from .._validation import check_float_dtype, check_generator, check_int
 from .init import get_initializer
-from .module import Module, Parameter
+from .module import Parameter
+from .noise import WeightedLayer, apply_units
 
 
-class Dense(Module):
+class Dense(WeightedLayer):
     """Fully connected layer ``Y = X W + b``.
 
     Shapes: X is (batch, fan_in), W is (fan_in, units), b is (units,), Y is
@@ -21,6 +22,10 @@ class Dense(Module):
     Backward, for upstream gradient G = dL/dY:
 
         dL/dW = X^T G,    dL/db = sum_n G[n, :],    dL/dX = G W^T.
+
+    With a weight-noise rule (``layer.noise``, see :mod:`tdnumpy.nn.noise`), a
+    training step uses W * keep.weight and multiplies the outputs by
+    keep.units; backward masks G by keep.units and dL/dW by keep.weight.
     """
 
     kind = "fc"
@@ -58,17 +63,20 @@ class Dense(Module):
     def forward(self, x, training=False):
         self._check_input(x)
         self._x = x
-        y = x @ self.weight.value
+        self._w = w = self._step_weight(training, len(x))
+        y = x @ w
         if self.bias is not None:
             y += self.bias.value
-        return y
+        return apply_units(y, self._keep.units, len(x))
 
     def backward(self, grad_out, input_grad=True):
         self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units), self.weight.dtype)
-        np.matmul(self._x.T, grad_out, out=self.weight.grad)
+        grad = apply_units(grad_out, self._keep.units, len(grad_out))
+        np.matmul(self._x.T, grad, out=self.weight.grad)
+        self._mask_weight_grad()
         if self.bias is not None:
-            np.sum(grad_out, axis=0, out=self.bias.grad)
-        return grad_out @ self.weight.value.T if input_grad else None
+            np.sum(grad, axis=0, out=self.bias.grad)
+        return grad @ self._w.T if input_grad else None
 
     def __repr__(self) -> str:
         return f"Dense {self.name!r} ({self.fan_in} -> {self.units})"

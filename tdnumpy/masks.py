@@ -1,0 +1,314 @@
+"""The specification: pure functions that return keep-masks (True = kept).
+
+Source: Gomez, Zhang, Kamalakara, Madaan, Swersky, Gal and Hinton, "Learning
+Sparse Networks Using Targeted Dropout" (2019), section 3 ("Targeted
+Dropout"). Symbols, as in the paper:
+
+    W      a weight matrix of shape (N_row, N_col) = (fan_in, units); a
+           convolution's kernel viewed as (kh kw in_channels, out_channels)
+    gamma  the targeting proportion: the fraction of each column (weight
+           variant) or of the columns (unit variant) that is targeted
+    alpha  the drop rate: each target is dropped with probability alpha
+    k      the number of targets, k = floor(gamma N) for N = N_row (weight
+           variant, per column) or N = N_col (unit variant)
+
+Weight variant: the targets of column o are the k entries of smallest
+|W[i, o]| (the paper's argmin_k over the column). Unit variant: the targets
+are the k columns of smallest L2 norm ||W[:, o]||_2. Ties are broken by lower
+index first, so exactly k are targeted, always. Each target is dropped
+independently with probability alpha and nothing else is ever dropped, so the
+expected kept fraction is 1 - alpha k / N (about 1 - gamma alpha); kept
+weights are not rescaled, as in the paper and its released code.
+
+``k = floor(gamma N)`` is computed exactly, for the binary value of the float
+gamma (``fractions.Fraction``), so 0.29 * 100 targets 28 entries: the float
+0.29 is 0.28999999999999998. The compatibility functions at the end of the
+module reproduce the authors' released TensorFlow code instead, differences
+included; each says where it departs from the definition above.
+
+Every function validates its arguments and raises ``ValueError`` or
+``TypeError`` naming the argument, its value and the accepted range.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from fractions import Fraction
+
+import numpy as np
+
+# ----------------------------------------------------------------- validation
+
+
+def _check_weight(w, owner: str) -> np.ndarray:
+    if not isinstance(w, np.ndarray):
+        raise TypeError(f"The 'w' parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
+    if not np.issubdtype(w.dtype, np.floating):
+        raise TypeError(f"The 'w' parameter of {owner} must be a float array (float32 or float64). "
+                        f"Got dtype {w.dtype} instead.")
+    if w.ndim != 2 or w.size == 0:
+        raise ValueError(f"The 'w' parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
+                         f"Got shape {w.shape} instead.")
+    if not np.isfinite(w).all():
+        raise ValueError(f"The 'w' parameter of {owner} must be finite. Got NaN or infinite entries.")
+    return w
+
+
+def _check_fraction(value, name: str, owner: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a float in the range [0, 1]. "
+                        f"Got {value!r} of type {type(value).__name__} instead.")
+    if not 0.0 <= float(value) <= 1.0:  # NaN fails both comparisons
+        raise ValueError(f"The {name!r} parameter of {owner} must be a float in the range [0, 1]. "
+                         f"Got {value!r} instead.")
+    return float(value)
+
+
+def _check_rng(rng, owner: str) -> np.random.Generator:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"The 'rng' parameter of {owner} must be a numpy.random.Generator "
+                        f"(for example numpy.random.default_rng(0)). Got {type(rng).__name__} instead.")
+    return rng
+
+
+def _check_targets(targets, shape, owner: str) -> np.ndarray:
+    if not isinstance(targets, np.ndarray) or targets.dtype != np.bool_ or targets.shape != shape:
+        raise ValueError(f"The 'targets' parameter of {owner} must be a boolean array of shape {shape}. "
+                         f"Got {getattr(targets, 'dtype', type(targets).__name__)} "
+                         f"{getattr(targets, 'shape', '')} instead.")
+    return targets
+
+
+def n_targets(n: int, gamma: float) -> int:
+    """k = floor(gamma n), exactly, for the binary value of the float gamma."""
+    return math.floor(Fraction(gamma) * n)
+
+
+# -------------------------------------------------------------------- targets
+
+
+def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Boolean mask of the k smallest entries of each column of ``scores``
+    (a 1-D array is one column), ties broken by lower index first.
+
+    O(n) per column: ``np.partition`` finds the k-th smallest value t of each
+    column; the entries <= t are selected, and only in the rare columns where
+    more than k entries are <= t (ties at t) are the surplus ones at t dropped,
+    last index first. The work runs on the transposed copy, where each column
+    is a contiguous row.
+    """
+    n = scores.shape[0]
+    if k <= 0:
+        return np.zeros(scores.shape, bool)
+    if k >= n:
+        return np.ones(scores.shape, bool)
+    rows = np.ascontiguousarray(scores.reshape(n, -1).T)  # one row per column of scores
+    kth = np.partition(rows, k - 1, axis=1)[:, k - 1:k]
+    selected = rows <= kth
+    for r in np.flatnonzero(np.count_nonzero(selected, axis=1) > k):
+        at = np.flatnonzero(rows[r] == kth[r, 0])
+        surplus = np.count_nonzero(selected[r]) - k
+        selected[r, at[len(at) - surplus:]] = False
+    return selected.T.reshape(scores.shape)
+
+
+def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """The weight variant's target set, a boolean mask shaped like ``w``.
+
+    For every column o, the k = floor(gamma N_row) entries of smallest |W[i, o]|
+    (ties: lower row index first). Gomez et al. (2019), section 3: the weights
+    of a column ranked by magnitude, the bottom gamma fraction targeted.
+    """
+    _check_weight(w, "weight_targets")
+    gamma = _check_fraction(gamma, "gamma", "weight_targets")
+    return bottom_k(np.abs(w), n_targets(w.shape[0], gamma))
+
+
+def unit_norms(w: np.ndarray) -> np.ndarray:
+    """||W[:, o]||_2 for every column o."""
+    return np.sqrt(np.einsum("io,io->o", w, w))
+
+
+def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """The unit variant's target set, one boolean per column (unit).
+
+    The k = floor(gamma N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties:
+    lower column index first). Gomez et al. (2019), section 3: units ranked by
+    the norm of their weight column, the bottom gamma fraction targeted.
+    """
+    _check_weight(w, "unit_targets")
+    gamma = _check_fraction(gamma, "gamma", "unit_targets")
+    return bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+
+
+def random_weight_targets(shape, gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """Fixed-pattern targets: u < gamma for one stored uniform draw u per weight.
+
+    The authors' ``targeted_weight_random`` baseline: targets chosen once at
+    random instead of by magnitude (each weight targeted with probability
+    gamma, so about gamma N_row per column, not exactly k). Draw once and keep
+    the result; pass it as ``targets`` to :func:`targeted_weight_keep`.
+    """
+    gamma = _check_fraction(gamma, "gamma", "random_weight_targets")
+    return _check_rng(rng, "random_weight_targets").random(shape) < gamma
+
+
+def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """Fixed-pattern unit targets: u < gamma for one stored uniform draw per unit
+    (the authors' ``targeted_unit_random`` baseline)."""
+    gamma = _check_fraction(gamma, "gamma", "random_unit_targets")
+    return _check_rng(rng, "random_unit_targets").random(units) < gamma
+
+
+# ---------------------------------------------------------- targeted dropout
+
+
+def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, shape=None) -> np.ndarray:
+    """Keep-mask that drops each target independently with probability alpha.
+
+    keep = not (target and u < alpha), u ~ U[0, 1) drawn for the targets only
+    (in C order of their positions), so P(dropped) = alpha for a target and 0
+    for anything else. ``shape`` broadcasts ``targets`` first (for per-example
+    unit masks, (batch, units)).
+    """
+    targets = np.broadcast_to(targets, targets.shape if shape is None else shape)
+    keep = np.ones(targets.shape, bool)
+    keep[targets] = rng.random(np.count_nonzero(targets)) >= alpha
+    return keep
+
+
+def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
+                         targets: np.ndarray | None = None) -> np.ndarray:
+    """Targeted weight dropout: a boolean keep-mask shaped like ``w``.
+
+    Gomez et al. (2019), section 3: with T the targets of
+    :func:`weight_targets` (the k = floor(gamma N_row) smallest |W[i, o]| of
+    each column o),
+
+        keep[i, o] = not (T[i, o] and u[i, o] < alpha),   u[i, o] ~ U[0, 1),
+
+    so E[kept fraction of a column] = 1 - alpha k / N_row. Kept weights are
+    not rescaled. ``targets`` may be given when the caller already has them
+    (fixed-pattern targeting, or targets computed once per step).
+    """
+    _check_weight(w, "targeted_weight_keep")
+    gamma = _check_fraction(gamma, "gamma", "targeted_weight_keep")
+    alpha = _check_fraction(alpha, "alpha", "targeted_weight_keep")
+    _check_rng(rng, "targeted_weight_keep")
+    if targets is None:
+        targets = bottom_k(np.abs(w), n_targets(w.shape[0], gamma))
+    else:
+        _check_targets(targets, w.shape, "targeted_weight_keep")
+    return drop_targets(targets, alpha, rng)
+
+
+def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
+                       batch: int | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+    """Targeted unit dropout: one boolean per unit (column of ``w``).
+
+    Gomez et al. (2019), section 3: with T the k = floor(gamma N_col) columns
+    of smallest L2 norm (:func:`unit_targets`),
+
+        keep[o] = not (T[o] and u[o] < alpha),   u[o] ~ U[0, 1),
+
+    so E[kept fraction of the units] = 1 - alpha k / N_col. A dropped unit
+    contributes nothing: the layer zeroes its weight column and its bias.
+    With ``batch`` = B the mask has shape (B, N_col), one independent draw per
+    example (the same as masking that layer's outputs example by example).
+    """
+    _check_weight(w, "targeted_unit_keep")
+    gamma = _check_fraction(gamma, "gamma", "targeted_unit_keep")
+    alpha = _check_fraction(alpha, "alpha", "targeted_unit_keep")
+    _check_rng(rng, "targeted_unit_keep")
+    if targets is None:
+        targets = bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+    else:
+        _check_targets(targets, (w.shape[1],), "targeted_unit_keep")
+    if batch is None:
+        return drop_targets(targets, alpha, rng)
+    if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, numbers.Integral) or batch < 1:
+        raise ValueError(f"The 'batch' parameter of targeted_unit_keep must be an int >= 1 or None. "
+                         f"Got {batch!r} instead.")
+    return drop_targets(targets, alpha, rng, shape=(int(batch), w.shape[1]))
+
+
+# ------------------------------------------ the authors' released TensorFlow code
+
+
+def _tf_threshold_targets(scores: np.ndarray, idx: int) -> np.ndarray:
+    """scores < sort(scores, axis=0)[idx], the released code's strict threshold.
+
+    Where idx >= N (gamma = 1) the TensorFlow code indexes past the end of the
+    sorted column; here the threshold is then +inf, so every entry is targeted.
+    """
+    if idx >= scores.shape[0]:
+        return np.ones(scores.shape, bool)
+    threshold = np.partition(scores, idx, axis=0)[idx]
+    return scores < threshold
+
+
+def tf_weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """Targets as the released ``targeted_weight_dropout`` computes them.
+
+    idx = int(float32(gamma) * float32(N_row)) and, per column,
+    target = |W| < sort(|W|)[idx]. Differences from :func:`weight_targets`:
+
+    - the threshold is strict, so where |W| ties at the idx-th value fewer than
+      k entries are targeted; a column with more than k exact zeros gets no
+      targets at all (0 < 0 is false);
+    - idx comes from a float32 product, which can differ from floor(gamma N)
+      by one when gamma N is within float32 rounding of an integer;
+    - gamma = 1 gives idx = N_row, past the end of the sorted column in the
+      released code; here every entry is then targeted.
+
+    On tie-free columns (and exact idx) the two agree.
+    """
+    _check_weight(w, "tf_weight_targets")
+    gamma = _check_fraction(gamma, "gamma", "tf_weight_targets")
+    idx = int(np.float32(gamma) * np.float32(w.shape[0]))
+    return _tf_threshold_targets(np.abs(w), idx)
+
+
+def tf_unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """Targets as the released ``targeted_unit_dropout`` computes them:
+    idx = int(gamma N_col) (a Python float product), and the columns with
+    ||W[:, o]||_2 < sort(norms)[idx]. Same differences as
+    :func:`tf_weight_targets` (strict threshold, gamma = 1 targets all)."""
+    _check_weight(w, "tf_unit_targets")
+    gamma = _check_fraction(gamma, "gamma", "tf_unit_targets")
+    return _tf_threshold_targets(unit_norms(w), int(gamma * w.shape[1]))
+
+
+def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
+                            training: bool = True) -> np.ndarray:
+    """Keep-mask of the released ``targeted_weight_dropout``, shaped like ``w``.
+
+    Training: drop = target and u < alpha, u ~ U[0, 1) drawn for every weight.
+    Evaluation (``training=False``): every target is dropped, i.e. the
+    released code prunes at test time; the paper's definition applies no
+    dropout at evaluation and leaves pruning to an explicit step.
+    """
+    targets = tf_weight_targets(w, gamma)
+    alpha = _check_fraction(alpha, "alpha", "tf_targeted_weight_keep")
+    if not training:
+        return ~targets
+    return ~(targets & (_check_rng(rng, "tf_targeted_weight_keep").random(w.shape) < alpha))
+
+
+def tf_targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
+                          training: bool = True) -> np.ndarray:
+    """Keep-mask of the released ``targeted_unit_dropout``, shaped like ``w``.
+
+    Differs from :func:`targeted_unit_keep` in three ways: the noise is drawn
+    per *weight* inside the targeted columns (drop = target column and
+    1 - alpha < u), so a targeted unit loses a random alpha fraction of its
+    weights rather than all or nothing; the bias is not touched; and at
+    evaluation every targeted column is zeroed.
+    """
+    columns = tf_unit_targets(w, gamma)
+    alpha = _check_fraction(alpha, "alpha", "tf_targeted_unit_keep")
+    targets = np.broadcast_to(columns, w.shape)
+    if not training:
+        return ~targets
+    return ~(targets & (1 - alpha < _check_rng(rng, "tf_targeted_unit_keep").random(w.shape)))
