@@ -149,3 +149,59 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
         print_fn(f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} "
                  f"(pairwise median; {min(ratios):.2f} to {max(ratios):.2f})")
     return result
+
+
+def _median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _td_epoch(model_spec, x, y, order, batch_size, regularised: bool) -> float:
+    from .nn.noise import TargetedWeightDropout, attach
+
+    model = build_model(model_spec, seed=0)
+    if regularised:
+        attach(model, lambda: TargetedWeightDropout(0.5, 0.5))
+    return _numpy_epoch(model, x, y, order, batch_size, 0.05, 0.9)
+
+
+def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, print_fn=print) -> dict:
+    """Targeted-dropout cost as ratios measured in one run: each mask of a
+    size x size float32 matrix against one size x size matmul, and a LeNet-300-100
+    epoch with targeted weight dropout (gamma = alpha = 0.5, every layer)
+    against the same epoch without."""
+    from . import masks
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((size, size)).astype(np.float32)
+    result = {"size": size}
+    matmul = _median_time(lambda: w @ w, repeats)
+    print_fn(f"{size}x{size} float32 matmul: {matmul:.3f} s (median of {repeats})")
+    functions = {
+        "targeted_weight_keep": lambda: masks.targeted_weight_keep(w, 0.5, 0.5, rng),
+        "targeted_unit_keep": lambda: masks.targeted_unit_keep(w, 0.5, 0.5, rng),
+        "tf_targeted_weight_keep": lambda: masks.tf_targeted_weight_keep(w, 0.5, 0.5, rng),
+        "tf_targeted_unit_keep": lambda: masks.tf_targeted_unit_keep(w, 0.5, 0.5, rng),
+    }
+    for name, fn in functions.items():
+        seconds = _median_time(fn, repeats)
+        result[name] = seconds / matmul
+        print_fn(f"  {name:<24} {seconds:.3f} s = {seconds / matmul:.2f} x the matmul")
+    data = load_dataset("mnist", data_dir)
+    x = to_inputs(data.train.images, (784,))
+    order = np.random.default_rng(0).permutation(len(x))
+    for batch_size in batch_sizes:
+        ratios = []
+        for _ in range(repeats):
+            plain = _td_epoch("lenet300", x, data.train.labels, order, batch_size, False)
+            td = _td_epoch("lenet300", x, data.train.labels, order, batch_size, True)
+            ratios.append(td / plain)
+        result[f"epoch_slowdown_batch{batch_size}"] = statistics.median(ratios)
+        print_fn(f"LeNet-300-100 epoch, batch {batch_size}, targeted weight dropout (gamma = alpha = 0.5) on "
+                 f"every layer: {statistics.median(ratios):.2f} x the plain epoch "
+                 f"(pairwise median; {min(ratios):.2f} to {max(ratios):.2f})")
+    return result

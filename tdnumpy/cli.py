@@ -157,7 +157,7 @@ def _data_parser(sub) -> None:
 def _bench_parser(sub) -> None:
     p = sub.add_parser("bench", help="benchmarks (never tests)",
                        description="Time training work; with --vs-torch, against PyTorch on CPU in the same run.")
-    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="{mlp,conv}")
+    bench_sub = p.add_subparsers(dest="bench_command", required=True, metavar="{mlp,conv,masks}")
     for name, model, what in (("mlp", "lenet300", "LeNet-300-100"), ("conv", "lenet5", "LeNet-5")):
         b = bench_sub.add_parser(name, help=f"one MNIST epoch of {what}",
                                  description=f"Time one MNIST training epoch of {what} (float32, SGD with "
@@ -171,6 +171,14 @@ def _bench_parser(sub) -> None:
                             "the time ratio; needs the [bench] extra")
         b.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
         b.set_defaults(func=cmd_bench)
+    m = bench_sub.add_parser("masks", help="targeted-dropout masks against a matmul and a plain epoch",
+                             description="Time each targeted mask of a square float32 matrix against one matmul "
+                                         "of that matrix, and a LeNet-300-100 epoch with targeted weight "
+                                         "dropout against a plain one; ratios measured in one run.")
+    m.add_argument("--size", type=_positive_int, default=4096, help="matrix size (default: %(default)s)")
+    m.add_argument("--repeats", type=_positive_int, default=3, help="timed runs of each figure (default: %(default)s)")
+    m.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
+    m.set_defaults(func=cmd_bench_masks)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -295,6 +303,13 @@ def cmd_bench(args) -> int:
             return 2
     bench_epoch(args.model, batch_size=args.batch_size, repeats=args.repeats, vs_torch=args.vs_torch,
                 data_dir=args.data_dir)
+    return 0
+
+
+def cmd_bench_masks(args) -> int:
+    from .bench import bench_masks
+
+    bench_masks(size=args.size, repeats=args.repeats, data_dir=args.data_dir)
     return 0
 
 
