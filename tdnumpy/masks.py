@@ -99,18 +99,32 @@ def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
     is a contiguous row.
     """
     n = scores.shape[0]
-    if k <= 0:
-        return np.zeros(scores.shape, bool)
-    if k >= n:
-        return np.ones(scores.shape, bool)
     rows = np.ascontiguousarray(scores.reshape(n, -1).T)  # one row per column of scores
+    return _bottom_k_rows(rows, k).T.reshape(scores.shape)
+
+
+def _bottom_k_rows(rows: np.ndarray, k: int) -> np.ndarray:
+    """:func:`bottom_k` along the rows of a C-contiguous array (its columns' view)."""
+    n = rows.shape[1]
+    if k <= 0:
+        return np.zeros(rows.shape, bool)
+    if k >= n:
+        return np.ones(rows.shape, bool)
     kth = np.partition(rows, k - 1, axis=1)[:, k - 1:k]
     selected = rows <= kth
     for r in np.flatnonzero(np.count_nonzero(selected, axis=1) > k):
         at = np.flatnonzero(rows[r] == kth[r, 0])
         surplus = np.count_nonzero(selected[r]) - k
         selected[r, at[len(at) - surplus:]] = False
-    return selected.T.reshape(scores.shape)
+    return selected
+
+
+def _weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """weight_targets without validation: |W| is written transposed, one
+    contiguous row per column, in the same pass that takes the magnitude."""
+    rows = np.empty((w.shape[1], w.shape[0]), w.dtype)
+    np.abs(w.T, out=rows)
+    return _bottom_k_rows(rows, n_targets(w.shape[0], gamma)).T
 
 
 def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
@@ -122,7 +136,7 @@ def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """
     _check_weight(w, "weight_targets")
     gamma = _check_fraction(gamma, "gamma", "weight_targets")
-    return bottom_k(np.abs(w), n_targets(w.shape[0], gamma))
+    return _weight_targets(w, gamma)
 
 
 def unit_norms(w: np.ndarray) -> np.ndarray:
@@ -164,18 +178,39 @@ def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> n
 # ---------------------------------------------------------- targeted dropout
 
 
+def uniform_bits(rng: np.random.Generator, shape) -> np.ndarray:
+    """Independent uniform 32-bit integers, two from each 64-bit output of the
+    generator's bit stream (``random_raw``), in C order of ``shape``.
+
+    u / 2^32 is uniform on [0, 1) with a 2^-32 grid. The targeted-dropout
+    masks draw these: 3x faster than ``rng.random`` (measured).
+    """
+    n = math.prod(shape)
+    raw = rng.bit_generator.random_raw((n + 1) // 2)
+    return raw.view(np.uint32)[:n].reshape(shape)
+
+
+def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
+    """Independent events of probability p (rounded to the 2^-32 grid:
+    P = round(p 2^32) / 2^32, within 1.2e-10 of p; exactly 0 and 1 at the ends)."""
+    threshold = round(p * 2**32)
+    if threshold >= 2**32:
+        return np.ones(shape, bool)
+    return uniform_bits(rng, shape) < np.uint32(threshold)
+
+
 def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, shape=None) -> np.ndarray:
     """Keep-mask that drops each target independently with probability alpha.
 
-    keep = not (target and u < alpha), with one u ~ U[0, 1) drawn per position
-    of the mask in C order, so P(dropped) = alpha for a target and 0 for
-    anything else. ``shape`` broadcasts ``targets`` first (for per-example unit
-    masks, (batch, units)). Drawing for every position, not only the targets,
-    measured twice as fast: boolean-indexed assignment costs more than the
-    extra draws.
+    keep = not (target and d), with d ~ Bernoulli(alpha) drawn per position of
+    the mask in C order (:func:`bernoulli`), so P(dropped) = alpha for a
+    target and 0 for anything else. ``shape`` broadcasts ``targets`` first
+    (for per-example unit masks, (batch, units)). Drawing for every position,
+    not only the targets, measured faster: boolean-indexed assignment costs
+    more than the extra draws.
     """
     shape = targets.shape if shape is None else shape
-    return ~(targets & (rng.random(shape) < alpha))
+    return ~(targets & bernoulli(rng, alpha, shape))
 
 
 def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
@@ -186,7 +221,7 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
     :func:`weight_targets` (the k = floor(gamma N_row) smallest |W[i, o]| of
     each column o),
 
-        keep[i, o] = not (T[i, o] and u[i, o] < alpha),   u[i, o] ~ U[0, 1),
+        keep[i, o] = not (T[i, o] and d[i, o]),   d[i, o] ~ Bernoulli(alpha),
 
     so E[kept fraction of a column] = 1 - alpha k / N_row. Kept weights are
     not rescaled. ``targets`` may be given when the caller already has them
@@ -197,7 +232,7 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
     alpha = _check_fraction(alpha, "alpha", "targeted_weight_keep")
     _check_rng(rng, "targeted_weight_keep")
     if targets is None:
-        targets = bottom_k(np.abs(w), n_targets(w.shape[0], gamma))
+        targets = _weight_targets(w, gamma)
     else:
         _check_targets(targets, w.shape, "targeted_weight_keep")
     return drop_targets(targets, alpha, rng)
@@ -210,7 +245,7 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
     Gomez et al. (2019), section 3: with T the k = floor(gamma N_col) columns
     of smallest L2 norm (:func:`unit_targets`),
 
-        keep[o] = not (T[o] and u[o] < alpha),   u[o] ~ U[0, 1),
+        keep[o] = not (T[o] and d[o]),   d[o] ~ Bernoulli(alpha),
 
     so E[kept fraction of the units] = 1 - alpha k / N_col. A dropped unit
     contributes nothing: the layer zeroes its weight column and its bias.

@@ -12,7 +12,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from tdnumpy.masks import (bottom_k, n_targets, random_unit_targets, random_weight_targets, targeted_unit_keep,
+from tdnumpy.masks import (bernoulli, bottom_k, n_targets, uniform_bits, random_unit_targets, random_weight_targets, targeted_unit_keep,
                            targeted_weight_keep, tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets,
                            tf_weight_targets, unit_norms, unit_targets, weight_targets)
 
@@ -115,12 +115,25 @@ def test_only_targets_are_dropped_and_the_limits_hold(w, gamma, alpha, seed):
 @settings(max_examples=100, deadline=None)
 @given(w=weights(), alpha=FRACTIONS, seed=st.integers(0, 2**32 - 1))
 def test_gamma_one_is_plain_dropout_with_rate_alpha(w, alpha, seed):
-    """Everything is targeted, and each weight (unit) is dropped when its uniform
-    draw is below alpha: the draws of plain dropout, in C order."""
+    """Everything is targeted, and each weight (unit) is dropped exactly when its
+    Bernoulli(alpha) draw says so: plain dropout from the same draws, in C order.
+    (The rate itself is tested statistically below.)"""
+    assert weight_targets(w, 1.0).all() and unit_targets(w, 1.0).all()
     keep = targeted_weight_keep(w, 1.0, alpha, np.random.default_rng(seed))
-    np.testing.assert_array_equal(keep, np.random.default_rng(seed).random(w.shape) >= alpha)
+    np.testing.assert_array_equal(keep, ~bernoulli(np.random.default_rng(seed), alpha, w.shape))
     ukeep = targeted_unit_keep(w, 1.0, alpha, np.random.default_rng(seed))
-    np.testing.assert_array_equal(ukeep, np.random.default_rng(seed).random(w.shape[1]) >= alpha)
+    np.testing.assert_array_equal(ukeep, ~bernoulli(np.random.default_rng(seed), alpha, (w.shape[1],)))
+
+
+def test_bernoulli_draws():
+    rng = np.random.default_rng(0)
+    bits = uniform_bits(np.random.default_rng(1), (3, 5))
+    assert bits.dtype == np.uint32 and bits.shape == (3, 5)
+    np.testing.assert_array_equal(bernoulli(np.random.default_rng(1), 0.25, (3, 5)), bits < 2**30)
+    assert bernoulli(rng, 1.0, (50,)).all() and not bernoulli(rng, 0.0, (50,)).any()
+    # false-failure rate 1e-6: the count of 10^6 Bernoulli(0.3) events
+    lo, hi = binom.interval(1 - 1e-6, 10**6, 0.3)
+    assert lo <= bernoulli(rng, 0.3, (10**6,)).sum() <= hi
 
 
 # ------------------------------------------------------------ 3. statistics
