@@ -17,7 +17,7 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
 from .data.download import DownloadError
 from .models import SPEC_HELP, build_model
-from .nn.noise import RULES, attach, make_rule
+from .nn.noise import RULES, attach, choose_layers, make_rule
 from .optim import SGD, Adam
 from .schedules import Constant, Cosine, LinearRamp, StepDecay, TwoPhaseRamp
 from .train import TrainingDiverged, evaluate, fit
@@ -207,6 +207,13 @@ def _schedule(args, steps_per_epoch: int):
     return Constant(args.lr)
 
 
+def _reg_layers(args, model) -> list[str] | None:
+    """The layers --reg-layers names, checked against the model (None: all)."""
+    if args.reg_layers is None:
+        return None
+    return choose_layers(model, [n.strip() for n in args.reg_layers.split(",") if n.strip()])
+
+
 def _attach_rules(args, model, total_steps: int) -> list[str]:
     """Put a fresh weight-noise rule on each chosen layer, as the flags say."""
     if args.reg == "none":
@@ -217,13 +224,14 @@ def _attach_rules(args, model, total_steps: int) -> list[str]:
         steps = args.ramp_steps or max(1, total_steps // 4)
         gamma = ramp(args.gamma, steps)
         alpha = ramp(args.alpha, steps) if args.ramp_alpha else alpha
-    layers = None if args.reg_layers is None else [n.strip() for n in args.reg_layers.split(",") if n.strip()]
-    return attach(model, lambda: make_rule(args.reg, gamma, alpha, per_example=args.per_example), layers)
+    return attach(model, lambda: make_rule(args.reg, gamma, alpha, per_example=args.per_example),
+                  _reg_layers(args, model))
 
 
 def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     model = build_model(args.model, seed=args.seed)
+    _reg_layers(args, model)  # a bad layer name fails now, not after loading the data
     out = args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)  # fail now, not after training, if it cannot be made
     data = _load(args, log)

@@ -133,3 +133,25 @@ def test_train_lenet5_two_epochs(tmp_path, mnist_dir):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["parameters"] == 431_080
     assert metrics["test_accuracy"] >= 0.985, metrics["test_accuracy"]
+
+
+@pytest.mark.mnist
+@pytest.mark.parametrize("reg", ["td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit"])
+def test_train_with_each_targeted_dropout_rule(reg, tmp_path, mnist_dir, capsys):
+    out = tmp_path / reg
+    argv = ["train", "--model", "mlp:784-64-10", "--epochs", "1", "--validation", "50000", "--reg", reg,
+            "--gamma", "0.5", "--alpha", "0.5", "--per-example", "--data-dir", str(mnist_dir), "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert f"{reg} (gamma 0.5, alpha 0.5) on fc1, fc2" in err
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["reg"] == reg and metrics["test_accuracy"] > 0.85
+
+
+def test_bad_targeted_dropout_flags(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--gamma", "1.5"])
+    assert r"--gamma: must be in [0.0, 1.0]" in capsys.readouterr().err
+    assert main(["train", "--reg", "td-weight", "--reg-layers", "fc1,fc9", "--out", str(tmp_path),
+                 "--data-dir", str(tmp_path)]) == 1
+    assert "No weighted layer named 'fc9'; the weighted layers are 'fc1', 'fc2', 'fc3'" in capsys.readouterr().err

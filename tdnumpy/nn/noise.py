@@ -22,6 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import masks
+from .._validation import check_real
 from ..schedules import as_schedule
 from .module import Module
 
@@ -86,7 +87,8 @@ class RandomTargetedWeightDropout(WeightNoise):
 
     def __init__(self, gamma: float, alpha):
         super().__init__()
-        self.gamma, self.alpha = masks._check_fraction(gamma, "gamma", type(self).__name__), as_schedule(alpha, "alpha")
+        self.gamma = check_real(gamma, "gamma", type(self).__name__, low=0.0, high=1.0)
+        self.alpha = as_schedule(alpha, "alpha")
         self.targets = None
 
     def _sample(self, layer, batch, step):
@@ -103,7 +105,8 @@ class RandomTargetedUnitDropout(WeightNoise):
 
     def __init__(self, gamma: float, alpha, per_example: bool = False):
         super().__init__()
-        self.gamma, self.alpha = masks._check_fraction(gamma, "gamma", type(self).__name__), as_schedule(alpha, "alpha")
+        self.gamma = check_real(gamma, "gamma", type(self).__name__, low=0.0, high=1.0)
+        self.alpha = as_schedule(alpha, "alpha")
         self.per_example = bool(per_example)
         self.targets = None
 
@@ -189,18 +192,23 @@ def make_rule(name: str, gamma, alpha, *, per_example: bool = False) -> WeightNo
     return RandomTargetedUnitDropout(gamma, alpha, per_example)
 
 
-def attach(model, make, layers=None) -> list[str]:
-    """Give each chosen weighted layer of ``model`` its own rule ``make()``;
-    ``layers`` is a list of layer names (default: every weighted layer).
-    Returns the names of the layers that got one."""
-    weighted = [layer for layer in model.layers if isinstance(layer, WeightedLayer)]
-    names = [layer.name for layer in weighted]
+def choose_layers(model, layers=None) -> list[str]:
+    """Names of the weighted layers of ``model`` that ``layers`` (a list of names,
+    default: all weighted layers) picks; an unknown name is an error."""
+    names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
     chosen = names if layers is None else list(layers)
     unknown = [n for n in chosen if n not in names]
     if unknown:
         raise ValueError(f"No weighted layer named {', '.join(map(repr, unknown))}; "
                          f"the weighted layers are {', '.join(map(repr, names))}.")
-    for layer in weighted:
+    return chosen
+
+
+def attach(model, make, layers=None) -> list[str]:
+    """Give each chosen weighted layer of ``model`` (see :func:`choose_layers`)
+    its own rule ``make()``. Returns the names of the layers that got one."""
+    chosen = choose_layers(model, layers)
+    for layer in model.layers:
         if layer.name in chosen:
             layer.noise = make()
     return chosen
