@@ -119,12 +119,17 @@ def _bottom_k_rows(rows: np.ndarray, k: int) -> np.ndarray:
     return selected
 
 
-def _weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
-    """weight_targets without validation: |W| is written transposed, one
-    contiguous row per column, in the same pass that takes the magnitude."""
+def _weight_target_rows(w: np.ndarray, gamma: float) -> np.ndarray:
+    """The weight targets transposed, one row per column of ``w`` (no validation).
+
+    |W| is written transposed, one contiguous row per column, in the pass that
+    takes the magnitude, and ranked through its integer view: for non-negative
+    IEEE floats the bit patterns order like the values (equal exactly when the
+    values are), and integer comparisons are faster than float ones.
+    """
     rows = np.empty((w.shape[1], w.shape[0]), w.dtype)
     np.abs(w.T, out=rows)
-    return _bottom_k_rows(rows, n_targets(w.shape[0], gamma)).T
+    return _bottom_k_rows(rows.view(f"i{rows.itemsize}"), n_targets(w.shape[0], gamma))
 
 
 def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
@@ -136,7 +141,7 @@ def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """
     _check_weight(w, "weight_targets")
     gamma = _check_fraction(gamma, "gamma", "weight_targets")
-    return _weight_targets(w, gamma)
+    return _weight_target_rows(w, gamma).T
 
 
 def unit_norms(w: np.ndarray) -> np.ndarray:
@@ -213,6 +218,9 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
     return ~(targets & bernoulli(rng, alpha, shape))
 
 
+
+
+
 def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
                          targets: np.ndarray | None = None) -> np.ndarray:
     """Targeted weight dropout: a boolean keep-mask shaped like ``w``.
@@ -224,7 +232,8 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
         keep[i, o] = not (T[i, o] and d[i, o]),   d[i, o] ~ Bernoulli(alpha),
 
     so E[kept fraction of a column] = 1 - alpha k / N_row. Kept weights are
-    not rescaled. ``targets`` may be given when the caller already has them
+    not rescaled. The draws d run column by column (C order of the transposed
+    mask), the order the selection works in. ``targets`` may be given when the caller already has them
     (fixed-pattern targeting, or targets computed once per step).
     """
     _check_weight(w, "targeted_weight_keep")
@@ -232,10 +241,10 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
     alpha = _check_fraction(alpha, "alpha", "targeted_weight_keep")
     _check_rng(rng, "targeted_weight_keep")
     if targets is None:
-        targets = _weight_targets(w, gamma)
+        rows = _weight_target_rows(w, gamma)
     else:
-        _check_targets(targets, w.shape, "targeted_weight_keep")
-    return drop_targets(targets, alpha, rng)
+        rows = _check_targets(targets, w.shape, "targeted_weight_keep").T
+    return drop_targets(rows, alpha, rng).T
 
 
 def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,

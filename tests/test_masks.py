@@ -120,7 +120,8 @@ def test_gamma_one_is_plain_dropout_with_rate_alpha(w, alpha, seed):
     (The rate itself is tested statistically below.)"""
     assert weight_targets(w, 1.0).all() and unit_targets(w, 1.0).all()
     keep = targeted_weight_keep(w, 1.0, alpha, np.random.default_rng(seed))
-    np.testing.assert_array_equal(keep, ~bernoulli(np.random.default_rng(seed), alpha, w.shape))
+    # the draws run column by column
+    np.testing.assert_array_equal(keep, ~bernoulli(np.random.default_rng(seed), alpha, w.shape[::-1]).T)
     ukeep = targeted_unit_keep(w, 1.0, alpha, np.random.default_rng(seed))
     np.testing.assert_array_equal(ukeep, ~bernoulli(np.random.default_rng(seed), alpha, (w.shape[1],)))
 

@@ -14,7 +14,8 @@ class Dense(WeightedLayer):
     """Fully connected layer ``Y = X W + b``.
 
     Shapes: X is (batch, fan_in), W is (fan_in, units), b is (units,), Y is
-    (batch, units). Column o of W holds the incoming weights of output unit o,
+    (batch, units). W is stored column-major (Fortran order), so that every
+    column, the weights of one unit, is contiguous in memory. Column o of W holds the incoming weights of output unit o,
     which is the view in which targeted dropout ranks weights (per column) and
     units (columns by L2 norm); Gomez et al., "Learning Sparse Networks Using
     Targeted Dropout", write the layer the same way.
@@ -40,7 +41,9 @@ class Dense(WeightedLayer):
         self.rng = check_generator(rng, "rng", owner)
         if not isinstance(bias, (bool, np.bool_)):
             raise TypeError(f"The 'bias' parameter of Dense must be a bool. Got {bias!r} instead.")
-        w = get_initializer(init)(rng, (fan_in, units), fan_in, units, dtype)
+        # Stored column-major: each unit's column of weights is contiguous, which is
+        # how targeted dropout ranks them; matmul takes either order at no cost.
+        w = np.asfortranarray(get_initializer(init)(rng, (fan_in, units), fan_in, units, dtype))
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(np.zeros(units, dtype), "bias") if bias else None
         self._x: np.ndarray | None = None
@@ -72,7 +75,7 @@ class Dense(WeightedLayer):
     def backward(self, grad_out, input_grad=True):
         self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units), self.weight.dtype)
         grad = apply_units(grad_out, self._keep.units, len(grad_out))
-        np.matmul(self._x.T, grad, out=self.weight.grad)
+        np.matmul(grad.T, self._x, out=self.weight.grad.T)  # dW^T = G^T X: a C-contiguous output for BLAS
         self._mask_weight_grad()
         if self.bias is not None:
             np.sum(grad, axis=0, out=self.bias.grad)

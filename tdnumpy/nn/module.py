@@ -57,7 +57,8 @@ class Parameter:
                 f"The mask of parameter {self.name!r} must be a boolean array of shape "
                 f"{self.value.shape}. Got dtype {keep.dtype} and shape {keep.shape} instead."
             )
-        self.mask = keep.copy()
+        self.mask = np.empty_like(self.value, dtype=bool)  # the value's memory order
+        self.mask[...] = keep
         self.value *= self.mask
         self.grad *= self.mask
 

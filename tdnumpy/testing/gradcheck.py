@@ -47,15 +47,17 @@ class GradCheck:
 
 
 def _numeric(loss, array: np.ndarray, indices, h: float) -> np.ndarray:
-    flat = array.reshape(-1)
+    """Central differences at the given C-order flat indices of ``array``, which
+    is perturbed in place (any memory layout)."""
     out = np.empty(len(indices))
     for k, i in enumerate(indices):
-        old = flat[i]
-        flat[i] = old + h
+        at = np.unravel_index(i, array.shape)
+        old = array[at]
+        array[at] = old + h
         up = loss()
-        flat[i] = old - h
+        array[at] = old - h
         down = loss()
-        flat[i] = old
+        array[at] = old
         out[k] = (up - down) / (2 * h)
     return out
 
