@@ -20,10 +20,11 @@ independently with probability alpha and nothing else is ever dropped, so the
 expected kept fraction is 1 - alpha k / N (about 1 - gamma alpha); kept
 weights are not rescaled, as in the paper and its released code.
 
-``k = floor(gamma N)`` is computed exactly, for the binary value of the float
-gamma (``fractions.Fraction``), so 0.29 * 100 targets 28 entries: the float
-0.29 is 0.28999999999999998. The compatibility functions at the end of the
-module reproduce the authors' released TensorFlow code instead, differences
+``k = floor(gamma N)`` is computed from the float64 product gamma * N, as
+``math.floor(gamma * n)`` in Python or ``int(gamma * n)`` in most ports would:
+0.3 * 10 gives 3, while 0.29 * 100 gives 28 because that product rounds to
+28.999999999999996. The compatibility functions at the end of the module
+reproduce the authors' released TensorFlow code instead, differences
 included; each says where it departs from the definition above.
 
 Every function validates its arguments and raises ``ValueError`` or
@@ -34,7 +35,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from fractions import Fraction
 
 import numpy as np
 
@@ -44,8 +44,8 @@ import numpy as np
 def _check_weight(w, owner: str) -> np.ndarray:
     if not isinstance(w, np.ndarray):
         raise TypeError(f"The 'w' parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
-    if not np.issubdtype(w.dtype, np.floating):
-        raise TypeError(f"The 'w' parameter of {owner} must be a float array (float32 or float64). "
+    if w.dtype not in (np.float16, np.float32, np.float64):
+        raise TypeError(f"The 'w' parameter of {owner} must be a float16, float32 or float64 array. "
                         f"Got dtype {w.dtype} instead.")
     if w.ndim != 2 or w.size == 0:
         raise ValueError(f"The 'w' parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
@@ -81,8 +81,8 @@ def _check_targets(targets, shape, owner: str) -> np.ndarray:
 
 
 def n_targets(n: int, gamma: float) -> int:
-    """k = floor(gamma n), exactly, for the binary value of the float gamma."""
-    return math.floor(Fraction(gamma) * n)
+    """k = floor(gamma n), the product taken in float64 (see the module docstring)."""
+    return math.floor(float(gamma) * n)
 
 
 # -------------------------------------------------------------------- targets
@@ -145,8 +145,16 @@ def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
 
 
 def unit_norms(w: np.ndarray) -> np.ndarray:
-    """||W[:, o]||_2 for every column o."""
-    return np.sqrt(np.einsum("io,io->o", w, w))
+    """||W[:, o]||_2 for every column o, in float64.
+
+    Each column is divided by its largest magnitude m before squaring and the
+    result multiplied back, ||w|| = m ||w / m||, so no weight is too large or
+    too small to square; a power-of-two scaling of W scales every norm exactly.
+    """
+    m = np.abs(w).max(axis=0).astype(np.float64)
+    safe = np.where(m > 0, m, 1.0)
+    scaled = w / safe
+    return m * np.sqrt(np.einsum("io,io->o", scaled, scaled))
 
 
 def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
@@ -188,9 +196,13 @@ def uniform_bits(rng: np.random.Generator, shape) -> np.ndarray:
     generator's bit stream (``random_raw``), in C order of ``shape``.
 
     u / 2^32 is uniform on [0, 1) with a 2^-32 grid. The targeted-dropout
-    masks draw these: 3x faster than ``rng.random`` (measured).
+    masks draw these: 3x faster than ``rng.random`` (measured). NumPy's 64-bit
+    bit generators (PCG64, the default, PCG64DXSM, Philox, SFC64) fill 64 raw
+    bits per draw; MT19937 fills 32, and is served by ``rng.integers``.
     """
     n = math.prod(shape)
+    if isinstance(rng.bit_generator, np.random.MT19937):  # its raw outputs hold 32 bits, not 64
+        return rng.integers(0, 2**32, shape, dtype=np.uint32)
     raw = rng.bit_generator.random_raw((n + 1) // 2)
     return raw.view(np.uint32)[:n].reshape(shape)
 

@@ -33,7 +33,8 @@ def weights(draw, shape=None, ties=None, dtype=None):
     dtype = draw(st.sampled_from([np.float32, np.float64])) if dtype is None else dtype
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     if ties:
-        return (rng.integers(-2, 3, shape) * 0.5).astype(dtype)
+        values = (rng.integers(-2, 3, shape) * 0.5).astype(dtype)
+        return np.where(values == 0, rng.choice(np.array([0.0, -0.0], dtype), shape), values)  # -0.0 ties +0.0
     return rng.standard_normal(shape).astype(dtype)
 
 
@@ -76,9 +77,9 @@ def test_unit_targets_are_exactly_the_k_columns_of_smallest_norm(w, gamma):
     np.testing.assert_array_equal(targets, reference_bottom_k(norms, k)[:, 0])
 
 
-def test_k_is_the_exact_floor_of_gamma_n():
-    assert n_targets(100, 0.29) == 28  # the float 0.29 is 0.28999999999999998...
-    assert n_targets(10, 0.3) == 2     # 0.3 is 0.29999999999999998...
+def test_k_is_the_floor_of_the_float64_product():
+    assert n_targets(10, 0.3) == 3 and n_targets(10, 0.7) == 7 and n_targets(3, 1 / 3) == 1
+    assert n_targets(100, 0.29) == 28  # 0.29 * 100 rounds to 28.999999999999996
     assert n_targets(10, 0.5) == 5 and n_targets(7, 1.0) == 7 and n_targets(7, 0.0) == 0
     assert n_targets(3, 0.999) == 2
 
@@ -274,7 +275,9 @@ GOOD = np.ones((4, 3))
     (lambda r: weight_targets(np.zeros((0, 3)), 0.5), ValueError, r"non-empty 2-D array .* Got shape \(0, 3\)"),
     (lambda r: weight_targets(np.ones(3), 0.5), ValueError, r"Got shape \(3,\)"),
     (lambda r: weight_targets(np.ones((2, 2, 2)), 0.5), ValueError, "2-D"),
-    (lambda r: weight_targets(np.ones((2, 2), np.int64), 0.5), TypeError, "float array .* Got dtype int64"),
+    (lambda r: weight_targets(np.ones((2, 2), np.int64), 0.5), TypeError, "float16, float32 or float64 array. Got dtype int64"),
+    pytest.param(lambda r: weight_targets(np.ones((2, 2), np.longdouble), 0.5), TypeError, "Got dtype float",
+                 marks=pytest.mark.skipif(np.dtype(np.longdouble).itemsize <= 8, reason="longdouble is float64 here")),
     (lambda r: weight_targets([[1.0]], 0.5), TypeError, "NumPy array. Got list"),
     (lambda r: targeted_weight_keep(GOOD, 0.5, 0.5, 0), TypeError, "'rng' parameter .* numpy.random.Generator"),
     (lambda r: targeted_unit_keep(GOOD, 0.5, 0.5, np.random.RandomState(0)), TypeError, "Generator"),
@@ -340,6 +343,42 @@ def test_released_code_evaluation_prunes_and_unit_noise_is_per_weight():
     assert any(0 < d < w.shape[0] for d in partly)  # columns lose some weights, not all or none
     np.testing.assert_array_equal(tf_targeted_unit_keep(w, 0.5, 0.5, rng, training=False),
                                   np.broadcast_to(~targeted, w.shape))
+
+
+def test_released_code_index_is_a_float32_product():
+    """float32(0.29) * float32(100) rounds to 29.0: the released code targets 29
+    of 100, the definition floor(0.29 * 100) = 28."""
+    w = np.random.default_rng(0).standard_normal((100, 3))
+    assert (tf_weight_targets(w, 0.29).sum(axis=0) == 29).all()
+    assert (weight_targets(w, 0.29).sum(axis=0) == 28).all()
+
+
+def test_released_code_training_draws():
+    """Training masks from the same draws the TensorFlow code makes: U < alpha for
+    weights, 1 - alpha < U per weight of a targeted unit."""
+    w = np.random.default_rng(0).standard_normal((30, 8))
+    keep = tf_targeted_weight_keep(w, 0.5, 0.3, np.random.default_rng(4))
+    u = np.random.default_rng(4).random(w.shape)
+    np.testing.assert_array_equal(keep, ~(tf_weight_targets(w, 0.5) & (u < 0.3)))
+    keep = tf_targeted_unit_keep(w, 0.5, 0.3, np.random.default_rng(4))
+    np.testing.assert_array_equal(keep, ~(tf_unit_targets(w, 0.5) & (1 - 0.3 < u)))
+
+
+def test_unit_norms_neither_overflow_nor_underflow():
+    w = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
+    for scale in (2.0 ** 66, 2.0 ** -80):  # squares leave float32's range; the scaling is exact
+        np.testing.assert_array_equal(unit_targets(w * np.float32(scale), 0.4), unit_targets(w, 0.4))
+    np.testing.assert_allclose(unit_norms(w), np.linalg.norm(w.astype(np.float64), axis=0), rtol=1e-12)
+
+
+def test_generators_with_32_bit_outputs_drop_at_rate_alpha():
+    """MT19937's raw outputs hold 32 bits; the draws must still be uniform.
+    False-failure rate of the interval: 1e-6."""
+    rng = np.random.Generator(np.random.MT19937(0))
+    w = np.ones((1000, 100))
+    dropped = (~targeted_weight_keep(w, 1.0, 0.1, rng)).sum()
+    lo, hi = binom.interval(1 - 1e-6, w.size, 0.1)
+    assert lo <= dropped <= hi
 
 
 def test_bottom_k_of_a_vector():
