@@ -90,8 +90,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--nesterov", action="store_true", help="use Nesterov momentum with SGD")
     p.add_argument("--weight-decay", type=_float_in(0.0, None, False), default=0.0,
                    help="L2 weight decay added to the gradient (default: %(default)s)")
-    p.add_argument("--lr-schedule", choices=("constant", "step", "cosine"), default="constant",
-                   help="learning-rate schedule over training steps (default: %(default)s)")
+    p.add_argument("--lr-schedule", choices=("constant", "step", "cosine"), default="cosine",
+                   help="learning-rate schedule over training steps: cosine decays --lr to 0 by the last step "
+                        "(default: %(default)s)")
     p.add_argument("--lr-step-epochs", type=_positive_int, default=5,
                    help="with --lr-schedule step: epochs between decays (default: %(default)s)")
     p.add_argument("--lr-decay", type=_float_in(0.0, 1.0, True), default=0.1,
