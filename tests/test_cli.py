@@ -139,7 +139,8 @@ def test_train_lenet5_two_epochs(tmp_path, mnist_dir):
 @pytest.mark.parametrize("reg", ["td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit"])
 def test_train_with_each_targeted_dropout_rule(reg, tmp_path, mnist_dir, capsys):
     out = tmp_path / reg
-    argv = ["train", "--model", "mlp:784-64-10", "--epochs", "1", "--validation", "50000", "--reg", reg,
+    argv = ["train", "--model", "mlp:784-64-10", "--epochs", "1", "--lr-schedule", "constant",
+            "--validation", "50000", "--reg", reg,
             "--gamma", "0.5", "--alpha", "0.5", "--per-example", "--data-dir", str(mnist_dir), "--out", str(out)]
     assert main(argv) == 0
     err = capsys.readouterr().err
