@@ -145,10 +145,11 @@ def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]
     """Read the four payloads; with ``verify``, also the list of files whose
     SHA-256 does not match the pin."""
     payloads = {stem: read_bytes(path) for stem, path in paths.items()}
-    bad = [] if not verify else [
-        f"{paths[stem]}: SHA-256 of the decompressed payload is {hashlib.sha256(data).hexdigest()}, "
-        f"expected {info.sha256[stem]}" for stem, data in payloads.items()
-        if hashlib.sha256(data).hexdigest() != info.sha256[stem]]
+    if not verify:
+        return payloads, []
+    digests = {stem: hashlib.sha256(data).hexdigest() for stem, data in payloads.items()}
+    bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
+           for stem, digest in digests.items() if digest != info.sha256[stem]]
     return payloads, bad
 
 
