@@ -177,7 +177,7 @@ def _bench_parser(sub) -> None:
                                          "of that matrix, and a LeNet-300-100 epoch with targeted weight "
                                          "dropout against a plain one; ratios measured in one run.")
     m.add_argument("--size", type=_positive_int, default=4096, help="matrix size (default: %(default)s)")
-    m.add_argument("--repeats", type=_positive_int, default=3, help="timed runs of each figure (default: %(default)s)")
+    m.add_argument("--repeats", type=_positive_int, default=5, help="timed runs of each figure (default: %(default)s)")
     m.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
     m.set_defaults(func=cmd_bench_masks)
 

@@ -12,31 +12,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy.stats import binom
 
-from tdnumpy.masks import (bernoulli, bottom_k, n_targets, uniform_bits, random_unit_targets, random_weight_targets, targeted_unit_keep,
+from strategies import FRACTIONS, SHAPES, weights
+from tdnumpy.masks import (bernoulli, bottom_k, n_targets, uniform_bytes, random_unit_targets, random_weight_targets, targeted_unit_keep,
                            targeted_weight_keep, tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets,
                            tf_weight_targets, unit_norms, unit_targets, weight_targets)
-
-SHAPES = st.one_of(
-    st.tuples(st.integers(1, 12), st.integers(1, 12)),
-    st.tuples(st.just(1), st.integers(1, 30)),       # 1 x n
-    st.tuples(st.integers(1, 30), st.just(1)),       # n x 1
-    st.sampled_from([(25, 6), (18, 4), (50, 3)]),   # conv views: kh kw C x F
-)
-FRACTIONS = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.29, 0.7]), st.floats(0.0, 1.0))
-
-
-@st.composite
-def weights(draw, shape=None, ties=None, dtype=None):
-    """A weight matrix; with ties, values come from a small set (zeros included)."""
-    shape = draw(SHAPES) if shape is None else shape
-    ties = draw(st.booleans()) if ties is None else ties
-    dtype = draw(st.sampled_from([np.float32, np.float64])) if dtype is None else dtype
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    if ties:
-        values = (rng.integers(-2, 3, shape) * 0.5).astype(dtype)
-        return np.where(values == 0, rng.choice(np.array([0.0, -0.0], dtype), shape), values)  # -0.0 ties +0.0
-    return rng.standard_normal(shape).astype(dtype)
-
 
 def reference_bottom_k(scores, k):
     """Sort-based bottom-k per column (by value, then index): the plain definition."""
@@ -128,14 +107,34 @@ def test_gamma_one_is_plain_dropout_with_rate_alpha(w, alpha, seed):
 
 
 def test_bernoulli_draws():
+    """With t = round(p 2^32) a multiple of 2^24 (p = 1/4 here) the top byte
+    alone decides: d = [u_hi < t_hi], from one byte per event in C order."""
     rng = np.random.default_rng(0)
-    bits = uniform_bits(np.random.default_rng(1), (3, 5))
-    assert bits.dtype == np.uint32 and bits.shape == (3, 5)
-    np.testing.assert_array_equal(bernoulli(np.random.default_rng(1), 0.25, (3, 5)), bits < 2**30)
+    top = uniform_bytes(np.random.default_rng(1), 15)
+    assert top.dtype == np.uint8 and top.shape == (15,)
+    np.testing.assert_array_equal(bernoulli(np.random.default_rng(1), 0.25, (3, 5)), (top < 64).reshape(3, 5))
     assert bernoulli(rng, 1.0, (50,)).all() and not bernoulli(rng, 0.0, (50,)).any()
+    # p = 1/2: one bit per event, the top bit of u, most significant bit of each byte first
+    bits = np.unpackbits(uniform_bytes(np.random.default_rng(2), 3))[:20]
+    np.testing.assert_array_equal(bernoulli(np.random.default_rng(2), 0.5, (4, 5)), (bits == 0).reshape(4, 5))
+    assert uniform_bytes(np.random.Generator(np.random.MT19937(0)), 7).dtype == np.uint8
     # false-failure rate 1e-6: the count of 10^6 Bernoulli(0.3) events
     lo, hi = binom.interval(1 - 1e-6, 10**6, 0.3)
     assert lo <= bernoulli(rng, 0.3, (10**6,)).sum() <= hi
+    lo, hi = binom.interval(1 - 1e-6, 10**6, 0.5)
+    assert lo <= bernoulli(rng, 0.5, (10**6,)).sum() <= hi
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937])
+def test_bernoulli_low_bits(bit_generator):
+    """P = t / 2^32 exactly when the top byte ties: p = (128 + 1/2) / 256 puts half
+    of the probability of a tie (1/256) on the 24 low bits. Ignoring them gives
+    P = 0.5, always dropping on a tie 129/256: both are 12 standard deviations
+    from the true rate at n = 10^7, and the bound (false-failure rate 1e-6) is 4.9."""
+    p, n = 128.5 / 256, 10**7
+    rng = np.random.Generator(bit_generator(3))
+    lo, hi = binom.interval(1 - 1e-6, n, p)
+    assert lo <= np.count_nonzero(bernoulli(rng, p, (n,))) <= hi
 
 
 # ------------------------------------------------------------ 3. statistics
@@ -289,6 +288,22 @@ def test_bad_input_is_a_clear_error(call, error, match):
         call(np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_ranking_checks_finiteness_at_the_float_boundary(dtype):
+    """The weight variant checks finiteness on the bit patterns of |w| while ranking:
+    +-max float passes, +-inf and NaN of either sign do not."""
+    big = np.finfo(dtype).max
+    ok = np.array([[big, 1.0], [-big, 0.0]], dtype)
+    assert weight_targets(ok, 0.5).sum() == 2
+    for bad in (np.inf, -np.inf, np.nan, -np.nan):
+        w = ok.copy()
+        w[1, 1] = bad
+        for call in (lambda: weight_targets(w, 0.5),
+                     lambda: targeted_weight_keep(w, 0.5, 0.5, np.random.default_rng(0))):
+            with pytest.raises(ValueError, match="'w' parameter of .* must be finite"):
+                call()
+
+
 # ------------------------------------------------ fixed-pattern targeting
 
 
@@ -354,14 +369,15 @@ def test_released_code_index_is_a_float32_product():
 
 
 def test_released_code_training_draws():
-    """Training masks from the same draws the TensorFlow code makes: U < alpha for
-    weights, 1 - alpha < U per weight of a targeted unit."""
+    """Training masks from the same draws the TensorFlow code makes: float32 U < alpha
+    for weights, 1 - alpha < U per weight of a targeted unit."""
     w = np.random.default_rng(0).standard_normal((30, 8))
     keep = tf_targeted_weight_keep(w, 0.5, 0.3, np.random.default_rng(4))
-    u = np.random.default_rng(4).random(w.shape)
-    np.testing.assert_array_equal(keep, ~(tf_weight_targets(w, 0.5) & (u < 0.3)))
+    u = np.random.default_rng(4).random(w.shape[::-1], dtype=np.float32).T  # float32, column by column
+    np.testing.assert_array_equal(keep, ~(tf_weight_targets(w, 0.5) & (u < np.float32(0.3))))
     keep = tf_targeted_unit_keep(w, 0.5, 0.3, np.random.default_rng(4))
-    np.testing.assert_array_equal(keep, ~(tf_unit_targets(w, 0.5) & (1 - 0.3 < u)))
+    u = np.random.default_rng(4).random(w.shape, dtype=np.float32)  # in C order of w
+    np.testing.assert_array_equal(keep, ~(tf_unit_targets(w, 0.5) & (np.float32(1 - 0.3) < u)))
 
 
 def test_unit_norms_neither_overflow_nor_underflow():

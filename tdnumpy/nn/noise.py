@@ -24,6 +24,7 @@ import numpy as np
 from .. import masks
 from .._validation import check_real
 from ..schedules import as_schedule
+from ..target_tracking import WeightTargetTracker
 from .module import Module
 
 
@@ -59,10 +60,12 @@ class TargetedWeightDropout(WeightNoise):
     def __init__(self, gamma, alpha):
         super().__init__()
         self.gamma, self.alpha = as_schedule(gamma, "gamma"), as_schedule(alpha, "alpha")
+        self.tracker = WeightTargetTracker()
 
     def _sample(self, layer, batch, step):
-        return Keep(weight=masks.targeted_weight_keep(layer.weight.value, self.gamma(step), self.alpha(step),
-                                                      layer.rng))
+        # masks.targeted_weight_keep, step after step: the same targets and the same draws
+        targets = self.tracker.rows(layer.weight.value, self.gamma(step))
+        return Keep(weight=masks.drop_targets(targets, self.alpha(step), layer.rng).T)
 
 
 class TargetedUnitDropout(WeightNoise):
@@ -148,6 +151,7 @@ class WeightedLayer(Module):
 
     _keep = NO_KEEP
     _noise = None
+    _masked_weight = None
 
     @property
     def noise(self) -> WeightNoise | None:
@@ -165,7 +169,12 @@ class WeightedLayer(Module):
         """This step's effective weight W * keep.weight; draws the step's masks."""
         self._keep = self._noise.sample(self, batch) if training and self._noise is not None else NO_KEEP
         w = self.weight.value
-        return w if self._keep.weight is None else w * self._keep.weight
+        if self._keep.weight is None:
+            return w
+        out = self._masked_weight
+        if out is None or out.shape != w.shape or out.dtype != w.dtype or out.strides != w.strides:
+            out = self._masked_weight = np.empty_like(w)  # reused across steps, in w's memory order
+        return np.multiply(w, self._keep.weight, out=out)
 
     def _mask_weight_grad(self) -> None:
         """Mask the weight gradient exactly as the forward weight was masked."""

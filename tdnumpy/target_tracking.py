@@ -1,0 +1,105 @@
+"""Exact weight targets, step after step, without ranking every column afresh.
+
+Training needs the targets of :func:`tdnumpy.masks.weight_targets` at every
+step, and an SGD step moves each weight very little, so most columns keep
+their target set from one step to the next. :class:`WeightTargetTracker`
+exploits this and returns, bit for bit, what ``weight_targets`` returns.
+
+Why a threshold is enough. Let x_1 .. x_n be the magnitudes of one column
+(compared through their integer keys, :func:`tdnumpy.masks.magnitude_keys`)
+and t any number. If exactly k of them satisfy x_i <= t, these are the k
+smallest, and none of the others equals one of them (they all exceed t), so
+the set is the bottom-k set whatever the tie rule. The tracker keeps one such
+t per column: the midpoint of the gap between the k-th and (k+1)-th smallest
+key, taken when the column was last ranked. A step then costs one comparison
+pass and one count per column; only the columns whose count is not k (some
+weight crossed t) are ranked again, by a partition of just those columns that
+also gives each a new gap. A column whose k-th and (k+1)-th smallest
+magnitudes are equal has no gap; it is ranked exactly by
+:func:`tdnumpy.masks.bottom_k` (ties to the lower index) until the tie is gone.
+
+In LeNet-300-100 training at batch 128 and learning rate 0.05, about 40% of
+the columns of the first layer are ranked again at each step, and all of them
+whenever gamma changes (a ramp). The tracker also keeps its work arrays from
+step to step: fresh megabyte-sized temporaries cost page faults at every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import masks
+
+
+class WeightTargetTracker:
+    """The weight variant's targets of one weight matrix as it trains.
+
+    Call :meth:`rows` at each step with the current weights; it returns
+    ``weight_targets(w, gamma).T``, exactly (see the module docstring). The
+    result is the tracker's own buffer and is overwritten by the next call.
+    One tracker follows one weight matrix: it is correct for any sequence of
+    arguments, but fast only when consecutive weights are close.
+
+    Attributes
+    ----------
+    reranked : int
+        How many columns the last call ranked afresh (all of them on the first
+        call and whenever the shape, dtype or k changes).
+    """
+
+    def __init__(self):
+        self._layout = None
+        self._threshold = None
+        self.reranked = 0
+
+    def rows(self, w: np.ndarray, gamma: float) -> np.ndarray:
+        """The targets transposed: a C-contiguous (units, fan_in) boolean array."""
+        owner = type(self).__name__
+        masks._check_weight(w, owner, finite=False)  # checked on the keys
+        gamma = masks._check_fraction(gamma, "gamma", owner)
+        fan_in, units = w.shape
+        k = masks.n_targets(fan_in, gamma)
+        if self._layout != (w.shape, w.dtype, k):
+            self._allocate(w, k)
+        keys = masks.magnitude_keys(w, owner, out=self._magnitudes)
+        selected = self._selected
+        self.reranked = 0
+        if k == 0 or k >= fan_in:
+            selected.fill(k > 0)
+            return selected
+        if self._threshold is None:
+            stale = np.arange(units)
+        else:
+            np.less_equal(keys, self._threshold[:, None], out=selected)
+            stale = np.flatnonzero(masks.row_counts(selected) != k)
+            if len(stale) == 0:
+                return selected
+        self.reranked = len(stale)
+        tied = self._rethreshold(keys, stale, k)
+        if len(stale) == units:
+            np.less_equal(keys, self._threshold[:, None], out=selected)
+        else:
+            selected[stale] = keys[stale] <= self._threshold[stale, None]
+        if len(tied):
+            selected[tied] = masks._bottom_k_rows(keys[tied], k)
+        return selected
+
+    def _allocate(self, w: np.ndarray, k: int) -> None:
+        fan_in, units = w.shape
+        self._layout = (w.shape, w.dtype, k)
+        self._magnitudes = np.empty((units, fan_in), w.dtype)
+        self._selected = np.empty((units, fan_in), bool)
+        self._scratch = np.empty((units, fan_in), f"i{w.itemsize}")
+        self._threshold = None
+
+    def _rethreshold(self, keys: np.ndarray, stale: np.ndarray, k: int) -> np.ndarray:
+        """Rank the ``stale`` rows again; set each one's threshold to the midpoint
+        of its gap and return the rows that have no gap (k-th = (k+1)-th key)."""
+        part = self._scratch[:len(stale)]
+        np.take(keys, stale, axis=0, out=part, mode="clip")  # "raise" would buffer
+        part.partition(k - 1, axis=1)  # partitioning at (k-1, k) at once measured 7x slower
+        kth, next_up = part[:, k - 1], part[:, k:].min(axis=1)
+        if self._threshold is None:
+            self._threshold = np.empty(len(keys), keys.dtype)
+        self._threshold[stale] = kth + (next_up - kth) // 2
+        return stale[kth == next_up]

@@ -1,0 +1,137 @@
+"""The tracked weight targets equal the plain exact-k selection, bit for bit.
+
+WeightTargetTracker reuses each column's threshold from the previous step and
+ranks only the columns whose count moved (see tdnumpy.target_tracking). These
+tests compare it with tdnumpy.masks.weight_targets at every step of generated
+weight sequences (small moves, ties created and broken, gamma changes, new
+shapes) and of real training runs, where the rule's masks must also equal
+masks.targeted_weight_keep drawn from the same generator state.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tdnumpy import masks
+from tdnumpy.data.datasets import to_inputs
+from tdnumpy.models import build_model
+from tdnumpy.nn.noise import TargetedWeightDropout, attach
+from tdnumpy.optim import SGD
+from tdnumpy.schedules import LinearRamp
+from tdnumpy.target_tracking import WeightTargetTracker
+from tdnumpy.train import fit
+
+from strategies import FRACTIONS, SHAPES
+
+MOVES = st.sampled_from(["nudge", "nudge", "nudge", "tie", "gamma", "scale", "jump"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=SHAPES, dtype=st.sampled_from([np.float16, np.float32, np.float64]), gamma=FRACTIONS,
+       moves=st.lists(MOVES, min_size=1, max_size=12), seed=st.integers(0, 2**32 - 1))
+def test_tracked_targets_equal_the_plain_selection_at_every_step(shape, dtype, gamma, moves, seed):
+    rng = np.random.default_rng(seed)
+    w = np.asfortranarray(rng.standard_normal(shape).astype(dtype))
+    tracker = WeightTargetTracker()
+    for move in ["start"] + moves:
+        if move == "nudge":     # what an SGD step does: every weight moves a little
+            w += (1e-2 * rng.standard_normal(shape)).astype(dtype)
+        elif move == "tie":     # copy one entry onto others of its column (ties at the threshold)
+            col = rng.integers(shape[1])
+            w[rng.integers(shape[0], size=2), col] = w[rng.integers(shape[0]), col]
+        elif move == "gamma":
+            gamma = float(rng.random())
+        elif move == "scale":
+            w *= dtype(-2.0)
+        elif move == "jump":
+            w[...] = rng.standard_normal(shape).astype(dtype)
+        got = tracker.rows(w, gamma)
+        assert got.flags.c_contiguous and got.shape == shape[::-1]
+        np.testing.assert_array_equal(got, masks.weight_targets(w, gamma).T)
+
+
+def test_a_new_shape_or_dtype_starts_afresh():
+    rng = np.random.default_rng(0)
+    tracker = WeightTargetTracker()
+    for shape, dtype in [((20, 5), np.float32), ((20, 5), np.float64), ((7, 9), np.float64), ((20, 5), np.float32)]:
+        w = rng.standard_normal(shape).astype(dtype)
+        np.testing.assert_array_equal(tracker.rows(w, 0.4), masks.weight_targets(w, 0.4).T)
+        assert tracker.reranked == shape[1]
+
+
+def test_only_columns_whose_count_moved_are_ranked_again():
+    rng = np.random.default_rng(1)
+    w = np.asfortranarray(rng.standard_normal((50, 8)))
+    tracker = WeightTargetTracker()
+    tracker.rows(w, 0.5)
+    assert tracker.reranked == 8
+    tracker.rows(w, 0.5)
+    assert tracker.reranked == 0                       # nothing moved
+    w[:, 3] = rng.standard_normal(50)                  # one column replaced
+    np.testing.assert_array_equal(tracker.rows(w, 0.5), masks.weight_targets(w, 0.5).T)
+    assert tracker.reranked <= 1
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_tracker_refuses_non_finite_weights_and_bad_gamma(bad):
+    tracker = WeightTargetTracker()
+    w = np.ones((4, 3))
+    tracker.rows(w, 0.5)
+    w[2, 1] = bad
+    with pytest.raises(ValueError, match="'w' parameter of WeightTargetTracker must be finite"):
+        tracker.rows(w, 0.5)
+    with pytest.raises(ValueError, match="'gamma' parameter of WeightTargetTracker"):
+        tracker.rows(np.ones((4, 3)), 1.5)
+
+
+class CheckedTargetedWeightDropout(TargetedWeightDropout):
+    """The layer rule, checked at every step against the plain spec function
+    drawing from a copy of the same generator state."""
+
+    def __init__(self, gamma, alpha):
+        super().__init__(gamma, alpha)
+        self.steps = self.partly_reused = 0
+
+    def _sample(self, layer, batch, step):
+        twin = copy.deepcopy(layer.rng)
+        keep = super()._sample(layer, batch, step)
+        expected = masks.targeted_weight_keep(layer.weight.value, self.gamma(step), self.alpha(step), twin)
+        np.testing.assert_array_equal(keep.weight, expected)
+        assert layer.rng.bit_generator.state == twin.bit_generator.state  # the same draws, no more
+        self.steps += 1
+        self.partly_reused += 0 < self.tracker.reranked < layer.weight.shape[1]
+        return keep
+
+
+def _train_checked(x, y, model_spec, gamma, steps, batch_size=64):
+    model = build_model(model_spec, seed=0)
+    rules = []
+    attach(model, lambda: rules.append(CheckedTargetedWeightDropout(gamma, 0.5)) or rules[-1])
+    fit(model, x[:steps * batch_size], y[:steps * batch_size], optimizer=SGD(model.parameters(), lr=0.05, momentum=0.9),
+        epochs=1, batch_size=batch_size, rng=np.random.default_rng(0), progress=False)
+    assert all(rule.steps == steps for rule in rules)
+    return rules
+
+
+@pytest.mark.mnist
+def test_rule_masks_on_real_training_steps(mnist):
+    """150 steps of LeNet-300-100 on MNIST, then 40 of LeNet-5 with a gamma ramp."""
+    images = mnist.train.images[:150 * 64]
+    rules = _train_checked(to_inputs(images, (784,)), mnist.train.labels, "lenet300", 0.5, steps=150)
+    assert rules[0].partly_reused > 100  # the reuse path, not only full re-ranking, was exercised
+    _train_checked(to_inputs(images, (1, 28, 28)), mnist.train.labels, "lenet5", LinearRamp(0.7, 20),
+                   steps=40, batch_size=32)
+
+
+def test_rule_masks_on_synthetic_training_steps():
+    """The same check without the data files: separable random inputs."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 10, 60 * 32)
+    x = (rng.standard_normal((len(y), 784)) + 0.5 * np.eye(10)[y] @ rng.standard_normal((10, 784))).astype(np.float32)
+    rules = _train_checked(x, y, "lenet300", 0.5, steps=60, batch_size=32)
+    assert rules[0].partly_reused > 30
