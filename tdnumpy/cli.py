@@ -17,9 +17,11 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
 from .data.download import DownloadError
 from .models import SPEC_HELP, build_model
-from .nn.noise import RULES, attach, choose_layers, make_rule
+from . import regularisers
+from .nn.noise import choose_layers
+from .regularisers import NAMES
 from .optim import SGD, Adam
-from .schedules import Constant, Cosine, LinearRamp, StepDecay, TwoPhaseRamp
+from .schedules import Constant, Cosine, StepDecay
 from .train import TrainingDiverged, evaluate, fit
 
 
@@ -105,15 +107,20 @@ def _train_parser(sub) -> None:
                         "(default: %(default)s; 5000 is usual)")
     p.add_argument("--out", type=Path, default=None,
                    help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
-    reg = p.add_argument_group("targeted dropout (Gomez et al. 2019)")
-    reg.add_argument("--reg", choices=RULES, default="none",
-                     help="weight-noise rule on the weighted layers: targeted weight or unit dropout, td-ramp "
-                          "(targeted weight dropout with gamma ramped up), or the fixed random-target baselines "
-                          "(default: %(default)s)")
+    reg = p.add_argument_group("regularisers: targeted dropout (Gomez et al. 2019) and its relatives")
+    reg.add_argument("--reg", default="none", metavar="NAME or LAYER=NAME,...",
+                     help="one of: " + ", ".join(NAMES) + ". Weight rules (td-*, dropconnect, unit-dropout, "
+                          "weight-dropout) go on every weighted layer; activation noise (dropout, "
+                          "dropout-classic, gaussian, spatial, standout) after every weighted layer but the "
+                          "last. --reg-layers picks the layers, or give one per layer: "
+                          "--reg fc1=dropconnect,fc2=dropout (default: %(default)s)")
     reg.add_argument("--gamma", type=_float_in(0.0, 1.0, False, high_closed=True), default=0.5,
-                     help="targeting proportion gamma in [0, 1] (default: %(default)s)")
+                     help="td-*: targeting proportion gamma in [0, 1] (default: %(default)s)")
     reg.add_argument("--alpha", type=_float_in(0.0, 1.0, False, high_closed=True), default=0.5,
-                     help="drop rate alpha in [0, 1] of each target (default: %(default)s)")
+                     help="td-*: drop rate alpha in [0, 1] of each target (default: %(default)s)")
+    reg.add_argument("--drop-rate", type=_float_in(0.0, 1.0, False), default=0.5,
+                     help="dropout, gaussian, spatial, dropconnect, unit-dropout, weight-dropout: the drop "
+                          "rate p in [0, 1) (default: %(default)s)")
     reg.add_argument("--ramp", choices=("two-phase", "linear"), default="two-phase",
                      help="with td-ramp: gamma rises linearly from 0 over --ramp-steps, or as in the authors' "
                           "code, 95%% over --ramp-steps and the last 5%% over as many again (default: %(default)s)")
@@ -121,9 +128,19 @@ def _train_parser(sub) -> None:
                      help="with td-ramp: steps of the (first) ramp phase (default: a quarter of all steps)")
     reg.add_argument("--ramp-alpha", action="store_true", help="with td-ramp: ramp alpha the same way as gamma")
     reg.add_argument("--per-example", action="store_true",
-                     help="unit variants: one mask per example instead of one per mini-batch")
+                     help="td-unit, td-random-unit, dropconnect (dense layers): one mask per example instead "
+                          "of one per mini-batch")
+    reg.add_argument("--dropconnect-inference", choices=("mean", "gaussian"), default="mean",
+                     help="dropconnect at evaluation: weights times 1 - p, or Wan et al.'s Gaussian moment "
+                          "matching averaged over --mc-samples draws (default: %(default)s)")
+    reg.add_argument("--mc-samples", type=_positive_int, default=100, metavar="Z",
+                     help="samples Z >= 1 of the Gaussian DropConnect inference (default: %(default)s)")
+    reg.add_argument("--standout-alpha", type=_float_in(-math.inf, None, True), default=1.0,
+                     help="standout: keep probability sigmoid(alpha a + beta) (default alpha: %(default)s)")
+    reg.add_argument("--standout-beta", type=_float_in(-math.inf, None, True), default=0.0,
+                     help="standout: beta of the keep probability (default: %(default)s)")
     reg.add_argument("--reg-layers", default=None, metavar="NAMES",
-                     help="comma-separated weighted layers to regularise, e.g. fc1,fc2 (default: all)")
+                     help="comma-separated weighted layers for a single --reg name, e.g. fc1,fc2")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     _data_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -208,31 +225,29 @@ def _schedule(args, steps_per_epoch: int):
     return Constant(args.lr)
 
 
-def _reg_layers(args, model) -> list[str] | None:
-    """The layers --reg-layers names, checked against the model (None: all)."""
-    if args.reg_layers is None:
-        return None
-    return choose_layers(model, [n.strip() for n in args.reg_layers.split(",") if n.strip()])
+def _regularisers(args, model) -> dict[str, str]:
+    """{layer: regulariser} from --reg and --reg-layers, checked against the model."""
+    chosen = regularisers.parse(args.reg, model)
+    if args.reg_layers is not None:
+        if "=" in args.reg:
+            raise ValueError("--reg-layers goes with a single --reg name, not with LAYER=NAME pairs.")
+        layers = choose_layers(model, [n.strip() for n in args.reg_layers.split(",") if n.strip()])
+        chosen = dict.fromkeys(layers, args.reg) if args.reg != "none" else {}
+    return chosen
 
 
-def _attach_rules(args, model, total_steps: int) -> list[str]:
-    """Put a fresh weight-noise rule on each chosen layer, as the flags say."""
-    if args.reg == "none":
-        return []
-    gamma, alpha = args.gamma, args.alpha
-    if args.reg == "td-ramp":
-        ramp = TwoPhaseRamp if args.ramp == "two-phase" else LinearRamp
-        steps = args.ramp_steps or max(1, total_steps // 4)
-        gamma = ramp(args.gamma, steps)
-        alpha = ramp(args.alpha, steps) if args.ramp_alpha else alpha
-    return attach(model, lambda: make_rule(args.reg, gamma, alpha, per_example=args.per_example),
-                  _reg_layers(args, model))
+def _settings(args) -> regularisers.Settings:
+    return regularisers.Settings(
+        gamma=args.gamma, alpha=args.alpha, drop_rate=args.drop_rate, per_example=args.per_example,
+        ramp=args.ramp, ramp_steps=args.ramp_steps, ramp_alpha=args.ramp_alpha,
+        dropconnect_inference=args.dropconnect_inference, mc_samples=args.mc_samples,
+        standout_alpha=args.standout_alpha, standout_beta=args.standout_beta)
 
 
 def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     model = build_model(args.model, seed=args.seed)
-    _reg_layers(args, model)  # a bad layer name fails now, not after loading the data
+    chosen = _regularisers(args, model)  # a bad name fails now, not after loading the data
     out = args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}"
     out.mkdir(parents=True, exist_ok=True)  # fail now, not after training, if it cannot be made
     data = _load(args, log)
@@ -247,9 +262,8 @@ def cmd_train(args) -> int:
         optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
                         weight_decay=args.weight_decay)
     steps_per_epoch = -(-len(x) // args.batch_size)
-    regularised = _attach_rules(args, model, args.epochs * steps_per_epoch)
-    if regularised:
-        log(f"{args.reg} (gamma {args.gamma}, alpha {args.alpha}) on {', '.join(regularised)}")
+    for line in regularisers.apply(model, chosen, _settings(args), args.epochs * steps_per_epoch):
+        log(line)
     log(f"training {args.model} ({model.n_parameters():,} parameters) on {args.dataset} "
         f"({len(x):,} images from {data.folder}) -> {out}")
 
@@ -276,9 +290,20 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _training_regularisers(model, config: dict) -> list[str]:
+    """Put back the regularisers a checkpoint was trained with: their evaluation
+    behaviour (DropConnect's inference, classic dropout's and standout's
+    scaling) is part of the model."""
+    train_args = build_parser().parse_args(["train"])
+    vars(train_args).update({k: v for k, v in config.items() if hasattr(train_args, k)})
+    return regularisers.apply(model, _regularisers(train_args, model), _settings(train_args))
+
+
 def cmd_evaluate(args) -> int:
     model, meta = load_checkpoint(args.checkpoint)
     args.dataset = dataset = args.dataset or meta.get("dataset", "mnist")
+    for line in _training_regularisers(model, meta.get("config") or {}):
+        print(f"as trained: {line}", file=sys.stderr)
     data = _load(args, lambda *a: print(*a, file=sys.stderr))
     test = evaluate(model, to_inputs(data.test.images, model.input_shape, model.dtype), data.test.labels)
     print(f"{args.checkpoint}: {meta['spec']} on {dataset} test: accuracy {100 * test['accuracy']:.2f}% "

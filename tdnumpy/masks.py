@@ -220,12 +220,15 @@ def uniform_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
 
     NumPy's 64-bit bit generators (PCG64, the default, PCG64DXSM, Philox,
     SFC64) give eight bytes per raw output (``random_raw``), the cheapest
-    random bits NumPy offers; MT19937 fills only 32 of its 64 raw bits and is
-    served by ``rng.integers``.
+    random bits NumPy offers; any other bit generator (MT19937 fills only 32
+    of its 64 raw bits) is served by ``rng.integers``.
     """
-    if isinstance(rng.bit_generator, np.random.MT19937):
-        return rng.integers(0, 256, n, dtype=np.uint8)
-    return rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n]
+    if isinstance(rng.bit_generator, _SIXTY_FOUR_BIT):
+        return rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n]
+    return rng.integers(0, 256, n, dtype=np.uint8)
+
+
+_SIXTY_FOUR_BIT = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.random.SFC64)
 
 
 def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
@@ -246,7 +249,8 @@ def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
     usual alpha, the top bit alone decides, d = [top bit of u = 0], one random
     bit per event. p = 0 and p = 1 draw nothing.
     """
-    no_event = _bernoulli_complement(rng, p, shape)
+    p = _check_fraction(p, "p", "bernoulli")
+    no_event = _bernoulli_complement(_check_rng(rng, "bernoulli"), p, _check_shape(shape, "bernoulli"))
     return np.logical_not(no_event, out=no_event)
 
 
@@ -281,8 +285,9 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
     not only the targets, measured faster: boolean-indexed assignment costs
     more than the extra draws.
     """
+    alpha = _check_fraction(alpha, "alpha", "drop_targets")
     shape = targets.shape if shape is None else shape
-    no_drop = _bernoulli_complement(rng, alpha, shape)
+    no_drop = _bernoulli_complement(_check_rng(rng, "drop_targets"), alpha, shape)
     return np.less_equal(targets, no_drop, out=no_drop)  # not (target and d) = (target <= not d)
 
 
@@ -342,6 +347,186 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
     return drop_targets(targets, alpha, rng, shape=(int(batch), w.shape[1]))
 
 
+# ------------------------------------------------- dropout and its relatives
+#
+# The baselines targeted dropout is compared with. p is always the drop rate:
+# each element is dropped with probability p and kept with probability 1 - p.
+
+
+def _check_rate(p, owner: str, name: str = "p") -> float:
+    """A drop rate in [0, 1): p = 1 would divide by zero in inverted scaling."""
+    if isinstance(p, (bool, np.bool_)) or not isinstance(p, numbers.Real):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a float in the range [0, 1). "
+                        f"Got {p!r} of type {type(p).__name__} instead.")
+    if not 0.0 <= float(p) < 1.0:  # NaN fails both comparisons
+        raise ValueError(f"The {name!r} parameter of {owner} must be a float in the range [0, 1). "
+                         f"Got {p!r} instead.")
+    return float(p)
+
+
+def _check_shape(shape, owner: str) -> tuple[int, ...]:
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
+        shape = (shape,)
+    if not isinstance(shape, tuple) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in shape):
+        raise TypeError(f"The 'shape' parameter of {owner} must be a tuple of non-negative ints. "
+                        f"Got {shape!r} instead.")
+    return tuple(int(n) for n in shape)
+
+
+def dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli dropout: a boolean keep-mask, each element kept independently
+    with probability 1 - p.
+
+    Srivastava, Hinton, Krizhevsky, Sutskever and Salakhutdinov, "Dropout: A
+    Simple Way to Prevent Neural Networks from Overfitting" (JMLR 2014), eq. (1)
+    (their p is the *keep* probability): r_j ~ Bernoulli(1 - p), y~ = r * y.
+    keep = not d with d ~ Bernoulli(p) drawn as in :func:`bernoulli`. The
+    scaling (inverted: 1 / (1 - p) in training; classic: 1 - p at evaluation)
+    is the layer's business, see :class:`tdnumpy.nn.dropout.Dropout`.
+    """
+    p = _check_rate(p, "dropout_keep")
+    return _bernoulli_complement(_check_rng(rng, "dropout_keep"), p, _check_shape(shape, "dropout_keep"))
+
+
+def gaussian_dropout_noise(shape, p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """Multiplicative Gaussian noise e ~ N(1, p / (1 - p)), one per element.
+
+    Srivastava et al. (2014), section 10: the noise with the mean and variance
+    of inverted Bernoulli dropout, r / (1 - p) with r ~ Bernoulli(1 - p), whose
+    variance is p / (1 - p). y~ = e * y keeps E[y~] = y; at evaluation the
+    layer is the identity.
+    """
+    p = _check_rate(p, "gaussian_dropout_noise")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"The 'dtype' parameter of gaussian_dropout_noise must be float32 or float64. "
+                        f"Got {dtype!r} instead.")
+    shape = _check_shape(shape, "gaussian_dropout_noise")
+    noise = _check_rng(rng, "gaussian_dropout_noise").standard_normal(shape, dtype=dtype)
+    noise *= np.sqrt(p / (1 - p)).astype(dtype)
+    noise += 1
+    return noise
+
+
+def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Spatial dropout: a (batch, channels) keep-mask, one Bernoulli(1 - p) per
+    example and channel, which the layer spreads over the whole feature map.
+
+    Tompson, Goroshin, Jain, LeCun and Bregler, "Efficient Object Localization
+    Using Convolutional Networks" (CVPR 2015), section 3.2: adjacent pixels of
+    a feature map are strongly correlated, so whole channels are dropped.
+    """
+    p = _check_rate(p, "spatial_dropout_keep")
+    return _bernoulli_complement(_check_rng(rng, "spatial_dropout_keep"), p,
+                                 _check_shape((batch, channels), "spatial_dropout_keep"))
+
+
+def dropconnect_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """DropConnect: a keep-mask on weights (and biases), each kept with probability 1 - p.
+
+    Wan, Zeiler, Zhang, LeCun and Fergus, "Regularization of Neural Networks
+    using DropConnect" (ICML 2013), eq. (2): r = a((M * W) v), M_ij ~
+    Bernoulli(1 - p), no scaling in training. ``shape`` is the weight's
+    (fan_in, units), or (batch, fan_in, units) for one mask per example.
+    """
+    p = _check_rate(p, "dropconnect_keep")
+    return _bernoulli_complement(_check_rng(rng, "dropconnect_keep"), p, _check_shape(shape, "dropconnect_keep"))
+
+
+def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: float):
+    """Mean and variance of the DropConnect pre-activation u = v (M * W) + m * b.
+
+    Wan et al. (2013), section 3.2: over the masks, each u_o is a sum of
+    independent terms v_i M_io W_io (and m_o b_o), so with M ~ Bernoulli(1 - p)
+
+        E[u]   = (1 - p) (v W + b),
+        Var[u] = p (1 - p) ((v * v)(W * W) + b * b),
+
+    v being the layer input rows (batch, fan_in) (for a convolution, its
+    patches). Returns (mean, var), both (batch, units), in v's dtype.
+    """
+    p = _check_rate(p, "dropconnect_moments")
+    mean = v @ w
+    var = (v * v) @ (w * w)
+    if b is not None:
+        mean += b
+        var += b * b
+    mean *= v.dtype.type(1 - p)
+    var *= v.dtype.type(p * (1 - p))
+    return mean, var
+
+
+def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator,
+                                   samples: int) -> np.ndarray:
+    """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z),
+    u_z ~ N(mean, var), the Gaussian approximation of the pre-activation over
+    the masks (:func:`dropconnect_moments`), Z = ``samples``.
+
+    Wan et al. (2013), section 4 (Algorithm 2). ``activation`` is an
+    element-wise function a, or None for a linear output, where E[u] = mean
+    exactly and the mean is returned without sampling.
+    """
+    if isinstance(samples, (bool, np.bool_)) or not isinstance(samples, numbers.Integral) or samples < 1:
+        raise ValueError(f"The 'samples' parameter (Z) of dropconnect_gaussian_inference must be an int >= 1. "
+                         f"Got {samples!r} instead.")
+    _check_rng(rng, "dropconnect_gaussian_inference")
+    if activation is None:
+        return mean.copy()
+    std = np.sqrt(var)
+    total = np.zeros_like(mean)
+    u = np.empty_like(mean)
+    for _ in range(int(samples)):
+        rng.standard_normal(mean.shape, dtype=mean.dtype, out=u)
+        u *= std
+        u += mean
+        total += activation(u)
+    return total / mean.dtype.type(samples)
+
+
+def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Standout's keep probability pi = sigmoid(alpha a + beta), a = x W + b the
+    layer's own pre-activation.
+
+    Ba and Frey, "Adaptive dropout for training deep neural networks" (NIPS
+    2013), section 2: the "standout" network shares the layer's weights, so
+    each unit's keep probability grows with its own input; h = m * g(a) with
+    m ~ Bernoulli(pi) in training and h = pi * g(a) at evaluation.
+    """
+    for name, value in (("alpha", alpha), ("beta", beta)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+            raise ValueError(f"The {name!r} parameter of standout_keep_prob must be a finite float. "
+                             f"Got {value!r} instead.")
+    from scipy.special import expit
+
+    return expit(a * a.dtype.type(alpha) + a.dtype.type(beta))
+
+
+def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """m ~ Bernoulli(pi) element by element: m = [u < pi], u ~ U[0, 1) in pi's dtype."""
+    return _check_rng(rng, "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
+
+
+def unit_dropout_keep(units: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit dropout on weights, the paper's untargeted baseline: one Bernoulli(1 - p)
+    per column of W; the layer uses W * keep / (1 - p).
+
+    Gomez et al. (2019), section 2 ("unit dropout"), as the released code's
+    ``untargeted_unit`` applies it: to the weight matrix only (the bias is
+    untouched), with inverted scaling.
+    """
+    p = _check_rate(p, "unit_dropout_keep")
+    return _bernoulli_complement(_check_rng(rng, "unit_dropout_keep"), p, _check_shape(units, "unit_dropout_keep"))
+
+
+def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Weight dropout, the paper's untargeted baseline: one Bernoulli(1 - p) per
+    weight; the layer uses W * keep / (1 - p) (the released code's
+    ``untargeted_weight``, ``tf.nn.dropout`` on W; the bias is untouched). The
+    same mask as DropConnect's, which instead does not rescale in training."""
+    p = _check_rate(p, "weight_dropout_keep")
+    return _bernoulli_complement(_check_rng(rng, "weight_dropout_keep"), p, _check_shape(shape, "weight_dropout_keep"))
+
+
 # ------------------------------------------ the authors' released TensorFlow code
 
 
@@ -394,7 +579,9 @@ def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.r
     """Keep-mask of the released ``targeted_weight_dropout``, shaped like ``w``.
 
     Training: drop = target and u < alpha, u ~ U[0, 1) drawn in float32 (as
-    ``tf.random_uniform``) for every weight, column by column. Evaluation (``training=False``): every target is dropped, i.e. the
+    ``tf.random_uniform``) for every weight; column by column here (a
+    convention of this library: TensorFlow draws in w's row-major order from
+    its own generator, which cannot be reproduced anyway). Evaluation (``training=False``): every target is dropped, i.e. the
     released code prunes at test time; the paper's definition applies no
     dropout at evaluation and leaves pruning to an explicit step.
     """

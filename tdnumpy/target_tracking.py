@@ -43,8 +43,9 @@ class WeightTargetTracker:
     Attributes
     ----------
     reranked : int
-        How many columns the last call ranked afresh (all of them on the first
-        call and whenever the shape, dtype or k changes).
+        How many columns the last call ranked afresh: all of them on the first
+        call and whenever the shape, dtype or k changes, none when k = 0 or
+        k >= fan_in (nothing to rank).
     """
 
     def __init__(self):

@@ -125,16 +125,45 @@ def test_bernoulli_draws():
     assert lo <= bernoulli(rng, 0.5, (10**6,)).sum() <= hi
 
 
+@pytest.mark.parametrize("p", [128.5 / 256, 0.25, 1 / 256, 0.75, 1 - 2**-20])
 @pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937])
-def test_bernoulli_low_bits(bit_generator):
-    """P = t / 2^32 exactly when the top byte ties: p = (128 + 1/2) / 256 puts half
-    of the probability of a tie (1/256) on the 24 low bits. Ignoring them gives
-    P = 0.5, always dropping on a tie 129/256: both are 12 standard deviations
-    from the true rate at n = 10^7, and the bound (false-failure rate 1e-6) is 4.9."""
-    p, n = 128.5 / 256, 10**7
+def test_bernoulli_rates(bit_generator, p):
+    """The rate of 10^7 events, exact binomial bound (false-failure rate 1e-6 per
+    case). The p cover each branch: low bits needed for a tie of the top byte
+    (128.5 / 256: ignoring them gives 0.5, 12 standard deviations away), the top
+    byte alone (1/4, 3/4, 1/256: a > for >= there gives (t_hi + 1) / 256,
+    28 standard deviations away at 1/4), and p within 2^-20 of 1."""
+    n = 10**7
     rng = np.random.Generator(bit_generator(3))
     lo, hi = binom.interval(1 - 1e-6, n, p)
     assert lo <= np.count_nonzero(bernoulli(rng, p, (n,))) <= hi
+
+
+def test_bernoulli_reads_u_a_byte_at_a_time():
+    """d = [u < t] for u rebuilt from the bytes drawn: first one top byte per
+    event, then, for the events whose top byte equals t's, three low bytes each,
+    most significant first."""
+    t = 0x5A3C1F07
+    events = bernoulli(np.random.default_rng(11), t / 2**32, (50_000,))
+    rng = np.random.default_rng(11)
+    u = uniform_bytes(rng, 50_000).astype(np.int64) << 24
+    tied = np.flatnonzero(u >> 24 == t >> 24)
+    low = uniform_bytes(rng, 3 * len(tied)).reshape(-1, 3).astype(np.int64)
+    u[tied] += (low[:, 0] << 16) | (low[:, 1] << 8) | low[:, 2]
+    assert len(tied) > 100
+    np.testing.assert_array_equal(events, u < t)
+
+
+def test_bernoulli_compares_all_24_low_bits(monkeypatch):
+    """Every event's top byte ties with t's, and the low bytes are chosen around
+    t_lo, one unit apart in each byte: d must equal [u_lo < t_lo] exactly."""
+    t_hi, t_lo = 0x5A, 0x3C1F07
+    lows = [t_lo + d for d in (-1, 0, 1, -256, 256, -65536, 65536)]
+    supplies = iter([np.full(len(lows), t_hi, np.uint8),
+                     np.array([[v >> 16, (v >> 8) & 255, v & 255] for v in lows], np.uint8).ravel()])
+    monkeypatch.setattr("tdnumpy.masks.uniform_bytes", lambda rng, n: next(supplies)[:n])
+    events = bernoulli(np.random.default_rng(0), (t_hi * 2**24 + t_lo) / 2**32, (len(lows),))
+    np.testing.assert_array_equal(events, np.array(lows) < t_lo)
 
 
 # ------------------------------------------------------------ 3. statistics

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from tdnumpy import masks
 from tdnumpy.data.datasets import to_inputs
 from tdnumpy.models import build_model
+from tdnumpy.nn import Dense
 from tdnumpy.nn.noise import TargetedWeightDropout, attach
 from tdnumpy.optim import SGD
 from tdnumpy.schedules import LinearRamp
@@ -36,7 +37,8 @@ MOVES = st.sampled_from(["nudge", "nudge", "nudge", "tie", "gamma", "scale", "ju
        moves=st.lists(MOVES, min_size=1, max_size=12), seed=st.integers(0, 2**32 - 1))
 def test_tracked_targets_equal_the_plain_selection_at_every_step(shape, dtype, gamma, moves, seed):
     rng = np.random.default_rng(seed)
-    w = np.asfortranarray(rng.standard_normal(shape).astype(dtype))
+    w = rng.standard_normal(shape).astype(dtype)
+    w = np.asfortranarray(w) if seed % 2 else np.ascontiguousarray(w)  # both memory orders
     tracker = WeightTargetTracker()
     for move in ["start"] + moves:
         if move == "nudge":     # what an SGD step does: every weight moves a little
@@ -75,6 +77,26 @@ def test_only_columns_whose_count_moved_are_ranked_again():
     w[:, 3] = rng.standard_normal(50)                  # one column replaced
     np.testing.assert_array_equal(tracker.rows(w, 0.5), masks.weight_targets(w, 0.5).T)
     assert tracker.reranked <= 1
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_thresholds_between_adjacent_floats(dtype):
+    """The k-th and (k+1)-th magnitudes one ulp apart: the only threshold in the
+    gap is the k-th key itself, and the next step moves one weight across it."""
+    w = np.linspace(1, 2, 10).astype(dtype)[:, None].repeat(3, axis=1)
+    w[4] = np.nextafter(w[3], dtype(np.inf))                 # rows 3 and 4: adjacent floats
+    tracker = WeightTargetTracker()
+    for step in range(4):
+        np.testing.assert_array_equal(tracker.rows(w, 0.4), masks.weight_targets(w, 0.4).T)
+        w[3 + step % 2, step % 3] = np.nextafter(w[4 - step % 2, step % 3], dtype(np.inf))
+
+
+@pytest.mark.parametrize("alpha", [1.2, -0.1, float("nan")])
+def test_rule_refuses_a_bad_alpha_schedule(alpha):
+    layer = Dense(4, 3, rng=np.random.default_rng(0))
+    layer.noise = TargetedWeightDropout(0.5, lambda step: alpha)
+    with pytest.raises(ValueError, match="'alpha' parameter of drop_targets must be a float in the range"):
+        layer.forward(np.ones((2, 4), np.float32), training=True)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

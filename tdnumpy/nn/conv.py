@@ -140,7 +140,8 @@ class Conv2D(WeightedLayer):
             self._buffers[key] = buf
         return buf
 
-    def forward(self, x, training=False):
+    def _patches(self, x):
+        """The geometry of input ``x`` and its patch matrix (N OH OW, kh kw C)."""
         if not isinstance(x, np.ndarray):
             raise TypeError(f"{self!r} expects a NumPy array. Got {type(x).__name__}.")
         g = self.geometry(x.shape)
@@ -152,14 +153,26 @@ class Conv2D(WeightedLayer):
             # keyed by the padding too: "same" pads 7x7 and 8x8 inputs to one 9x9 shape
             # with different borders, and the border must stay zero
             xp = pad_input(xp, g.pad, self._buffer(f"xp{g.pad}", g.padded_shape, x.dtype, fill=0))
-        cols = im2col(xp, g, self._buffer("cols", g.cols_shape, x.dtype, order=cols_order(g)))
+        return g, im2col(xp, g, self._buffer("cols", g.cols_shape, x.dtype, order=cols_order(g)))
+
+    def _to_output(self, y, g):
+        return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
+
+    def linear_rows(self, x):
+        """The rows v the layer multiplies by W (the patches of x) and the map from
+        a (N OH OW, F) result to the layer's (N, F, OH, OW) output."""
+        g, cols = self._patches(x)
+        return cols, lambda y: self._to_output(y, g)
+
+    def forward(self, x, training=False):
+        g, cols = self._patches(x)
         self._w = w = self._step_weight(training, g.n)
         y = cols @ w
         if self.bias is not None:
-            y += self.bias.value
+            y += self._step_bias()
         y = apply_units(y, self._keep.units, g.n)
         self._geometry, self._cols = g, cols
-        return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
+        return self._to_output(y, g)
 
     def backward(self, grad_out, input_grad=True):
         g = self._geometry
@@ -172,6 +185,7 @@ class Conv2D(WeightedLayer):
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
             # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
             np.matmul(self._buffer("ones", (grad.shape[0],), grad.dtype, fill=1), grad, out=self.bias.grad)
+            self._mask_bias_grad()
         if not input_grad:
             return None
         scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)

@@ -67,19 +67,33 @@ class Dense(WeightedLayer):
         self._check_input(x)
         self._x = x
         self._w = w = self._step_weight(training, len(x))
-        y = x @ w
+        y = x @ w if w.ndim == 2 else np.matmul(x[:, None, :], w)[:, 0, :]  # 3-D: a weight per example
         if self.bias is not None:
-            y += self.bias.value
+            y += self._step_bias()
         return apply_units(y, self._keep.units, len(x))
+
+    def linear_rows(self, x):
+        """The rows v the layer multiplies by W (here x itself) and the map from
+        a (batch, units) result to the layer's output shape (the identity)."""
+        self._check_input(x)
+        return x, lambda y: y
 
     def backward(self, grad_out, input_grad=True):
         self._check_grad(grad_out, None if self._x is None else (len(self._x), self.units), self.weight.dtype)
         grad = apply_units(grad_out, self._keep.units, len(grad_out))
-        np.matmul(grad.T, self._x, out=self.weight.grad.T)  # dW^T = G^T X: a C-contiguous output for BLAS
+        keep = self._keep
+        if self._w.ndim == 2:
+            np.matmul(grad.T, self._x, out=self.weight.grad.T)  # dW^T = G^T X: a C-contiguous output for BLAS
+        else:  # per example: dW = sum_n keep_n * (x_n^T g_n)
+            np.einsum("ni,no,nio->io", self._x, grad, keep.weight, out=self.weight.grad)
         self._mask_weight_grad()
         if self.bias is not None:
-            np.sum(grad, axis=0, out=self.bias.grad)
-        return grad @ self._w.T if input_grad else None
+            np.sum(grad if keep.bias is None or keep.bias.ndim == 1 else grad * keep.bias, axis=0,
+                   out=self.bias.grad)
+            self._mask_bias_grad()
+        if not input_grad:
+            return None
+        return grad @ self._w.T if self._w.ndim == 2 else np.matmul(grad[:, None, :], self._w.transpose(0, 2, 1))[:, 0, :]
 
     def __repr__(self) -> str:
         return f"Dense {self.name!r} ({self.fan_in} -> {self.units})"

@@ -146,9 +146,42 @@ class Sequential(Module):
         self.input_shape = None if input_shape is None else tuple(input_shape)
 
     def forward(self, x, training=False):
-        for layer in self.layers:
+        i = 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            rule = getattr(layer, "noise", None)
+            if not training and getattr(rule, "integrates_activation", False):
+                # evaluation that integrates over the activation (DropConnect's
+                # moment matching): the layer and the element-wise activation
+                # after it, if any, are computed together
+                after = self.layers[i + 1] if i + 1 < len(self.layers) else None
+                activation = after if hasattr(after, "f") else None
+                x = rule.infer(layer, x, activation)
+                i += 1 if activation is None else 2
+                continue
             x = layer.forward(x, training)
+            i += 1
         return x
+
+    def insert_after(self, name: str, module: "Module") -> None:
+        """Insert ``module`` right after the layer called ``name`` (naming it
+        ``<kind><count>`` if it has no name)."""
+        index = self.layers.index(self.layer(name)) + 1
+        if module.name is None:
+            count = 1 + sum(layer.kind == module.kind for layer in self.layers)
+            module.name = f"{module.kind}{count}"
+            while any(layer.name == module.name for layer in self.layers):
+                count += 1
+                module.name = f"{module.kind}{count}"
+        elif any(layer.name == module.name for layer in self.layers):
+            raise ValueError(f"Sequential already has a layer named {module.name!r}.")
+        self.layers.insert(index, module)
+
+    def replace(self, name: str, module: "Module") -> None:
+        """Put ``module`` in the place of the layer called ``name`` (it takes that name)."""
+        index = self.layers.index(self.layer(name))
+        module.name = name
+        self.layers[index] = module
 
     def backward(self, grad_out, input_grad=True):
         g = grad_out

@@ -22,21 +22,38 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import masks
-from .._validation import check_real
+from .._validation import check_int, check_real
 from ..schedules import as_schedule
 from ..target_tracking import WeightTargetTracker
 from .module import Module
 
 
 class Keep(NamedTuple):
-    """Keep-masks for one training step (None: nothing masked there)."""
+    """What a layer applies for one forward pass (None: nothing masked there).
+
+    The layer computes with W_eff = W * weight * weight_scale and
+    b_eff = b * bias * bias_scale and multiplies its outputs by ``units``.
+    ``weight`` is (fan_in, units), or (batch, fan_in, units) for one mask per
+    example (dense layers only); ``bias`` is (units,) or (batch, units);
+    ``units`` is (units,) or (batch, units).
+    """
 
     weight: np.ndarray | None = None
     units: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_scale: float = 1.0
+    bias_scale: float = 1.0
 
 
 class WeightNoise:
-    """Base class of the rules; ``sample`` returns this step's :class:`Keep`."""
+    """Base class of the rules; ``sample`` returns a training step's :class:`Keep`,
+    ``inference`` what the layer applies at evaluation (default: nothing).
+
+    A rule whose ``integrates_activation`` is True computes the evaluation
+    output of its layer *and* the activation after it (``infer``), as
+    DropConnect's moment-matching inference must; ``Sequential`` calls it."""
+
+    integrates_activation = False
 
     def __init__(self):
         self.step = 0
@@ -48,6 +65,9 @@ class WeightNoise:
 
     def _sample(self, layer, batch: int, step: int) -> Keep:
         raise NotImplementedError
+
+    def inference(self, layer) -> Keep:
+        return NO_KEEP
 
 
 class TargetedWeightDropout(WeightNoise):
@@ -64,8 +84,8 @@ class TargetedWeightDropout(WeightNoise):
 
     def _sample(self, layer, batch, step):
         # masks.targeted_weight_keep, step after step: the same targets and the same draws
-        targets = self.tracker.rows(layer.weight.value, self.gamma(step))
-        return Keep(weight=masks.drop_targets(targets, self.alpha(step), layer.rng).T)
+        targets = self.tracker.rows(layer.weight.value, self.gamma(step))  # checks gamma
+        return Keep(weight=masks.drop_targets(targets, self.alpha(step), layer.rng).T)  # checks alpha
 
 
 class TargetedUnitDropout(WeightNoise):
@@ -121,13 +141,99 @@ class RandomTargetedUnitDropout(WeightNoise):
                                                    targets=self.targets))
 
 
+class DropConnect(WeightNoise):
+    """DropConnect (Wan et al. 2013): each weight and bias kept with probability
+    1 - p, no scaling in training; one mask per mini-batch, or per example with
+    ``per_example`` (dense layers only; it holds a (batch, fan_in, units) mask).
+
+    Evaluation, ``inference``:
+    - ``"mean"``: W and b times 1 - p, the expectation of the pre-activation;
+    - ``"gaussian"``: Wan et al.'s moment matching, the average of the
+      activation over ``samples`` draws of u ~ N(E[u], Var[u])
+      (:func:`tdnumpy.masks.dropconnect_gaussian_inference`). Its draws come
+      from a generator seeded with ``seed`` afresh at every evaluation call,
+      so evaluating twice gives the same answer and training draws are not
+      disturbed.
+    """
+
+    def __init__(self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100,
+                 seed: int = 0):
+        super().__init__()
+        self.p = masks._check_rate(p, "DropConnect")
+        if inference not in ("mean", "gaussian"):
+            raise ValueError(f"The 'inference' parameter of DropConnect must be 'mean' or 'gaussian'. "
+                             f"Got {inference!r} instead.")
+        self.samples = check_int(samples, "samples", "DropConnect", low=1)
+        self.per_example, self.mode, self.seed = bool(per_example), inference, seed
+        self.integrates_activation = inference == "gaussian"
+
+    def _sample(self, layer, batch, step):
+        w, b = layer.weight, layer.bias
+        if self.per_example:
+            if layer.kind != "fc":
+                raise ValueError(f"{layer!r}: per-example DropConnect is implemented for Dense layers only.")
+            weight = masks.dropconnect_keep((batch,) + w.shape, self.p, layer.rng)
+        else:
+            weight = _in_memory_order(w.value, lambda shape: masks.dropconnect_keep(shape, self.p, layer.rng))
+        lead = (batch,) if self.per_example else ()
+        bias = None if b is None else masks.dropconnect_keep(lead + b.shape, self.p, layer.rng)
+        return Keep(weight=weight, bias=bias)
+
+    def inference(self, layer):
+        return Keep(weight_scale=1.0 - self.p, bias_scale=1.0 - self.p)
+
+    def infer(self, layer, x, activation):
+        """Evaluation output of ``layer`` followed by ``activation`` (None: linear)."""
+        rows, finish = layer.linear_rows(x)
+        b = None if layer.bias is None else layer.bias.value
+        mean, var = masks.dropconnect_moments(rows, layer.weight.value, b, self.p)
+        out = masks.dropconnect_gaussian_inference(mean, var, None if activation is None else activation.f,
+                                                   np.random.default_rng(self.seed), self.samples)
+        return finish(out)
+
+
+class UnitDropout(WeightNoise):
+    """The paper's untargeted unit dropout: whole columns of W dropped with
+    probability p, W * keep / (1 - p), the bias untouched (the released code's
+    ``untargeted_unit``)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = masks._check_rate(p, "UnitDropout")
+
+    def _sample(self, layer, batch, step):
+        keep = masks.unit_dropout_keep(layer.weight.shape[1], self.p, layer.rng)
+        return Keep(weight=np.broadcast_to(keep, layer.weight.shape), weight_scale=1.0 / (1.0 - self.p))
+
+
+class WeightDropout(WeightNoise):
+    """The paper's untargeted weight dropout: each weight dropped with
+    probability p, W * keep / (1 - p), the bias untouched (``untargeted_weight``)."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        self.p = masks._check_rate(p, "WeightDropout")
+
+    def _sample(self, layer, batch, step):
+        keep = _in_memory_order(layer.weight.value, lambda shape: masks.weight_dropout_keep(shape, self.p, layer.rng))
+        return Keep(weight=keep, weight_scale=1.0 / (1.0 - self.p))
+
+
+def _in_memory_order(w: np.ndarray, draw) -> np.ndarray:
+    """A mask shaped like ``w`` drawn in w's memory order (column by column for a
+    column-major dense weight), so that W * mask runs without a transposing pass."""
+    if w.flags.f_contiguous and not w.flags.c_contiguous:
+        return draw(w.shape[::-1]).T
+    return draw(w.shape)
+
+
 class FixedKeep(WeightNoise):
     """Always the given masks: for gradient checks and tests, where the noise
     must stay frozen between forward passes."""
 
-    def __init__(self, weight=None, units=None):
+    def __init__(self, weight=None, units=None, bias=None, weight_scale=1.0, bias_scale=1.0):
         super().__init__()
-        self.keep = Keep(weight, units)
+        self.keep = Keep(weight, units, bias, weight_scale, bias_scale)
 
     def _sample(self, layer, batch, step):
         return self.keep
@@ -166,20 +272,54 @@ class WeightedLayer(Module):
         self._noise = rule
 
     def _step_weight(self, training: bool, batch: int) -> np.ndarray:
-        """This step's effective weight W * keep.weight; draws the step's masks."""
-        self._keep = self._noise.sample(self, batch) if training and self._noise is not None else NO_KEEP
-        w = self.weight.value
-        if self._keep.weight is None:
+        """This pass's effective weight W * keep.weight * keep.weight_scale; draws
+        the step's masks in training, takes the rule's inference ones otherwise."""
+        if self._noise is None:
+            self._keep = NO_KEEP
+        else:
+            self._keep = self._noise.sample(self, batch) if training else self._noise.inference(self)
+        keep, w = self._keep, self.weight.value
+        if keep.weight is None and keep.weight_scale == 1.0:
             return w
-        out = self._masked_weight
-        if out is None or out.shape != w.shape or out.dtype != w.dtype or out.strides != w.strides:
-            out = self._masked_weight = np.empty_like(w)  # reused across steps, in w's memory order
-        return np.multiply(w, self._keep.weight, out=out)
+        if keep.weight is not None and keep.weight.ndim == 3:  # one mask per example
+            out = w * keep.weight
+        else:
+            out = self._masked_weight
+            if out is None or out.shape != w.shape or out.dtype != w.dtype or out.strides != w.strides:
+                out = self._masked_weight = np.empty_like(w)  # reused across steps, in w's memory order
+            if keep.weight is None:
+                np.copyto(out, w)
+            else:
+                np.multiply(w, keep.weight, out=out)
+        if keep.weight_scale != 1.0:
+            out *= w.dtype.type(keep.weight_scale)
+        return out
+
+    def _step_bias(self) -> np.ndarray | None:
+        """The effective bias b * keep.bias * keep.bias_scale of this pass."""
+        if self.bias is None:
+            return None
+        b, keep = self.bias.value, self._keep
+        if keep.bias is not None:
+            b = b * keep.bias
+        if keep.bias_scale != 1.0:
+            b = b * b.dtype.type(keep.bias_scale)
+        return b
 
     def _mask_weight_grad(self) -> None:
         """Mask the weight gradient exactly as the forward weight was masked."""
-        if self._keep.weight is not None:
-            self.weight.grad *= self._keep.weight
+        keep = self._keep
+        if keep.weight is not None and keep.weight.ndim == 2:
+            self.weight.grad *= keep.weight
+        if keep.weight_scale != 1.0:
+            self.weight.grad *= self.weight.dtype.type(keep.weight_scale)
+
+    def _mask_bias_grad(self) -> None:
+        keep = self._keep
+        if keep.bias is not None and keep.bias.ndim == 1:
+            self.bias.grad *= keep.bias
+        if keep.bias_scale != 1.0:
+            self.bias.grad *= self.bias.dtype.type(keep.bias_scale)
 
 
 RULES = ("none", "td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit")

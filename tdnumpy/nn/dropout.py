@@ -1,0 +1,161 @@
+"""Noise on activations: dropout (inverted and classic), Gaussian dropout,
+spatial dropout and standout. The masks come from :mod:`tdnumpy.masks`.
+
+Each module multiplies its input by a noise array in training and by a
+constant (or nothing) at evaluation; backward multiplies the gradient by the
+same noise, which is treated as a constant (for standout too, whose keep
+probabilities depend on the input). A module draws from its own generator.
+``freeze(noise)`` fixes the noise used by every training forward pass, for
+gradient checks and tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import masks
+from .._validation import check_generator
+from .module import Module
+
+
+class _ActivationNoise(Module):
+    """Base: y = x * noise in training, y = x * eval_factor at evaluation."""
+
+    _noise = None
+    _out = (None, None)  # shape and dtype of the last forward output
+    frozen = None
+
+    def __init__(self, p: float, rng: np.random.Generator, name: str | None = None):
+        super().__init__(name)
+        self.p = masks._check_rate(p, type(self).__name__)
+        self.rng = check_generator(rng, "rng", type(self).__name__)
+
+    def freeze(self, noise: np.ndarray | None) -> None:
+        """Use ``noise`` (an array broadcastable to the input) in every training
+        forward pass instead of drawing; None draws again."""
+        self.frozen = noise
+
+    def eval_factor(self) -> float:
+        return 1.0
+
+    def draw(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def forward(self, x, training=False):
+        self._check_input(x)
+        self._out = (x.shape, x.dtype)
+        if training:
+            self._noise = self.draw(x) if self.frozen is None else self.frozen
+        else:
+            factor = self.eval_factor()
+            self._noise = None if factor == 1.0 else x.dtype.type(factor)
+        return x if self._noise is None else x * self._noise
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_grad(grad_out, *self._out)
+        return grad_out if self._noise is None else grad_out * self._noise
+
+    def _check_input(self, x) -> None:
+        if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
+            raise TypeError(f"{self!r} expects a float32 or float64 array. "
+                            f"Got {getattr(x, 'dtype', type(x).__name__)}.")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__} {self.name!r} (p = {self.p})"
+
+
+class Dropout(_ActivationNoise):
+    """Bernoulli dropout, one mask per example (Srivastava et al. 2014).
+
+    ``mode="inverted"`` (the default): y = x * keep / (1 - p) in training and
+    y = x at evaluation. ``mode="classic"``, as in the original paper: y = x *
+    keep in training and y = (1 - p) x at evaluation, the training expectation.
+    Either way E[y] in training equals y at evaluation.
+    """
+
+    kind = "drop"
+
+    def __init__(self, p: float, rng: np.random.Generator, mode: str = "inverted", name: str | None = None):
+        super().__init__(p, rng, name)
+        if mode not in ("inverted", "classic"):
+            raise ValueError(f"The 'mode' parameter of Dropout must be 'inverted' or 'classic'. Got {mode!r} instead.")
+        self.mode = mode
+
+    def eval_factor(self) -> float:
+        return 1.0 - self.p if self.mode == "classic" else 1.0
+
+    def draw(self, x):
+        keep = masks.dropout_keep(x.shape, self.p, self.rng)
+        scale = 1.0 / (1.0 - self.p) if self.mode == "inverted" else 1.0
+        return np.multiply(keep, x.dtype.type(scale), dtype=x.dtype)
+
+
+class GaussianDropout(_ActivationNoise):
+    """y = x * e, e ~ N(1, p / (1 - p)) per element, in training; y = x at
+    evaluation (Srivastava et al. 2014, section 10)."""
+
+    kind = "gdrop"
+
+    def draw(self, x):
+        return masks.gaussian_dropout_noise(x.shape, self.p, self.rng, x.dtype)
+
+
+class SpatialDropout(_ActivationNoise):
+    """Whole channels of an (N, C, H, W) input dropped per example, kept ones
+    scaled by 1 / (1 - p); the identity at evaluation (Tompson et al. 2015)."""
+
+    kind = "sdrop"
+
+    def _check_input(self, x) -> None:
+        super()._check_input(x)
+        if x.ndim != 4:
+            raise ValueError(f"{self!r} drops channels of 4-D (N, C, H, W) input. Got shape {x.shape} instead.")
+
+    def draw(self, x):
+        keep = masks.spatial_dropout_keep(x.shape[0], x.shape[1], self.p, self.rng)
+        return np.multiply(keep, x.dtype.type(1.0 / (1.0 - self.p)), dtype=x.dtype)[:, :, None, None]
+
+
+class Standout(Module):
+    """An activation g with standout (Ba and Frey 2013): from the pre-activation
+    a, h = m * g(a) with m ~ Bernoulli(pi), pi = sigmoid(alpha a + beta), in
+    training, and h = pi * g(a) at evaluation. It replaces the activation
+    module that follows a weighted layer, so a = x W + b is that layer's
+    output. Backward treats m as a constant: dL/da = dL/dh * m * g'(a).
+    """
+
+    kind = "standout"
+    frozen = None
+
+    def __init__(self, activation: Module, rng: np.random.Generator, alpha: float = 1.0, beta: float = 0.0,
+                 name: str | None = None):
+        super().__init__(name)
+        if not hasattr(activation, "f"):
+            raise TypeError(f"The 'activation' parameter of Standout must be an element-wise activation module "
+                            f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead.")
+        masks.standout_keep_prob(np.zeros(1), alpha, beta)  # validates alpha and beta
+        self.activation, self.alpha, self.beta = activation, float(alpha), float(beta)
+        self.rng = check_generator(rng, "rng", "Standout")
+        self._factor = None
+
+    def freeze(self, keep: np.ndarray | None) -> None:
+        """Use the keep-mask ``keep`` in every training forward pass (tests)."""
+        self.frozen = keep
+
+    def forward(self, x, training=False):
+        y = self.activation.forward(x, training)
+        pi = masks.standout_keep_prob(x, self.alpha, self.beta)
+        if training:
+            keep = masks.standout_keep(pi, self.rng) if self.frozen is None else self.frozen
+            self._factor = np.asarray(keep, dtype=x.dtype)
+        else:
+            self._factor = pi
+        return y * self._factor
+
+    def backward(self, grad_out, input_grad=True):
+        self._check_grad(grad_out, None if self._factor is None else self._factor.shape,
+                         None if self._factor is None else self._factor.dtype)
+        return self.activation.backward(grad_out * self._factor, input_grad)
+
+    def __repr__(self) -> str:
+        return f"Standout {self.name!r} ({self.activation.kind}, alpha = {self.alpha}, beta = {self.beta})"
