@@ -37,6 +37,7 @@ import math
 import numbers
 
 import numpy as np
+from scipy.special import expit
 
 # ----------------------------------------------------------------- validation
 
@@ -496,8 +497,6 @@ def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise ValueError(f"The {name!r} parameter of standout_keep_prob must be a finite float. "
                              f"Got {value!r} instead.")
-    from scipy.special import expit
-
     return expit(a * a.dtype.type(alpha) + a.dtype.type(beta))
 
 

@@ -21,7 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
-from .nn.noise import DropConnect, UnitDropout, WeightDropout, WeightedLayer, choose_layers, make_rule
+from .nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
+                       TargetedWeightDropout, UnitDropout, WeightDropout, WeightedLayer, choose_layers)
 from .schedules import LinearRamp, TwoPhaseRamp
 
 TARGETED = ("td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit")
@@ -96,7 +97,13 @@ def weight_rule(name: str, settings: Settings, total_steps: int):
         steps = s.ramp_steps or max(1, total_steps // 4)
         gamma = ramp(s.gamma, steps)
         alpha = ramp(s.alpha, steps) if s.ramp_alpha else alpha
-    return make_rule(name, gamma, alpha, per_example=s.per_example)
+    if name in ("td-weight", "td-ramp"):  # td-ramp: targeted weight dropout with gamma ramped up
+        return TargetedWeightDropout(gamma, alpha)
+    if name == "td-unit":
+        return TargetedUnitDropout(gamma, alpha, s.per_example)
+    if name == "td-random-weight":
+        return RandomTargetedWeightDropout(gamma, alpha)
+    return RandomTargetedUnitDropout(gamma, alpha, s.per_example)
 
 
 def apply(model, chosen: dict[str, str], settings: Settings = Settings(), total_steps: int = 1) -> list[str]:

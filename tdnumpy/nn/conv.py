@@ -180,12 +180,11 @@ class Conv2D(WeightedLayer):
         grad = apply_units(channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels),
                            self._keep.units, g.n)
         np.matmul(self._cols.T, grad, out=self.weight.grad)
-        self._mask_weight_grad()
         if self.bias is not None:
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
             # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
             np.matmul(self._buffer("ones", (grad.shape[0],), grad.dtype, fill=1), grad, out=self.bias.grad)
-            self._mask_bias_grad()
+        self._mask_grads()
         if not input_grad:
             return None
         scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)

@@ -86,11 +86,10 @@ class Dense(WeightedLayer):
             np.matmul(grad.T, self._x, out=self.weight.grad.T)  # dW^T = G^T X: a C-contiguous output for BLAS
         else:  # per example: dW = sum_n keep_n * (x_n^T g_n)
             np.einsum("ni,no,nio->io", self._x, grad, keep.weight, out=self.weight.grad)
-        self._mask_weight_grad()
         if self.bias is not None:
             np.sum(grad if keep.bias is None or keep.bias.ndim == 1 else grad * keep.bias, axis=0,
                    out=self.bias.grad)
-            self._mask_bias_grad()
+        self._mask_grads()
         if not input_grad:
             return None
         return grad @ self._w.T if self._w.ndim == 2 else np.matmul(grad[:, None, :], self._w.transpose(0, 2, 1))[:, 0, :]

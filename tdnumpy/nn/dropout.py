@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import masks
-from .._validation import check_generator
+from .._validation import check_choice, check_generator, check_real
 from .module import Module
 
 
@@ -27,7 +27,7 @@ class _ActivationNoise(Module):
 
     def __init__(self, p: float, rng: np.random.Generator, name: str | None = None):
         super().__init__(name)
-        self.p = masks._check_rate(p, type(self).__name__)
+        self.p = check_real(p, "p", type(self).__name__, low=0, high=1, closed="left")
         self.rng = check_generator(rng, "rng", type(self).__name__)
 
     def freeze(self, noise: np.ndarray | None) -> None:
@@ -77,9 +77,7 @@ class Dropout(_ActivationNoise):
 
     def __init__(self, p: float, rng: np.random.Generator, mode: str = "inverted", name: str | None = None):
         super().__init__(p, rng, name)
-        if mode not in ("inverted", "classic"):
-            raise ValueError(f"The 'mode' parameter of Dropout must be 'inverted' or 'classic'. Got {mode!r} instead.")
-        self.mode = mode
+        self.mode = check_choice(mode, "mode", "Dropout", ("inverted", "classic"))
 
     def eval_factor(self) -> float:
         return 1.0 - self.p if self.mode == "classic" else 1.0
@@ -133,8 +131,8 @@ class Standout(Module):
         if not hasattr(activation, "f"):
             raise TypeError(f"The 'activation' parameter of Standout must be an element-wise activation module "
                             f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead.")
-        masks.standout_keep_prob(np.zeros(1), alpha, beta)  # validates alpha and beta
-        self.activation, self.alpha, self.beta = activation, float(alpha), float(beta)
+        self.activation = activation
+        self.alpha, self.beta = check_real(alpha, "alpha", "Standout"), check_real(beta, "beta", "Standout")
         self.rng = check_generator(rng, "rng", "Standout")
         self._factor = None
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import masks
-from .._validation import check_int, check_real
+from .._validation import check_choice, check_int, check_real
 from ..schedules import as_schedule
 from ..target_tracking import WeightTargetTracker
 from .module import Module
@@ -159,13 +159,14 @@ class DropConnect(WeightNoise):
     def __init__(self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100,
                  seed: int = 0):
         super().__init__()
-        self.p = masks._check_rate(p, "DropConnect")
-        if inference not in ("mean", "gaussian"):
-            raise ValueError(f"The 'inference' parameter of DropConnect must be 'mean' or 'gaussian'. "
-                             f"Got {inference!r} instead.")
+        self.p = check_real(p, "p", "DropConnect", low=0, high=1, closed="left")
+        self.mode = check_choice(inference, "inference", "DropConnect", ("mean", "gaussian"))
         self.samples = check_int(samples, "samples", "DropConnect", low=1)
-        self.per_example, self.mode, self.seed = bool(per_example), inference, seed
-        self.integrates_activation = inference == "gaussian"
+        self.per_example, self.seed = bool(per_example), seed
+
+    @property
+    def integrates_activation(self) -> bool:
+        return self.mode == "gaussian"
 
     def _sample(self, layer, batch, step):
         w, b = layer.weight, layer.bias
@@ -199,7 +200,7 @@ class UnitDropout(WeightNoise):
 
     def __init__(self, p: float):
         super().__init__()
-        self.p = masks._check_rate(p, "UnitDropout")
+        self.p = check_real(p, "p", "UnitDropout", low=0, high=1, closed="left")
 
     def _sample(self, layer, batch, step):
         keep = masks.unit_dropout_keep(layer.weight.shape[1], self.p, layer.rng)
@@ -212,7 +213,7 @@ class WeightDropout(WeightNoise):
 
     def __init__(self, p: float):
         super().__init__()
-        self.p = masks._check_rate(p, "WeightDropout")
+        self.p = check_real(p, "p", "WeightDropout", low=0, high=1, closed="left")
 
     def _sample(self, layer, batch, step):
         keep = _in_memory_order(layer.weight.value, lambda shape: masks.weight_dropout_keep(shape, self.p, layer.rng))
@@ -306,39 +307,20 @@ class WeightedLayer(Module):
             b = b * b.dtype.type(keep.bias_scale)
         return b
 
-    def _mask_weight_grad(self) -> None:
-        """Mask the weight gradient exactly as the forward weight was masked."""
+    def _mask_grads(self) -> None:
+        """Mask and scale the gradients of W and b exactly as the forward pass masked
+        and scaled them (per-example masks are applied by the layer's backward)."""
         keep = self._keep
-        if keep.weight is not None and keep.weight.ndim == 2:
-            self.weight.grad *= keep.weight
-        if keep.weight_scale != 1.0:
-            self.weight.grad *= self.weight.dtype.type(keep.weight_scale)
-
-    def _mask_bias_grad(self) -> None:
-        keep = self._keep
-        if keep.bias is not None and keep.bias.ndim == 1:
-            self.bias.grad *= keep.bias
-        if keep.bias_scale != 1.0:
-            self.bias.grad *= self.bias.dtype.type(keep.bias_scale)
+        _mask_grad(self.weight.grad, keep.weight, keep.weight_scale)
+        if self.bias is not None:
+            _mask_grad(self.bias.grad, keep.bias, keep.bias_scale)
 
 
-RULES = ("none", "td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit")
-
-
-def make_rule(name: str, gamma, alpha, *, per_example: bool = False) -> WeightNoise | None:
-    """A fresh rule by its command-line name (``td-ramp`` is targeted weight
-    dropout whose caller passes a gamma schedule)."""
-    if name not in RULES:
-        raise ValueError(f"The 'reg' parameter must be one of {', '.join(map(repr, RULES))}. Got {name!r} instead.")
-    if name == "none":
-        return None
-    if name in ("td-weight", "td-ramp"):
-        return TargetedWeightDropout(gamma, alpha)
-    if name == "td-unit":
-        return TargetedUnitDropout(gamma, alpha, per_example)
-    if name == "td-random-weight":
-        return RandomTargetedWeightDropout(gamma, alpha)
-    return RandomTargetedUnitDropout(gamma, alpha, per_example)
+def _mask_grad(grad: np.ndarray, mask: np.ndarray | None, scale: float) -> None:
+    if mask is not None and mask.ndim == grad.ndim:
+        grad *= mask
+    if scale != 1.0:
+        grad *= grad.dtype.type(scale)
 
 
 def choose_layers(model, layers=None) -> list[str]:
