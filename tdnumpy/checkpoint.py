@@ -17,12 +17,11 @@ checkpoint; weights and metadata can never disagree.
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_open
+from ._io import atomic_open, read_archive
 from .models import build_model
 
 FORMAT = "tdnumpy-checkpoint"
@@ -61,25 +60,7 @@ def save_checkpoint(path, model, **metadata) -> Path:
 def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
     """Return (values, masks, metadata) of a checkpoint, validated as a file."""
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            contents = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such checkpoint file.") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
-        raise CheckpointError(f"{path}: not a readable checkpoint archive ({type(e).__name__}: {e}).") from e
-    if "meta.json" not in contents:
-        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (no meta.json record).")
-    try:
-        meta = json.loads(contents.pop("meta.json").tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: the meta.json record is corrupt ({e}).") from e
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-        raise CheckpointError(f"{path}: not a tdnumpy checkpoint (meta.json format {found!r}, "
-                              f"expected {FORMAT!r}).")
-    if meta.get("version") != VERSION:
-        raise CheckpointError(f"{path}: checkpoint version {meta.get('version')!r}; this tdnumpy reads version {VERSION}.")
+    contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError)
     values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
     masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
     unknown = sorted(k for k in contents if not k.startswith(("param/", "mask/")))

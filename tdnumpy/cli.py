@@ -1,4 +1,4 @@
-"""The ``tdnumpy`` command: train, evaluate, data, bench."""
+"""The ``tdnumpy`` command: train, evaluate, prune, export-sparse, data, bench."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from ._io import atomic_write_json
+from ._io import atomic_write_bytes, atomic_write_json
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
 from .data.download import DownloadError
@@ -21,7 +21,9 @@ from . import regularisers
 from .nn.noise import choose_layers
 from .regularisers import NAMES
 from .optim import SGD, Adam
-from .schedules import Constant, Cosine, StepDecay
+from .penalties import L1, L2
+from .prune import GradualPruning
+from .schedules import Constant, Cosine, PolynomialSparsity, StepDecay
 from .train import TrainingDiverged, evaluate, fit
 
 
@@ -141,6 +143,23 @@ def _train_parser(sub) -> None:
                      help="standout: beta of the keep probability (default: %(default)s)")
     reg.add_argument("--reg-layers", default=None, metavar="NAMES",
                      help="comma-separated weighted layers for a single --reg name, e.g. fc1,fc2")
+    pen = p.add_argument_group("penalties on the weights (the paper's L1 and L2 baselines; biases are not penalised)")
+    pen.add_argument("--l1", type=_float_in(0.0, None, False), default=0.0, metavar="LAMBDA",
+                     help="add lambda * sum |w| to the loss (default: %(default)s)")
+    pen.add_argument("--l2", type=_float_in(0.0, None, False), default=0.0, metavar="LAMBDA",
+                     help="add lambda / 2 * sum w^2 to the loss (default: %(default)s)")
+    grad = p.add_argument_group("gradual pruning during training (Zhu and Gupta 2017)")
+    grad.add_argument("--gradual-sparsity", type=_float_in(0.0, 1.0, False), default=None, metavar="S",
+                      help="prune the weights to sparsity S in [0, 1) along s_t = S (1 - (t - t0) / (n dt))^3")
+    grad.add_argument("--gradual-kind", choices=("layer", "weight", "unit", "global"), default="layer",
+                      help="what each pruning step removes (default: %(default)s; see 'tdnumpy prune --help')")
+    grad.add_argument("--gradual-start", type=_non_negative_int, default=0, metavar="EPOCH",
+                      help="epoch at whose start pruning begins, t0 (default: %(default)s)")
+    grad.add_argument("--gradual-epochs", type=_positive_int, default=None,
+                      help="epochs over which sparsity rises to S, n dt (default: half the epochs after "
+                           "--gradual-start)")
+    grad.add_argument("--gradual-interval", type=_positive_int, default=100, metavar="STEPS",
+                      help="steps between pruning steps, dt (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     _data_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -152,6 +171,78 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by 'tdnumpy train'")
     _data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
     p.set_defaults(func=cmd_evaluate)
+
+
+def _fractions(text: str) -> list:
+    """'0,0.5,0.9' -> [0.0, 0.5, 0.9]; 'fc1=0.6,fc3=0.3;fc1=0.92,fc3=0.74' -> one dict per row."""
+    rows = []
+    try:
+        if "=" in text:
+            for row in text.split(";"):
+                pairs = [item.split("=") for item in row.split(",") if item.strip()]
+                if not pairs or any(len(pair) != 2 for pair in pairs):
+                    raise ValueError(row)
+                rows.append({name.strip(): float(value) for name, value in pairs})
+        else:
+            rows = [float(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be numbers separated by commas (0,0.5,0.9) or rows of LAYER=NUMBER pairs separated by "
+            f"semicolons (fc1=0.6,fc2=0.6;fc1=0.92,fc2=0.91), got {text!r}") from None
+    if not rows:
+        raise argparse.ArgumentTypeError(f"needs at least one number, got {text!r}")
+    values = [v for row in rows for v in (row.values() if isinstance(row, dict) else [row])]
+    bad = [v for v in values if not math.isfinite(v) or v < 0]
+    if bad:
+        raise argparse.ArgumentTypeError(f"must be 0 or more (fractions: in [0, 1]), got {bad[0]}")
+    return rows
+
+
+def _prune_parser(sub) -> None:
+    from .prune import KINDS
+
+    p = sub.add_parser("prune", help="prune a checkpoint at several fractions; accuracy versus sparsity",
+                       description="Prune a trained checkpoint by magnitude at each fraction, optionally "
+                                   "retrain, and report sparsity, test accuracy, parameters left and the "
+                                   "compressed size; writes prune.csv, prune.json and one checkpoint per row.")
+    p.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by 'tdnumpy train'")
+    p.add_argument("--kind", choices=KINDS, default="weight",
+                   help="weight: the smallest |w| of each column (the targeted-dropout paper); unit: whole "
+                        "units by L2 norm; layer: the smallest |w| of each layer; global: one threshold for "
+                        "all layers; std: Han et al.'s |w| < q std(W) (default: %(default)s)")
+    p.add_argument("--fractions", type=_fractions, default=[0.0, 0.5, 0.9, 0.95, 0.99],
+                   help="comma-separated fractions in [0, 1] to prune (kind std: quality parameters q >= 0), "
+                        "or per-layer rows 'fc1=0.92,fc2=0.91,fc3=0.74;...' (default: 0,0.5,0.9,0.95,0.99)")
+    p.add_argument("--layers", default=None, metavar="NAMES",
+                   help="comma-separated weighted layers to prune (default: all; for unit pruning all but the "
+                        "output layer)")
+    p.add_argument("--skip-output", action="store_true", help="leave the output layer unpruned")
+    p.add_argument("--retrain-epochs", type=_non_negative_int, default=0,
+                   help="retrain each pruned network this many epochs, pruned weights held at 0 and dropout "
+                        "rates scaled by sqrt(C_ir / C_io) (Han et al.) (default: %(default)s)")
+    p.add_argument("--retrain-lr", type=_float_in(0.0, None, True), default=None,
+                   help="learning rate of retraining, decayed by a cosine (default: a tenth of the training lr)")
+    p.add_argument("--iterative", action="store_true",
+                   help="prune the rows one after the other, each starting from the previous (retrained) "
+                        "network, as in Han et al.'s iterative pruning; fractions must not decrease")
+    p.add_argument("--remove-dead-units", action="store_true",
+                   help="after pruning (and retraining), remove the units left with no unpruned input or output "
+                        "for real (Han et al.); the saved checkpoints are the smaller networks")
+    p.add_argument("--out", type=Path, default=None,
+                   help="output folder (default: prune-<kind> next to the checkpoint)")
+    _data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
+    p.set_defaults(func=cmd_prune)
+
+
+def _export_parser(sub) -> None:
+    p = sub.add_parser("export-sparse", help="write a pruned checkpoint in Han et al.'s sparse format",
+                       description="Store every weight matrix as compressed sparse rows with relative indices "
+                                   "(gaps of b bits, filler zeros for longer gaps) and print the bytes per layer.")
+    p.add_argument("checkpoint", type=Path, help="a (pruned) checkpoint.npz")
+    p.add_argument("out", type=Path, help="the sparse file to write (.npz)")
+    p.add_argument("--dense-bits", type=_positive_int, default=5, help="index bits of dense layers (default: %(default)s)")
+    p.add_argument("--conv-bits", type=_positive_int, default=8, help="index bits of conv layers (default: %(default)s)")
+    p.set_defaults(func=cmd_export_sparse)
 
 
 def _data_parser(sub) -> None:
@@ -202,11 +293,14 @@ def _bench_parser(sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tdnumpy",
-        description="Targeted dropout and its relatives in plain NumPy: train, evaluate, benchmark.")
+        description="Targeted dropout and its relatives in plain NumPy: train, evaluate, prune, benchmark.")
     parser.add_argument("--version", action="version", version=f"tdnumpy {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,data,bench}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{train,evaluate,prune,export-sparse,data,bench}")
     _train_parser(sub)
     _evaluate_parser(sub)
+    _prune_parser(sub)
+    _export_parser(sub)
     _data_parser(sub)
     _bench_parser(sub)
     return parser
@@ -264,6 +358,11 @@ def cmd_train(args) -> int:
     steps_per_epoch = -(-len(x) // args.batch_size)
     for line in regularisers.apply(model, chosen, _settings(args), args.epochs * steps_per_epoch):
         log(line)
+    penalties = _penalties(args, model)
+    gradual = _gradual_pruning(args, model, steps_per_epoch)
+    for item in (*penalties, gradual):
+        if item is not None:
+            log(_describe(item))
     log(f"training {args.model} ({model.n_parameters():,} parameters) on {args.dataset} "
         f"({len(x):,} images from {data.folder}) -> {out}")
 
@@ -275,7 +374,8 @@ def cmd_train(args) -> int:
     start = time.perf_counter()
     history = fit(model, x, y, optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
                   rng=np.random.default_rng(args.seed), lr_schedule=_schedule(args, steps_per_epoch),
-                  validation=validation, progress=None if not args.quiet else False, on_epoch_end=report)
+                  validation=validation, progress=None if not args.quiet else False, on_epoch_end=report,
+                  penalties=penalties, before_step=gradual)
     seconds = time.perf_counter() - start
     test = evaluate(model, x_test, data.test.labels)
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if k != "func"}
@@ -290,12 +390,35 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _penalties(args, model) -> list:
+    return [cls(model, strength) for cls, strength in ((L1, args.l1), (L2, args.l2)) if strength > 0]
+
+
+def _gradual_pruning(args, model, steps_per_epoch: int):
+    if args.gradual_sparsity is None:
+        return None
+    if args.gradual_start >= args.epochs:
+        raise ValueError(f"--gradual-start {args.gradual_start} must be below --epochs {args.epochs}.")
+    epochs = args.gradual_epochs or max(1, (args.epochs - args.gradual_start) // 2)
+    intervals = max(1, epochs * steps_per_epoch // args.gradual_interval)
+    schedule = PolynomialSparsity(args.gradual_sparsity, start=args.gradual_start * steps_per_epoch,
+                                  steps=intervals, interval=args.gradual_interval)
+    return GradualPruning(model, schedule, kind=args.gradual_kind)
+
+
+def _describe(item) -> str:
+    if isinstance(item, GradualPruning):
+        s = item.schedule
+        return (f"gradual pruning ({item.kind}): sparsity 0 -> {s.final} over steps {s.start}.."
+                f"{s.start + s.steps * s.interval}, every {s.interval} steps")
+    return f"{item.name} penalty on the weights, lambda {item.strength}"
+
+
 def _training_regularisers(model, config: dict) -> list[str]:
     """Put back the regularisers a checkpoint was trained with: their evaluation
     behaviour (DropConnect's inference, classic dropout's and standout's
     scaling) is part of the model."""
-    train_args = build_parser().parse_args(["train"])
-    vars(train_args).update({k: v for k, v in config.items() if hasattr(train_args, k)})
+    train_args = _train_config(config)
     return regularisers.apply(model, _regularisers(train_args, model), _settings(train_args))
 
 
@@ -308,6 +431,149 @@ def cmd_evaluate(args) -> int:
     test = evaluate(model, to_inputs(data.test.images, model.input_shape, model.dtype), data.test.labels)
     print(f"{args.checkpoint}: {meta['spec']} on {dataset} test: accuracy {100 * test['accuracy']:.2f}% "
           f"(loss {test['loss']:.4f}, {len(data.test):,} images)")
+    return 0
+
+
+def _train_config(config: dict) -> argparse.Namespace:
+    """The train arguments a checkpoint was made with (defaults for what it does not record)."""
+    train_args = build_parser().parse_args(["train"])
+    vars(train_args).update({k: v for k, v in config.items() if hasattr(train_args, k)})
+    return train_args
+
+
+def _prune_layers(args, model) -> list[str] | None:
+    from .prune import prunable_layers
+
+    names = None if args.layers is None else [n.strip() for n in args.layers.split(",") if n.strip()]
+    chosen = [layer.name for layer in prunable_layers(model, names, kind=args.kind)]
+    if args.skip_output:
+        last = choose_layers(model)[-1]
+        chosen = [n for n in chosen if n != last]
+    if not chosen:
+        raise ValueError("No layer is left to prune (--layers and --skip-output leave none).")
+    return chosen
+
+
+def _check_amounts(args, layers: list[str]) -> None:
+    rows = args.fractions
+    for row in rows:
+        values = row if isinstance(row, dict) else {name: row for name in layers}
+        unknown = sorted(set(values) - set(layers))
+        if unknown:
+            raise ValueError(f"--fractions names layers {unknown} that are not pruned; the layers pruned are {layers}.")
+        if args.kind == "global" and isinstance(row, dict):
+            raise ValueError("--kind global takes one fraction per row (a single threshold for all layers), "
+                             "not LAYER=FRACTION pairs.")
+        too_big = {n: v for n, v in values.items() if v > 1 and args.kind != "std"}
+        if too_big:
+            raise ValueError(f"--fractions must be in [0, 1] for --kind {args.kind}; got {too_big}.")
+    if args.iterative:
+        for before, after in zip(rows, rows[1:]):
+            b = before if isinstance(before, dict) else dict.fromkeys(layers, before)
+            a = after if isinstance(after, dict) else dict.fromkeys(layers, after)
+            if any(a.get(n, 0.0) < b.get(n, 0.0) for n in layers):
+                raise ValueError(f"--iterative prunes more at every row; the fractions {before} -> {after} decrease.")
+
+
+def _label(amount) -> str:
+    return " ".join(f"{n}={v:g}" for n, v in amount.items()) if isinstance(amount, dict) else f"{amount:g}"
+
+
+def _retrain(model, x, y, config: argparse.Namespace, epochs: int, lr: float, seed: int) -> None:
+    params = model.parameters()
+    if config.optimizer == "adam":
+        optimizer = Adam(params, lr=lr, weight_decay=config.weight_decay)
+    else:
+        optimizer = SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
+                        weight_decay=config.weight_decay)
+    steps = epochs * -(-len(x) // config.batch_size)
+    fit(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=config.batch_size,
+        rng=np.random.default_rng(seed), lr_schedule=Cosine(lr, steps), progress=False,
+        penalties=_penalties(config, model))
+
+
+def cmd_prune(args) -> int:
+    from . import prune as pruning
+    from .shrink import remove_dead_units
+    from .sparse import model_bytes
+
+    log = lambda *a: print(*a, file=sys.stderr)  # noqa: E731
+    model, meta = load_checkpoint(args.checkpoint)
+    config = _train_config(meta.get("config") or {})
+    layers = _prune_layers(args, model)
+    _check_amounts(args, layers)
+    args.dataset = args.dataset or meta.get("dataset", "mnist")
+    out = args.out or args.checkpoint.parent / f"prune-{args.kind}"
+    out.mkdir(parents=True, exist_ok=True)
+    data = _load(args, log)
+    x, y = to_inputs(data.train.images, model.input_shape, model.dtype), data.train.labels
+    x_test, y_test = to_inputs(data.test.images, model.input_shape, model.dtype), data.test.labels
+    retrain_lr = args.retrain_lr or config.lr / 10
+    log(f"pruning {args.checkpoint} ({meta['spec']}), kind {args.kind}, layers {', '.join(layers)}"
+        + (f"; retraining {args.retrain_epochs} epochs at lr {retrain_lr:g}" if args.retrain_epochs else ""))
+    rows, network, rates = [], None, None
+    for i, amount in enumerate(args.fractions):
+        if network is None or not args.iterative:
+            network, _ = load_checkpoint(args.checkpoint)
+            _training_regularisers(network, meta.get("config") or {})
+            rates = None
+        pruning.prune(network, args.kind, amount, layers)
+        if args.retrain_epochs:
+            rates = pruning.adjust_dropout(network, rates)
+            _retrain(network, x, y, config, args.retrain_epochs, retrain_lr, seed=config.seed + i)
+        kept = network
+        if args.remove_dead_units:
+            shrunk = remove_dead_units(network)
+            kept = shrunk.model
+            log(f"  {_label(amount)}: {shrunk.summary()}")
+        test = evaluate(kept, x_test, y_test)
+        dense, sparse = model_bytes(kept)
+        path = out / f"pruned-{i}.npz"
+        save_checkpoint(path, kept, seed=config.seed, dataset=args.dataset, config=meta.get("config") or {},
+                        metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
+                        pruned={"kind": args.kind, "amount": amount, "layers": layers, "source": str(args.checkpoint),
+                                "retrain_epochs": args.retrain_epochs, "iterative": args.iterative})
+        rows.append({"fraction": amount, "sparsity": pruning.sparsity(network, layers),
+                     "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                     "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
+                     "dense_bytes": dense, "compressed_bytes": sparse, "checkpoint": str(path),
+                     "layers": pruning.report(network, layers)})
+        log(f"  {_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, test accuracy {100 * test['accuracy']:.2f}%")
+    _write_prune_table(out, args.kind, rows)
+    return 0
+
+
+def _write_prune_table(out: Path, kind: str, rows: list[dict]) -> None:
+    head = "q" if kind == "std" else "fraction"
+    width = max(len(head), *(len(_label(r["fraction"])) for r in rows))
+    print(f"{head:>{width}} {'sparsity':>9} {'test acc':>9} {'params left':>12} {'compressed B':>12} {'ratio':>6}")
+    lines = ["{},sparsity,test_accuracy,parameters_left,compressed_bytes,compression_ratio".format(head)]
+    for r in rows:
+        ratio = r["dense_bytes"] / r["compressed_bytes"]
+        print(f"{_label(r['fraction']):>{width}} {r['sparsity']:>9.4f} {100 * r['test_accuracy']:>8.2f}% "
+              f"{r['parameters_left']:>12,} {r['compressed_bytes']:>12,} {ratio:>5.1f}x")
+        lines.append(f"\"{_label(r['fraction'])}\",{r['sparsity']:.6f},{r['test_accuracy']:.4f},"
+                     f"{r['parameters_left']},{r['compressed_bytes']},{ratio:.3f}")
+    atomic_write_bytes(out / "prune.csv", ("\n".join(lines) + "\n").encode())
+    atomic_write_json(out / "prune.json", {"kind": kind, "rows": rows})
+    print(f"-> {out / 'prune.csv'}, {out / 'prune.json'}")
+
+
+def cmd_export_sparse(args) -> int:
+    from .sparse import export_model, total
+
+    model, meta = load_checkpoint(args.checkpoint)
+    reports = export_model(model, args.out, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
+    print(f"{'layer':>8} {'shape':>12} {'bits':>4} {'nonzeros':>9} {'fillers':>8} {'dense B':>10} {'sparse B':>10} {'ratio':>6}")
+    for r in reports:
+        print(f"{r['layer']:>8} {'x'.join(map(str, r['shape'])):>12} {r['bits']:>4} {r['nonzeros']:>9,} "
+              f"{r['fillers']:>8,} {r['dense_bytes']:>10,} {r['sparse_bytes']:>10,} {r['ratio']:>5.1f}x")
+    t = total(reports)
+    print(f"{'total':>8} {'':>12} {'':>4} {t['nonzeros']:>9,} {t['fillers']:>8,} {t['dense_bytes']:>10,} "
+          f"{t['sparse_bytes']:>10,} {t['ratio']:>5.1f}x -> {args.out}")
+    if not any(p.mask is not None for p in model.parameters()):
+        print("note: the checkpoint is not pruned; the sparse form of a dense matrix is larger, so nothing "
+              "is saved (biases are stored dense either way)")
     return 0
 
 

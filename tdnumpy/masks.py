@@ -39,6 +39,8 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from ._validation import check_real
+
 # ----------------------------------------------------------------- validation
 
 
@@ -524,6 +526,79 @@ def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray
     same mask as DropConnect's, which instead does not rescale in training."""
     p = _check_rate(p, "weight_dropout_keep")
     return _bernoulli_complement(_check_rng(rng, "weight_dropout_keep"), p, _check_shape(shape, "weight_dropout_keep"))
+
+
+# -------------------------------------------------------------------- pruning
+#
+# Pruning removes, for good, what targeted dropout targets: at fraction f it
+# keeps exactly what targeted dropout with gamma = f and alpha = 1 keeps (every
+# target dropped, nothing else). Han, Pool, Tran and Dally, "Learning both
+# Weights and Connections for Efficient Neural Networks" (2015), prune by
+# magnitude; Gomez et al. (2019) measure targeted dropout by pruning this way.
+# tdnumpy.prune applies these masks to a model and keeps them there.
+
+
+def weight_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+    """Weight pruning per column, the paper's definition: a keep-mask shaped like ``w``.
+
+        keep[i, o] = not T[i, o],   T = weight_targets(w, f),
+
+    removing the k = floor(f N_row) smallest |W[i, o]| of every column o (ties:
+    lower row index first), so each column keeps N_row - k weights.
+    """
+    _check_weight(w, "weight_prune_keep", finite=False)  # checked while ranking
+    fraction = _check_fraction(fraction, "fraction", "weight_prune_keep")
+    return ~_weight_target_rows(w, fraction, "weight_prune_keep").T
+
+
+def unit_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+    """Unit pruning: one boolean per unit (column of ``w``), False for the
+    k = floor(f N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties: lower
+    column index first). A pruned unit loses its weight column and its bias.
+    """
+    _check_weight(w, "unit_prune_keep")
+    fraction = _check_fraction(fraction, "fraction", "unit_prune_keep")
+    return ~bottom_k(unit_norms(w), n_targets(w.shape[1], fraction))
+
+
+def magnitude_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+    """Layer-wise unstructured pruning: remove the k = floor(f N_row N_col)
+    smallest |W| of the whole matrix (ties: lower index first, in C order of
+    ``w``), whatever column they are in."""
+    _check_weight(w, "magnitude_prune_keep")
+    fraction = _check_fraction(fraction, "fraction", "magnitude_prune_keep")
+    scores = np.abs(w).reshape(-1)
+    return ~bottom_k(scores, n_targets(w.size, fraction)).reshape(w.shape)
+
+
+def global_prune_keep(weights, fraction: float) -> list[np.ndarray]:
+    """Global magnitude pruning: one threshold for several matrices.
+
+    The k = floor(f sum_l N_l) smallest magnitudes of the union of all entries
+    are removed (ties: the earlier matrix first, then lower index in C order),
+    so a layer loses more or less than f depending on how its magnitudes
+    compare with the others'. Returns one keep-mask per matrix.
+    """
+    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
+        raise TypeError(f"The 'weights' parameter of global_prune_keep must be a non-empty list of "
+                        f"weight matrices. Got {type(weights).__name__} instead.")
+    for w in weights:
+        _check_weight(w, "global_prune_keep")
+    fraction = _check_fraction(fraction, "fraction", "global_prune_keep")
+    union = np.concatenate([np.abs(w).reshape(-1).astype(np.float64) for w in weights])
+    removed = bottom_k(union, n_targets(len(union), fraction))
+    ends = np.cumsum([w.size for w in weights])[:-1]
+    return [~part.reshape(w.shape) for part, w in zip(np.split(removed, ends), weights)]
+
+
+def std_prune_keep(w: np.ndarray, quality: float) -> np.ndarray:
+    """Han et al. (2015), section 3: keep |W| >= q std(W), the threshold a
+    quality parameter q times the standard deviation of the layer's weights
+    (over all its entries, pruned zeros included; computed in float64)."""
+    _check_weight(w, "std_prune_keep")
+    quality = check_real(quality, "quality", "std_prune_keep", low=0.0)
+    magnitudes = np.abs(w).astype(np.float64)
+    return magnitudes >= quality * np.std(w, dtype=np.float64)
 
 
 # ------------------------------------------ the authors' released TensorFlow code

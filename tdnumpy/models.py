@@ -6,6 +6,10 @@
   (ReLU) -> dense 10, the Caffe LeNet-5 used by Han et al. 2015 (431,080
   parameters; as in Caffe, no nonlinearity after the convolutions, and every
   layer initialised with Var[w] = 1 / fan_in, Caffe's "xavier" filler).
+- ``lenet5:<c1>-<c2>-<fc>``: the same network with c1 and c2 filters in the
+  convolutions and fc units in the hidden dense layer, e.g. ``lenet5:18-47-480``
+  (what :mod:`tdnumpy.shrink` writes after removing dead units);
+  ``lenet5:20-50-500`` builds exactly ``lenet5``, weight for weight.
 - ``mlp:784-1024-1024-10``: any multilayer perceptron, sizes from input to
   output, ReLU between layers; ``mlp:784-500-10:tanh`` picks the activation
   (relu, tanh or sigmoid; He initialisation for ReLU, Glorot otherwise).
@@ -17,16 +21,22 @@ order layers are used in.
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
-from ._validation import check_float_dtype
+from ._validation import check_float_dtype, check_int
 from .nn import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 
 NAMED = {"lenet300": "mlp:784-300-100-10:relu"}
 
+LENET5_WIDTHS = (20, 50, 500)  # filters of conv1 and conv2, units of the hidden dense layer
+
 SPEC_HELP = (
-    "'lenet300', 'lenet5' or 'mlp:<sizes>[:<activation>]' with sizes from input to output joined by '-' "
-    "(at least two) and activation relu, tanh or sigmoid, e.g. 'mlp:784-1024-1024-10'"
+    "'lenet300', 'lenet5', 'lenet5:<c1>-<c2>-<fc>' (the widths of the two convolutions and of the hidden "
+    "dense layer, e.g. 'lenet5:20-50-500', the default) or 'mlp:<sizes>[:<activation>]' with sizes from "
+    "input to output joined by '-' (at least two) and activation relu, tanh or sigmoid, "
+    "e.g. 'mlp:784-1024-1024-10'"
 )
 
 
@@ -44,6 +54,23 @@ def parse_mlp_spec(spec: str) -> tuple[list[int], str]:
     if not ok or len(sizes) < 2 or min(sizes) < 1 or activation not in ACTIVATIONS:
         raise ValueError(f"The model spec must be {SPEC_HELP}. Got {spec!r} instead.")
     return sizes, activation
+
+
+def is_lenet5_spec(spec: str) -> bool:
+    """Whether ``spec`` names a LeNet-5 (``lenet5`` or ``lenet5:...``, well formed or not)."""
+    return spec == "lenet5" or spec.startswith("lenet5:")
+
+
+def parse_lenet5_spec(spec: str) -> tuple[int, int, int]:
+    """Return the widths (c1, c2, fc) of a ``lenet5`` or ``lenet5:<c1>-<c2>-<fc>``
+    spec (``lenet5`` alone: 20, 50, 500) or raise ``ValueError``."""
+    if spec == "lenet5":
+        return LENET5_WIDTHS
+    match = re.fullmatch(r"lenet5:([0-9]+)-([0-9]+)-([0-9]+)", spec)
+    widths = () if match is None else tuple(int(w) for w in match.groups())
+    if not widths or min(widths) < 1:
+        raise ValueError(f"The model spec must be {SPEC_HELP}. Got {spec!r} instead.")
+    return widths
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -69,26 +96,34 @@ def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Seq
     return Sequential(*layers, spec=spec, input_shape=(sizes[0],))
 
 
-def lenet5(*, seed=0, dtype=np.float32) -> Sequential:
-    """The Caffe LeNet-5 for (1, 28, 28) inputs (see the module docstring)."""
+def lenet5(widths=LENET5_WIDTHS, *, seed=0, dtype=np.float32, spec=None) -> Sequential:
+    """The Caffe LeNet-5 for (1, 28, 28) inputs (see the module docstring), with
+    ``widths`` = (c1, c2, fc): the filters of the two convolutions and the units
+    of the hidden dense layer. The second pooling leaves c2 maps of 4 x 4 pixels,
+    so the hidden dense layer has 16 c2 inputs."""
     dtype = check_float_dtype(dtype, "dtype", "lenet5")
+    if not isinstance(widths, (tuple, list)) or len(widths) != 3:
+        raise TypeError(f"The 'widths' parameter of lenet5 must be a tuple (c1, c2, fc) of three ints. "
+                        f"Got {widths!r} instead.")
+    c1, c2, fc = (check_int(w, "widths", "lenet5", low=1) for w in widths)
     r1, r2, r3, r4 = (np.random.default_rng(s) for s in _seed_sequence(seed).spawn(4))
     init = "lecun_uniform"
     return Sequential(
-        Conv2D(1, 20, 5, rng=r1, init=init, dtype=dtype), MaxPool2D(2),
-        Conv2D(20, 50, 5, rng=r2, init=init, dtype=dtype), MaxPool2D(2),
+        Conv2D(1, c1, 5, rng=r1, init=init, dtype=dtype), MaxPool2D(2),
+        Conv2D(c1, c2, 5, rng=r2, init=init, dtype=dtype), MaxPool2D(2),
         Flatten(),
-        Dense(800, 500, rng=r3, init=init, dtype=dtype), ReLU(),
-        Dense(500, 10, rng=r4, init=init, dtype=dtype),
-        spec="lenet5", input_shape=(1, 28, 28))
+        Dense(c2 * 4 * 4, fc, rng=r3, init=init, dtype=dtype), ReLU(),
+        Dense(fc, 10, rng=r4, init=init, dtype=dtype),
+        spec=spec or ("lenet5" if (c1, c2, fc) == LENET5_WIDTHS else f"lenet5:{c1}-{c2}-{fc}"),
+        input_shape=(1, 28, 28))
 
 
 def build_model(spec: str, *, seed=0, dtype=np.float32) -> Sequential:
     """Build the model named by ``spec`` (see the module docstring)."""
     if not isinstance(spec, str):
         raise TypeError(f"The model spec must be a string, {SPEC_HELP}. Got {spec!r} instead.")
-    if spec == "lenet5":
-        return lenet5(seed=seed, dtype=dtype)
+    if is_lenet5_spec(spec):
+        return lenet5(parse_lenet5_spec(spec), seed=seed, dtype=dtype, spec=spec)
     full = NAMED.get(spec, spec)
     sizes, activation = parse_mlp_spec(full)
     return mlp(sizes, activation, seed=seed, dtype=dtype, spec=spec)

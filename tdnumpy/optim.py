@@ -1,9 +1,10 @@
 """Optimisers that update Parameters in place.
 
 Both optimisers respect pruning masks: a parameter with a ``mask`` has the
-gradient of its pruned entries zeroed before the update, so (since their value
-is already 0, see :class:`tdnumpy.nn.Parameter`) the pruned entries, their
-weight decay and their optimiser state stay exactly 0.
+gradient of its pruned entries zeroed before the update, and their optimiser
+state zeroed whenever the mask changes (pruning during training), so (since
+their value is already 0, see :class:`tdnumpy.nn.Parameter`) the pruned
+entries, their weight decay and their optimiser state stay exactly 0.
 
 The updates run in the parameters' own dtype, with per-parameter scratch
 buffers allocated once, so a float32 training step allocates nothing here.
@@ -28,6 +29,7 @@ class Optimizer:
             raise ValueError(f"{owner} got an empty parameter list.")
         self.owner = owner
         self.lr = check_real(lr, "lr", owner, low=0.0, closed="neither")
+        self._seen_masks = [None] * len(self.params)
 
     @property
     def lr(self) -> float:
@@ -39,11 +41,24 @@ class Optimizer:
         # itself must be created with lr > 0.
         self._lr = check_real(value, "lr", self.owner, low=0.0)
 
-    @staticmethod
-    def _masked_grad(p) -> np.ndarray:
+    def _masked_grad(self, i: int) -> np.ndarray:
+        """The gradient of parameter i with its pruned entries zeroed. When the
+        parameter's mask has changed since the last step (pruned during
+        training), the optimiser state of the newly pruned entries is zeroed
+        too, so that momentum cannot move them again."""
+        p = self.params[i]
+        if p.mask is not self._seen_masks[i]:
+            self._seen_masks[i] = p.mask
+            if p.mask is not None:
+                for buf in self._state_of(i):
+                    buf *= p.mask
         if p.mask is not None:
             p.grad *= p.mask
         return p.grad
+
+    def _state_of(self, i: int) -> list[np.ndarray]:
+        """The optimiser's buffers for parameter i."""
+        return []
 
     def step(self) -> None:
         raise NotImplementedError
@@ -80,8 +95,8 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         mu, wd, lr = self.momentum, self.weight_decay, self.lr
-        for p, v, tmp in zip(self.params, self.velocity, self._scratch):
-            g = self._masked_grad(p)
+        for i, (p, v, tmp) in enumerate(zip(self.params, self.velocity, self._scratch)):
+            g = self._masked_grad(i)
             if wd:
                 np.multiply(p.value, wd, out=tmp)
                 g += tmp
@@ -95,6 +110,9 @@ class SGD(Optimizer):
                     g = v
             np.multiply(g, lr, out=tmp)
             p.value -= tmp
+
+    def _state_of(self, i):
+        return [self.velocity[i]]
 
     def state(self):
         return {f"velocity/{p.name}": v for p, v in zip(self.params, self.velocity)}
@@ -129,8 +147,8 @@ class Adam(Optimizer):
         b1, b2, wd = self.beta1, self.beta2, self.weight_decay
         step_size = self.lr / (1 - b1 ** self.t)
         root_correction = math.sqrt(1 - b2 ** self.t)  # a Python float: no float64 array math
-        for p, m, v, tmp in zip(self.params, self.m, self.v, self._scratch):
-            g = self._masked_grad(p)
+        for i, (p, m, v, tmp) in enumerate(zip(self.params, self.m, self.v, self._scratch)):
+            g = self._masked_grad(i)
             if wd:
                 np.multiply(p.value, wd, out=tmp)
                 g += tmp
@@ -148,6 +166,9 @@ class Adam(Optimizer):
             np.divide(m, tmp, out=tmp)
             tmp *= step_size
             p.value -= tmp
+
+    def _state_of(self, i):
+        return [self.m[i], self.v[i]]
 
     def state(self):
         out = {f"m/{p.name}": m for p, m in zip(self.params, self.m)}

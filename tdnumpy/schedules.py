@@ -113,6 +113,46 @@ class TwoPhaseRamp:
         return min(self.final, 0.95 * self.final * min(1.0, t / s) + 0.05 * self.final * max(0.0, min(1.0, (t - s) / s)))
 
 
+# Schedules of the sparsity of gradual pruning (tdnumpy.prune.GradualPruning).
+
+
+@dataclass(frozen=True)
+class PolynomialSparsity:
+    """Zhu and Gupta, "To prune, or not to prune" (2017), equation 1: pruning at
+    the steps t = t0, t0 + dt, ..., t0 + n dt to the sparsity
+
+        s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^3,
+
+    from ``initial`` s_i at ``start`` t0 to ``final`` s_f after ``steps`` n
+    intervals of ``interval`` dt steps: fast at first, while many weights are
+    redundant, slower as fewer are left. value(t) is the sparsity of the
+    latest pruning step at or before t (0 before t0, s_f after t0 + n dt);
+    :meth:`is_pruning_step` says whether t is one of them.
+    """
+
+    final: float
+    start: int
+    steps: int
+    interval: int
+    initial: float = 0.0
+
+    def __post_init__(self):
+        check_real(self.final, "final", "PolynomialSparsity", low=0.0, high=1.0)
+        check_real(self.initial, "initial", "PolynomialSparsity", low=0.0, high=self.final)
+        check_int(self.start, "start", "PolynomialSparsity", low=0)
+        check_int(self.steps, "steps", "PolynomialSparsity", low=1)
+        check_int(self.interval, "interval", "PolynomialSparsity", low=1)
+
+    def is_pruning_step(self, t: int) -> bool:
+        return self.start <= t <= self.start + self.steps * self.interval and (t - self.start) % self.interval == 0
+
+    def __call__(self, t: int) -> float:
+        if t < self.start:
+            return 0.0
+        done = min(self.steps, (t - self.start) // self.interval)  # pruning steps taken after t0
+        return self.final + (self.initial - self.final) * (1.0 - done / self.steps) ** 3
+
+
 def as_schedule(value, name: str):
     """A schedule from a number (a :class:`Fixed` value) or a callable step -> value."""
     if callable(value):

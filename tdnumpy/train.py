@@ -1,8 +1,9 @@
 """The training loop and evaluation.
 
-One step, as data: a shuffled mini-batch is gathered into a reused buffer ->
-``model.forward(x, training=True)`` -> softmax cross-entropy -> ``model.backward``
-(no gradient for the input) -> the schedule sets the learning rate ->
+One step, as data: (a hook such as gradual pruning) -> a shuffled mini-batch
+is gathered into a reused buffer -> ``model.forward(x, training=True)`` ->
+softmax cross-entropy -> ``model.backward`` (no gradient for the input) ->
+penalty gradients (L1, L2) -> the schedule sets the learning rate ->
 ``optimizer.step()``. Everything stays in the model's dtype.
 """
 
@@ -63,7 +64,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> 
 
 def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_size: int,
         rng: np.random.Generator, lr_schedule=None, validation=None, progress: bool | None = None,
-        on_epoch_end=None) -> History:
+        on_epoch_end=None, penalties=(), before_step=None) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent.
 
     Parameters
@@ -76,6 +77,11 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     validation : optional (x_val, y_val), evaluated after every epoch.
     progress : show a tqdm bar; ``None`` shows it only on a terminal.
     on_epoch_end : optional callable(epoch_metrics) called after every epoch.
+    penalties : :mod:`tdnumpy.penalties` (L1, L2) whose gradients are added
+        after each backward pass; the reported loss is the data term.
+    before_step : optional callable(step) called before each step's forward
+        pass (step = 0, 1, ... over the whole run), e.g.
+        :class:`tdnumpy.prune.GradualPruning`.
 
     Raises :class:`TrainingDiverged` as soon as a batch loss is NaN or infinite.
     """
@@ -99,6 +105,8 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
         bar = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}/{epochs}", unit="batch",
                    disable=None if progress is None else not progress, leave=False)
         for start in bar:
+            if before_step is not None:
+                before_step(step)
             idx = order[start:start + batch_size]
             # mode="clip" skips the bounds check that would copy through a temporary
             # (the indices come from a permutation, so they are in range)
@@ -111,6 +119,8 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
                     f"The training loss became {float(loss)} at epoch {epoch}, step {step}. "
                     "Lower the learning rate (--lr) or check the inputs for NaN or infinite values.")
             model.backward(grad, input_grad=False)
+            for penalty in penalties:
+                penalty.add_gradient()
             if lr_schedule is not None:
                 optimizer.lr = lr_schedule(step)
             optimizer.step()

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax as scipy_log_softmax
 
-from tdnumpy.models import build_model, parse_mlp_spec
+from tdnumpy.models import build_model, lenet5, parse_lenet5_spec, parse_mlp_spec
 from tdnumpy.nn import (AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, Parameter, ReLU, Sequential, Sigmoid, Tanh,
                         he_normal, softmax_cross_entropy)
 
@@ -33,6 +33,38 @@ def test_mlp_spec_builds_the_named_sizes():
 def test_bad_model_spec_is_rejected(spec):
     with pytest.raises(ValueError, match="model spec"):
         build_model(spec)
+
+
+def test_lenet5_widths_spec_builds_the_same_network_bit_for_bit():
+    default, spelled = build_model("lenet5", seed=6), build_model("lenet5:20-50-500", seed=6)
+    assert (default.spec, spelled.spec) == ("lenet5", "lenet5:20-50-500")
+    assert parse_lenet5_spec("lenet5") == parse_lenet5_spec("lenet5:20-50-500") == (20, 50, 500)
+    assert [p.name for p in default.parameters()] == [p.name for p in spelled.parameters()]
+    for p, q in zip(default.parameters(), spelled.parameters()):
+        assert p.dtype == q.dtype and p.value.strides == q.value.strides
+        assert p.value.tobytes() == q.value.tobytes()
+
+
+def test_lenet5_widths_spec_sets_the_three_widths():
+    model = build_model("lenet5:18-47-480", seed=1)
+    assert [p.shape for p in model.parameters()] == [(25, 18), (18,), (18 * 25, 47), (47,), (47 * 16, 480), (480,),
+                                                     (480, 10), (10,)]
+    assert model.forward(np.zeros((2, 1, 28, 28), np.float32)).shape == (2, 10)
+    assert model.spec == "lenet5:18-47-480" and model.input_shape == (1, 28, 28)
+
+
+@pytest.mark.parametrize("spec", ["lenet5:0-1-2", "lenet5:a-b-c", "lenet5:1-2", "lenet5:", "lenet5:1-2-3-4",
+                                  "lenet5:1-2-3:relu", "lenet5:-1-2-3", "lenet5: 1-2-3"])
+def test_bad_lenet5_spec_is_rejected_naming_it(spec):
+    with pytest.raises(ValueError, match="model spec must be .*" + re.escape(repr(spec))):
+        build_model(spec)
+
+
+@pytest.mark.parametrize("widths, error", [((20, 50), TypeError), ((20, 0, 500), ValueError),
+                                           ((20, 50.0, 500), TypeError)])
+def test_lenet5_rejects_bad_widths(widths, error):
+    with pytest.raises(error, match="'widths' parameter of lenet5"):
+        lenet5(widths)
 
 
 def test_dense_computes_xw_plus_b(rng):

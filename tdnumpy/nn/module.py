@@ -59,8 +59,8 @@ class Parameter:
             )
         self.mask = np.empty_like(self.value, dtype=bool)  # the value's memory order
         self.mask[...] = keep
-        self.value *= self.mask
-        self.grad *= self.mask
+        np.copyto(self.value, 0, where=~self.mask)  # +0.0, where multiplying would leave -0.0
+        np.copyto(self.grad, 0, where=~self.mask)
 
     def __repr__(self) -> str:
         masked = "" if self.mask is None else f", {int(self.mask.sum())} kept"

@@ -1,0 +1,215 @@
+"""Pruning a model, for good: the masks of :mod:`tdnumpy.masks` put into the
+model's Parameters, prune-and-retrain (Han et al. 2015) and gradual pruning
+during training (Zhu and Gupta 2017).
+
+A pruned weight stays pruned. :meth:`tdnumpy.nn.Parameter.set_mask` stores the
+keep-mask and zeroes what it drops; the optimisers zero the gradient and the
+optimiser state of the pruned entries at every step, and checkpoints save and
+restore the masks. Pruning again only ever removes more: the new mask is the
+old one AND the rule's, and the entries already pruned rank below every kept
+one (they would tie at magnitude 0 with kept zeros otherwise), so pruning at
+f then at f' >= f equals pruning at f' once, and pruning twice at f equals
+pruning once.
+
+Kinds (what ``amount`` means):
+
+    weight   per column: the floor(f N_row) smallest |W[i, o]| of every column o
+             (the targeted-dropout paper's definition; equal to targeted
+             weight dropout with gamma = f, alpha = 1)
+    unit     the floor(f N_col) units of smallest ||W[:, o]||_2, weights and bias
+    layer    the floor(f N_row N_col) smallest |W| of each layer
+    global   the floor(f sum_l N_l) smallest |W| over all chosen layers together
+    std      Han et al.'s rule |W| < q std(W), per layer; ``amount`` is q >= 0
+
+``amount`` is one number for every chosen layer or a dict {layer: amount}.
+Biases are never pruned except with their unit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import masks
+from ._validation import check_choice, check_real
+from .nn.dropout import _ActivationNoise
+from .nn.noise import WeightedLayer, choose_layers
+from .schedules import PolynomialSparsity
+
+KINDS = ("weight", "unit", "layer", "global", "std")
+
+
+def prunable_layers(model, layers=None, *, kind: str = "weight") -> list[WeightedLayer]:
+    """The weighted layers to prune: ``layers`` (names) or, by default, all of
+    them, except for unit pruning, which by default leaves the output layer
+    alone (its units are the classes)."""
+    names = choose_layers(model, layers)
+    if layers is None and kind == "unit":
+        names = names[:-1]
+    return [model.layer(n) for n in names]
+
+
+def _amounts(amount, chosen: list[WeightedLayer], kind: str) -> dict[str, float]:
+    high = None if kind == "std" else 1.0
+    name = "quality" if kind == "std" else "fraction"
+    if isinstance(amount, dict):
+        unknown = sorted(set(amount) - {layer.name for layer in chosen})
+        if unknown:
+            raise ValueError(f"The {name} of layers {unknown} was given, but the layers pruned are "
+                             f"{[layer.name for layer in chosen]}.")
+        return {n: check_real(a, f"{name} of {n}", "prune", low=0.0, high=high) for n, a in amount.items()}
+    value = check_real(amount, name, "prune", low=0.0, high=high)
+    return {layer.name: value for layer in chosen}
+
+
+def _magnitudes(layer: WeightedLayer) -> np.ndarray:
+    """|W| in float64, with entries already pruned at -1: below every kept one."""
+    w = layer.weight
+    scores = np.abs(w.value).astype(np.float64)
+    if w.mask is not None:
+        scores[~w.mask] = -1.0
+    return scores
+
+
+def _weight_keep(layer: WeightedLayer, kind: str, amount: float) -> np.ndarray:
+    w = layer.weight.value
+    scores = _magnitudes(layer)
+    if kind == "weight":
+        return ~masks.bottom_k(scores, masks.n_targets(w.shape[0], amount))
+    if kind == "layer":
+        return ~masks.bottom_k(scores.reshape(-1), masks.n_targets(w.size, amount)).reshape(w.shape)
+    return masks.std_prune_keep(w, amount)
+
+
+def _unit_keep(layer: WeightedLayer, amount: float) -> np.ndarray:
+    norms = masks.unit_norms(layer.weight.value)
+    if layer.weight.mask is not None:
+        norms[~layer.weight.mask.any(axis=0)] = -1.0  # units pruned before
+    return ~masks.bottom_k(norms, masks.n_targets(len(norms), amount))
+
+
+def _global_keep(chosen: list[WeightedLayer], fraction: float) -> list[np.ndarray]:
+    union = np.concatenate([_magnitudes(layer).reshape(-1) for layer in chosen])
+    removed = masks.bottom_k(union, masks.n_targets(len(union), fraction))
+    ends = np.cumsum([layer.weight.size for layer in chosen])[:-1]
+    return [~part.reshape(layer.weight.shape) for part, layer in zip(np.split(removed, ends), chosen)]
+
+
+def _restrict(param, keep: np.ndarray) -> None:
+    param.set_mask(keep if param.mask is None else param.mask & keep)
+
+
+def prune(model, kind: str, amount, layers=None) -> list[dict]:
+    """Prune ``model`` in place (see the module docstring for ``kind`` and
+    ``amount``); returns one line of :func:`report` per pruned layer."""
+    kind = check_choice(kind, "kind", "prune", KINDS)
+    chosen = prunable_layers(model, layers, kind=kind)
+    if kind == "global":
+        if isinstance(amount, dict):
+            raise TypeError("Global pruning takes one fraction for all layers, not a dict.")
+        fraction = check_real(amount, "fraction", "prune", low=0.0, high=1.0)
+        for layer, keep in zip(chosen, _global_keep(chosen, fraction)):
+            _restrict(layer.weight, keep)
+        return report(model, [layer.name for layer in chosen])
+    for name, value in _amounts(amount, chosen, kind).items():
+        layer = model.layer(name)
+        if kind == "unit":
+            units = _unit_keep(layer, value)
+            _restrict(layer.weight, np.broadcast_to(units, layer.weight.shape))
+            if layer.bias is not None:
+                _restrict(layer.bias, units)
+        else:
+            _restrict(layer.weight, _weight_keep(layer, kind, value))
+    return report(model, [layer.name for layer in chosen])
+
+
+def kept_weights(layer: WeightedLayer) -> int:
+    """C_i, the number of connections (weights) of a layer that are not pruned."""
+    mask = layer.weight.mask
+    return layer.weight.size if mask is None else int(np.count_nonzero(mask))
+
+
+def report(model, layers=None) -> list[dict]:
+    """Per weighted layer: weights, kept weights and sparsity (pruned fraction)."""
+    rows = []
+    for name in choose_layers(model, layers):
+        layer = model.layer(name)
+        total, kept = layer.weight.size, kept_weights(layer)
+        rows.append({"layer": name, "weights": total, "kept": kept, "sparsity": 1.0 - kept / total})
+    return rows
+
+
+def sparsity(model, layers=None) -> float:
+    """The fraction of the chosen layers' weights (biases excluded) that is pruned."""
+    rows = report(model, layers)
+    return 1.0 - sum(r["kept"] for r in rows) / sum(r["weights"] for r in rows)
+
+
+def parameters_left(model) -> int:
+    """Parameters that are not pruned, biases included."""
+    return sum(p.size if p.mask is None else int(np.count_nonzero(p.mask)) for p in model.parameters())
+
+
+def retrain_dropout_rate(rate: float, kept: int, original: int) -> float:
+    """Han et al. (2015), equation 2: the dropout rate for retraining a pruned layer,
+
+        D_r = D_o sqrt(C_ir / C_io),
+
+    with D_o the rate the network was trained with and C_io, C_ir the layer's
+    connections before pruning and after. A pruned layer has less capacity
+    and needs less regularisation; dropout acts on units, whose number goes
+    as the square root of the connections (C_i = N_i N_(i-1)).
+    """
+    rate = check_real(rate, "rate", "retrain_dropout_rate", low=0.0, high=1.0, closed="left")
+    if not (isinstance(original, (int, np.integer)) and isinstance(kept, (int, np.integer))
+            and 0 <= kept <= original and original > 0):
+        raise ValueError(f"retrain_dropout_rate needs connection counts 0 <= kept <= original, original > 0. "
+                         f"Got kept={kept!r}, original={original!r}.")
+    return rate * math.sqrt(kept / original)
+
+
+def adjust_dropout(model, original_rates: dict[str, float] | None = None) -> dict[str, float]:
+    """Set each dropout-type module's rate (:class:`~tdnumpy.nn.Dropout`,
+    Gaussian and spatial dropout) to :func:`retrain_dropout_rate` of the
+    weighted layer before it, whose unpruned size is C_io. ``original_rates``
+    ({module name: D_o}) defaults to the modules' current rates; the function
+    returns the rates it used as D_o, to pass back in later rounds of
+    iterative pruning so that each round starts from the original rate."""
+    used = {}
+    previous = None
+    for module in model.layers:
+        if isinstance(module, WeightedLayer):
+            previous = module
+        elif isinstance(module, _ActivationNoise) and previous is not None:
+            d_o = module.p if original_rates is None else original_rates.get(module.name, module.p)
+            used[module.name] = d_o
+            module.p = retrain_dropout_rate(d_o, kept_weights(previous), previous.weight.size)
+    return used
+
+
+@dataclass
+class GradualPruning:
+    """Gradual pruning during training (Zhu and Gupta 2017): at each pruning
+    step of ``schedule`` (a :class:`tdnumpy.schedules.PolynomialSparsity`) the
+    chosen layers are pruned to sparsity s_t, by ``kind`` (default ``layer``,
+    as Zhu and Gupta do; also ``weight``, ``unit`` or ``global``). Pass it as
+    ``before_step`` to :func:`tdnumpy.train.fit`; it acts before the step's
+    forward pass."""
+
+    model: object
+    schedule: PolynomialSparsity
+    kind: str = "layer"
+    layers: list | None = None
+
+    def __post_init__(self):
+        check_choice(self.kind, "kind", "GradualPruning", ("weight", "unit", "layer", "global"))
+        if not isinstance(self.schedule, PolynomialSparsity):
+            raise TypeError(f"The 'schedule' parameter of GradualPruning must be a PolynomialSparsity. "
+                            f"Got {type(self.schedule).__name__} instead.")
+        prunable_layers(self.model, self.layers, kind=self.kind)  # unknown names fail now
+
+    def __call__(self, step: int) -> None:
+        if self.schedule.is_pruning_step(step):
+            prune(self.model, self.kind, self.schedule(step), self.layers)

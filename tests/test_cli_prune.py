@@ -1,0 +1,193 @@
+"""The pruning commands on real MNIST: tdnumpy prune, tdnumpy export-sparse,
+and train's --l1 / --l2 / --gradual-sparsity; and Han et al.'s LeNet-300-100
+result."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+
+import numpy as np
+import pytest
+
+from tdnumpy import prune as pruning
+from tdnumpy.checkpoint import load_checkpoint, save_checkpoint
+from tdnumpy.cli import main
+from tdnumpy.data import load_dataset, to_inputs
+from tdnumpy.sparse import import_model, model_bytes
+from tdnumpy.train import evaluate
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    """A small MLP trained for one epoch (a few seconds)."""
+    out = tmp_path_factory.mktemp("trained")
+    assert main(["train", "--model", "mlp:784-64-32-10", "--epochs", "1", "--quiet", "--data-dir",
+                 str(mnist_dir), "--out", str(out)]) == 0
+    return out / "checkpoint.npz"
+
+
+def _test_accuracy(model, mnist_dir) -> float:
+    data = load_dataset("mnist", mnist_dir)
+    return evaluate(model, to_inputs(data.test.images, model.input_shape), data.test.labels)["accuracy"]
+
+
+def test_prune_table_matches_the_pruned_checkpoints(trained, mnist_dir, tmp_path, capsys):
+    out = tmp_path / "p"
+    assert main(["prune", str(trained), "--kind", "weight", "--fractions", "0,0.5,0.9", "--out", str(out),
+                 "--data-dir", str(mnist_dir)]) == 0
+    printed = capsys.readouterr().out
+    rows = json.loads((out / "prune.json").read_text())["rows"]
+    with open(out / "prune.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r["fraction"] for r in table] == ["0", "0.5", "0.9"] and "0.9" in printed
+    for row, line, f in zip(rows, table, (0.0, 0.5, 0.9)):
+        model, meta = load_checkpoint(row["checkpoint"])
+        sizes = [(784, 64), (64, 32), (32, 10)]
+        removed = sum(math.floor(f * n) * m for n, m in sizes)
+        assert row["sparsity"] == pytest.approx(removed / sum(n * m for n, m in sizes), abs=1e-12)
+        assert row["sparsity"] == pytest.approx(pruning.sparsity(model), abs=1e-12)
+        assert row["parameters_left"] == pruning.parameters_left(model) == int(line["parameters_left"])
+        assert row["compressed_bytes"] == model_bytes(model)[1] == int(line["compressed_bytes"])
+        assert row["test_accuracy"] == pytest.approx(_test_accuracy(model, mnist_dir), abs=1e-12)
+        assert meta["pruned"]["amount"] == f
+    original, _ = load_checkpoint(trained)
+    assert rows[0]["test_accuracy"] == pytest.approx(_test_accuracy(original, mnist_dir), abs=1e-12)
+    assert rows[2]["test_accuracy"] < rows[0]["test_accuracy"]
+
+
+def test_iterative_prune_and_retrain_keeps_pruned_weights_at_zero(trained, mnist_dir, tmp_path):
+    out = tmp_path / "p"
+    assert main(["prune", str(trained), "--kind", "layer", "--fractions", "0.5,0.9", "--iterative",
+                 "--retrain-epochs", "1", "--skip-output", "--out", str(out), "--data-dir", str(mnist_dir)]) == 0
+    rows = json.loads((out / "prune.json").read_text())["rows"]
+    first, _ = load_checkpoint(rows[0]["checkpoint"])
+    second, _ = load_checkpoint(rows[1]["checkpoint"])
+    assert second.layer("fc3").weight.mask is None
+    for name in ("fc1", "fc2"):
+        a, b = first.layer(name).weight, second.layer(name).weight
+        assert (b.mask <= a.mask).all()  # the second round starts from the first
+        assert (b.value[~b.mask] == 0).all()
+        assert np.count_nonzero(~b.mask) == math.floor(0.9 * b.size)
+    one_shot = tmp_path / "one-shot"
+    assert main(["prune", str(trained), "--kind", "layer", "--fractions", "0.9", "--skip-output",
+                 "--out", str(one_shot), "--data-dir", str(mnist_dir)]) == 0
+    unretrained = json.loads((one_shot / "prune.json").read_text())["rows"][0]["test_accuracy"]
+    assert rows[1]["test_accuracy"] > unretrained + 0.01
+
+
+def test_export_sparse_round_trip_and_note_for_unpruned(trained, tmp_path, capsys):
+    assert main(["export-sparse", str(trained), str(tmp_path / "dense.npz")]) == 0
+    assert "not pruned" in capsys.readouterr().out
+    model, _ = load_checkpoint(trained)
+    pruning.prune(model, "weight", 0.9)
+    save_checkpoint(tmp_path / "pruned.npz", model)
+    assert main(["export-sparse", str(tmp_path / "pruned.npz"), str(tmp_path / "sparse.npz")]) == 0
+    printed = capsys.readouterr().out
+    assert "not pruned" not in printed and "total" in printed
+    back, _ = import_model(tmp_path / "sparse.npz")
+    for name, p in model.named_parameters().items():
+        q = back.named_parameters()[name]
+        np.testing.assert_array_equal(q.value, p.value, err_msg=name)
+        if p.mask is not None:
+            np.testing.assert_array_equal(q.mask, p.mask, err_msg=name)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--fractions", "0.5,1.5"], r"--fractions must be in \[0, 1\] for --kind weight"),
+    (["--layers", "fc9"], "No weighted layer named 'fc9'"),
+    (["--fractions", "fc9=0.5"], r"--fractions names layers \['fc9'\] that are not pruned"),
+    (["--fractions", "0.9,0.5", "--iterative"], "--iterative prunes more at every row"),
+    (["--kind", "global", "--fractions", "fc1=0.5"], "--kind global takes one fraction per row"),
+])
+def test_prune_rejects_bad_requests(argv, match, trained, tmp_path, capsys):
+    assert main(["prune", str(trained), "--out", str(tmp_path / "o"), *argv]) == 1
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+
+
+@pytest.mark.parametrize("value", ["-0.5", "abc", "nan", ""])
+def test_prune_fraction_syntax_is_a_usage_error(value, trained, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["prune", str(trained), "--fractions", value])
+    assert info.value.code == 2 and "--fractions" in capsys.readouterr().err
+
+
+def test_prune_a_checkpoint_that_does_not_match_its_model(trained, tmp_path, capsys):
+    model, meta = load_checkpoint(trained)
+    model.spec = "mlp:784-64-10"  # parameters of a 784-64-32-10 network recorded as another model
+    save_checkpoint(tmp_path / "bad.npz", model)
+    assert main(["prune", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "bad.npz" in err and "does not match" in err
+
+
+def test_train_with_gradual_pruning_and_penalties(mnist_dir, tmp_path):
+    out = tmp_path / "g"
+    assert main(["train", "--model", "mlp:784-64-32-10", "--epochs", "2", "--quiet", "--gradual-sparsity", "0.8",
+                 "--gradual-interval", "50", "--l1", "1e-5", "--l2", "1e-4", "--data-dir", str(mnist_dir),
+                 "--out", str(out)]) == 0
+    model, meta = load_checkpoint(out / "checkpoint.npz")
+    assert meta["config"]["l1"] == 1e-5 and meta["config"]["gradual_sparsity"] == 0.8
+    for layer, (n, m) in zip(("fc1", "fc2", "fc3"), [(784, 64), (64, 32), (32, 10)]):
+        w = model.layer(layer).weight
+        assert np.count_nonzero(~w.mask) == math.floor(0.8 * n * m)
+        assert (w.value[~w.mask] == 0).all()
+    assert meta["metrics"]["test_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--l1", "-1"], r"--l1: must be in \[0.0, inf\)"),
+    (["--gradual-sparsity", "1"], r"--gradual-sparsity: must be in \[0.0, 1.0\)"),
+    (["--gradual-interval", "0"], "--gradual-interval: must be a positive integer"),
+])
+def test_bad_pruning_flags_of_train(argv, match, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", *argv])
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_han_lenet300_prune_and_retrain_to_8_percent(mnist_dir, tmp_path):
+    """Han et al. (2015), table 1: LeNet-300-100 pruned to about 8% of its weights
+    (8% / 9% / 26% of fc1 / fc2 / fc3 kept) loses no accuracy after iterative
+    pruning and retraining. Here: 10 epochs with L2 (weight decay 5e-4, as Han
+    et al. train with L2), then four rounds of layer-wise magnitude pruning,
+    the kept fraction of each layer shrinking geometrically to the target,
+    each followed by 3 epochs of retraining; the test error must stay within
+    0.2 points of the unpruned network's."""
+    base = tmp_path / "base"
+    assert main(["train", "--model", "lenet300", "--epochs", "10", "--weight-decay", "5e-4", "--quiet",
+                 "--data-dir", str(mnist_dir), "--out", str(base)]) == 0
+    target = {"fc1": 0.92, "fc2": 0.91, "fc3": 0.74}
+    rows = ";".join(",".join(f"{k}={1 - (1 - v) ** (r / 4):.4f}" for k, v in target.items()) for r in range(1, 5))
+    out = tmp_path / "han"
+    assert main(["prune", str(base / "checkpoint.npz"), "--kind", "layer", "--fractions", rows, "--iterative",
+                 "--retrain-epochs", "3", "--retrain-lr", "0.02", "--out", str(out), "--data-dir", str(mnist_dir)]) == 0
+    final = json.loads((out / "prune.json").read_text())["rows"][-1]
+    kept = {r["layer"]: r["kept"] / r["weights"] for r in final["layers"]}
+    assert kept == pytest.approx({"fc1": 0.08, "fc2": 0.09, "fc3": 0.26}, abs=1e-3)
+    assert 1 - final["sparsity"] == pytest.approx(0.0818, abs=1e-3)
+    unpruned = json.loads((base / "metrics.json").read_text())["test_accuracy"]
+    assert final["test_accuracy"] >= unpruned - 0.002, (final["test_accuracy"], unpruned)
+
+
+def test_prune_units_and_remove_them_for_real(trained, mnist_dir, tmp_path):
+    """Unit pruning leaves dead units; --remove-dead-units shrinks the layers (the
+    checkpoint's spec follows) and the accuracy stays that of the masked network
+    (outputs equal up to rounding, so at most one test image may flip)."""
+    rows = {}
+    for flag in ([], ["--remove-dead-units"]):
+        out = tmp_path / ("shrunk" if flag else "masked")
+        assert main(["prune", str(trained), "--kind", "unit", "--fractions", "0.5", *flag, "--out", str(out),
+                     "--data-dir", str(mnist_dir)]) == 0
+        rows[bool(flag)] = json.loads((out / "prune.json").read_text())["rows"][0]
+    model, meta = load_checkpoint(rows[True]["checkpoint"])
+    assert meta["spec"] == "mlp:784-32-16-10:relu"
+    assert model.n_parameters() == 784 * 32 + 32 + 32 * 16 + 16 + 16 * 10 + 10
+    assert rows[True]["parameters_left"] == model.n_parameters()
+    # the masked network still holds the weights that read dead units: 32 rows of fc2, 16 of fc3
+    assert rows[False]["parameters_left"] - rows[True]["parameters_left"] == 32 * 16 + 16 * 10
+    assert abs(rows[True]["test_accuracy"] - rows[False]["test_accuracy"]) <= 1e-4
+    assert rows[True]["sparsity"] == rows[False]["sparsity"]
