@@ -150,7 +150,7 @@ def _train_parser(sub) -> None:
                      help="add lambda / 2 * sum w^2 to the loss (default: %(default)s)")
     grad = p.add_argument_group("gradual pruning during training (Zhu and Gupta 2017)")
     grad.add_argument("--gradual-sparsity", type=_float_in(0.0, 1.0, False), default=None, metavar="S",
-                      help="prune the weights to sparsity S in [0, 1) along s_t = S (1 - (t - t0) / (n dt))^3")
+                      help="prune the weights to sparsity S in [0, 1) along s_t = S (1 - (1 - (t - t0) / (n dt))^3)")
     grad.add_argument("--gradual-kind", choices=("layer", "weight", "unit", "global"), default="layer",
                       help="what each pruning step removes (default: %(default)s; see 'tdnumpy prune --help')")
     grad.add_argument("--gradual-start", type=_non_negative_int, default=0, metavar="EPOCH",
@@ -179,16 +179,17 @@ def _fractions(text: str) -> list:
     try:
         if "=" in text:
             for row in text.split(";"):
-                pairs = [item.split("=") for item in row.split(",") if item.strip()]
-                if not pairs or any(len(pair) != 2 for pair in pairs):
-                    raise ValueError(row)
-                rows.append({name.strip(): float(value) for name, value in pairs})
+                pairs = [item.split("=") for item in row.split(",")]
+                names = [pair[0].strip() for pair in pairs]
+                if any(len(pair) != 2 for pair in pairs) or len(set(names)) != len(names):
+                    raise ValueError(row)  # also a layer named twice in a row
+                rows.append({name: float(value) for name, (_, value) in zip(names, pairs)})
         else:
-            rows = [float(item) for item in text.split(",") if item.strip()]
+            rows = [float(item) for item in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"must be numbers separated by commas (0,0.5,0.9) or rows of LAYER=NUMBER pairs separated by "
-            f"semicolons (fc1=0.6,fc2=0.6;fc1=0.92,fc2=0.91), got {text!r}") from None
+            f"semicolons (fc1=0.6,fc2=0.6;fc1=0.92,fc2=0.91), each layer once a row, got {text!r}") from None
     if not rows:
         raise argparse.ArgumentTypeError(f"needs at least one number, got {text!r}")
     values = [v for row in rows for v in (row.values() if isinstance(row, dict) else [row])]
@@ -218,13 +219,19 @@ def _prune_parser(sub) -> None:
                         "output layer)")
     p.add_argument("--skip-output", action="store_true", help="leave the output layer unpruned")
     p.add_argument("--retrain-epochs", type=_non_negative_int, default=0,
-                   help="retrain each pruned network this many epochs, pruned weights held at 0 and dropout "
+                   help="retrain each pruned network this many epochs on the training images (less the "
+                        "checkpoint's --validation ones), with its optimiser, batch size, penalties and "
+                        "regularisers (ramped ones at their final values), pruned weights held at 0 and dropout "
                         "rates scaled by sqrt(C_ir / C_io) (Han et al.) (default: %(default)s)")
     p.add_argument("--retrain-lr", type=_float_in(0.0, None, True), default=None,
                    help="learning rate of retraining, decayed by a cosine (default: a tenth of the training lr)")
     p.add_argument("--iterative", action="store_true",
                    help="prune the rows one after the other, each starting from the previous (retrained) "
                         "network, as in Han et al.'s iterative pruning; fractions must not decrease")
+    p.add_argument("--dense-bits", type=_positive_int, default=5,
+                   help="index bits of dense layers in the compressed size (default: %(default)s)")
+    p.add_argument("--conv-bits", type=_positive_int, default=8,
+                   help="index bits of conv layers in the compressed size (default: %(default)s)")
     p.add_argument("--remove-dead-units", action="store_true",
                    help="after pruning (and retraining), remove the units left with no unpruned input or output "
                         "for real (Han et al.); the saved checkpoints are the smaller networks")
@@ -342,8 +349,7 @@ def cmd_train(args) -> int:
     log = (lambda *a: None) if args.quiet else (lambda *a: print(*a, file=sys.stderr))
     model = build_model(args.model, seed=args.seed)
     chosen = _regularisers(args, model)  # a bad name fails now, not after loading the data
-    out = args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}"
-    out.mkdir(parents=True, exist_ok=True)  # fail now, not after training, if it cannot be made
+    out = _output_folder(args.out or Path("runs") / f"{args.model.replace(':', '_')}-seed{args.seed}")
     data = _load(args, log)
     x, y = to_inputs(data.train.images, model.input_shape), data.train.labels
     x_test = to_inputs(data.test.images, model.input_shape)
@@ -390,19 +396,36 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _output_folder(path: Path) -> Path:
+    """Make the output folder now, so a bad --out fails before any work."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path}: File exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _penalties(args, model) -> list:
     return [cls(model, strength) for cls, strength in ((L1, args.l1), (L2, args.l2)) if strength > 0]
 
 
 def _gradual_pruning(args, model, steps_per_epoch: int):
+    """Zhu and Gupta's schedule from the flags: pruning steps t0, t0 + dt, ...,
+    t0 + n dt, the last one inside the run (steps 0 .. epochs * steps_per_epoch - 1)."""
     if args.gradual_sparsity is None:
         return None
     if args.gradual_start >= args.epochs:
         raise ValueError(f"--gradual-start {args.gradual_start} must be below --epochs {args.epochs}.")
     epochs = args.gradual_epochs or max(1, (args.epochs - args.gradual_start) // 2)
-    intervals = max(1, epochs * steps_per_epoch // args.gradual_interval)
-    schedule = PolynomialSparsity(args.gradual_sparsity, start=args.gradual_start * steps_per_epoch,
-                                  steps=intervals, interval=args.gradual_interval)
+    if args.gradual_start + epochs > args.epochs:
+        raise ValueError(f"--gradual-start {args.gradual_start} + --gradual-epochs {epochs} runs past --epochs "
+                         f"{args.epochs}; the final sparsity would never be reached.")
+    start = args.gradual_start * steps_per_epoch
+    span = min(epochs * steps_per_epoch, args.epochs * steps_per_epoch - start) - 1  # t0 + n dt <= last step
+    if span < args.gradual_interval:
+        raise ValueError(f"--gradual-interval {args.gradual_interval} is longer than the pruning phase "
+                         f"({span + 1} steps); choose a smaller interval.")
+    schedule = PolynomialSparsity(args.gradual_sparsity, start=start, steps=span // args.gradual_interval,
+                                  interval=args.gradual_interval)
     return GradualPruning(model, schedule, kind=args.gradual_kind)
 
 
@@ -414,18 +437,23 @@ def _describe(item) -> str:
     return f"{item.name} penalty on the weights, lambda {item.strength}"
 
 
-def _training_regularisers(model, config: dict) -> list[str]:
+def _training_regularisers(model, meta: dict) -> list[str]:
     """Put back the regularisers a checkpoint was trained with: their evaluation
     behaviour (DropConnect's inference, classic dropout's and standout's
-    scaling) is part of the model."""
-    train_args = _train_config(config)
-    return regularisers.apply(model, _regularisers(train_args, model), _settings(train_args))
+    scaling) is part of the model. A pruned and retrained checkpoint also
+    records the dropout rates it was retrained with (Han et al.'s D_r)."""
+    train_args = _train_config(meta.get("config") or {})
+    lines = regularisers.apply(model, _regularisers(train_args, model), _settings(train_args))
+    for name, rate in ((meta.get("pruned") or {}).get("dropout_rates") or {}).items():
+        model.layer(name).p = rate
+        lines.append(f"{name}: p {rate:.4g} (retrained after pruning)")
+    return lines
 
 
 def cmd_evaluate(args) -> int:
     model, meta = load_checkpoint(args.checkpoint)
     args.dataset = dataset = args.dataset or meta.get("dataset", "mnist")
-    for line in _training_regularisers(model, meta.get("config") or {}):
+    for line in _training_regularisers(model, meta):
         print(f"as trained: {line}", file=sys.stderr)
     data = _load(args, lambda *a: print(*a, file=sys.stderr))
     test = evaluate(model, to_inputs(data.test.images, model.input_shape, model.dtype), data.test.labels)
@@ -444,7 +472,9 @@ def _train_config(config: dict) -> argparse.Namespace:
 def _prune_layers(args, model) -> list[str] | None:
     from .prune import prunable_layers
 
-    names = None if args.layers is None else [n.strip() for n in args.layers.split(",") if n.strip()]
+    names = None if args.layers is None else [n.strip() for n in args.layers.split(",")]
+    if names is not None and len(set(names)) != len(names):
+        raise ValueError(f"--layers names a layer twice: {args.layers!r}.")
     chosen = [layer.name for layer in prunable_layers(model, names, kind=args.kind)]
     if args.skip_output:
         last = choose_layers(model)[-1]
@@ -502,38 +532,45 @@ def cmd_prune(args) -> int:
     config = _train_config(meta.get("config") or {})
     layers = _prune_layers(args, model)
     _check_amounts(args, layers)
+    if any(p.mask is not None for p in model.parameters()):
+        log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(model, layers):.4f} over the "
+            f"layers chosen); pruning only adds to its masks")
+    if args.kind == "unit" and choose_layers(model)[-1] in layers:
+        log("note: unit pruning of the output layer removes classes")
     args.dataset = args.dataset or meta.get("dataset", "mnist")
-    out = args.out or args.checkpoint.parent / f"prune-{args.kind}"
-    out.mkdir(parents=True, exist_ok=True)
+    out = _output_folder(args.out or args.checkpoint.parent / f"prune-{args.kind}")
+    args.validation = config.validation  # retrain on the images training saw, not on its held-out ones
     data = _load(args, log)
     x, y = to_inputs(data.train.images, model.input_shape, model.dtype), data.train.labels
     x_test, y_test = to_inputs(data.test.images, model.input_shape, model.dtype), data.test.labels
     retrain_lr = args.retrain_lr or config.lr / 10
     log(f"pruning {args.checkpoint} ({meta['spec']}), kind {args.kind}, layers {', '.join(layers)}"
         + (f"; retraining {args.retrain_epochs} epochs at lr {retrain_lr:g}" if args.retrain_epochs else ""))
-    rows, network, rates = [], None, None
+    rows, network, original_rates = [], None, None
     for i, amount in enumerate(args.fractions):
         if network is None or not args.iterative:
             network, _ = load_checkpoint(args.checkpoint)
-            _training_regularisers(network, meta.get("config") or {})
-            rates = None
+            _training_regularisers(network, meta)
+            original_rates = None
         pruning.prune(network, args.kind, amount, layers)
         if args.retrain_epochs:
-            rates = pruning.adjust_dropout(network, rates)
+            original_rates = pruning.adjust_dropout(network, original_rates)
             _retrain(network, x, y, config, args.retrain_epochs, retrain_lr, seed=config.seed + i)
+        rates = {name: network.layer(name).p for name in original_rates or {}}
         kept = network
         if args.remove_dead_units:
             shrunk = remove_dead_units(network)
             kept = shrunk.model
             log(f"  {_label(amount)}: {shrunk.summary()}")
         test = evaluate(kept, x_test, y_test)
-        dense, sparse = model_bytes(kept)
+        dense, sparse = model_bytes(kept, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
         path = out / f"pruned-{i}.npz"
         save_checkpoint(path, kept, seed=config.seed, dataset=args.dataset, config=meta.get("config") or {},
                         metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
                         pruned={"kind": args.kind, "amount": amount, "layers": layers, "source": str(args.checkpoint),
-                                "retrain_epochs": args.retrain_epochs, "iterative": args.iterative})
-        rows.append({"fraction": amount, "sparsity": pruning.sparsity(network, layers),
+                                "retrain_epochs": args.retrain_epochs, "iterative": args.iterative,
+                                "dropout_rates": rates})
+        rows.append({"q" if args.kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, layers),
                      "test_accuracy": test["accuracy"], "test_loss": test["loss"],
                      "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
                      "dense_bytes": dense, "compressed_bytes": sparse, "checkpoint": str(path),
@@ -545,23 +582,27 @@ def cmd_prune(args) -> int:
 
 def _write_prune_table(out: Path, kind: str, rows: list[dict]) -> None:
     head = "q" if kind == "std" else "fraction"
-    width = max(len(head), *(len(_label(r["fraction"])) for r in rows))
+    width = max(len(head), *(len(_label(r[head])) for r in rows))
     print(f"{head:>{width}} {'sparsity':>9} {'test acc':>9} {'params left':>12} {'compressed B':>12} {'ratio':>6}")
     lines = ["{},sparsity,test_accuracy,parameters_left,compressed_bytes,compression_ratio".format(head)]
     for r in rows:
         ratio = r["dense_bytes"] / r["compressed_bytes"]
-        print(f"{_label(r['fraction']):>{width}} {r['sparsity']:>9.4f} {100 * r['test_accuracy']:>8.2f}% "
+        print(f"{_label(r[head]):>{width}} {r['sparsity']:>9.4f} {100 * r['test_accuracy']:>8.2f}% "
               f"{r['parameters_left']:>12,} {r['compressed_bytes']:>12,} {ratio:>5.1f}x")
-        lines.append(f"\"{_label(r['fraction'])}\",{r['sparsity']:.6f},{r['test_accuracy']:.4f},"
+        lines.append(f"\"{_label(r[head])}\",{r['sparsity']:.6f},{r['test_accuracy']:.4f},"
                      f"{r['parameters_left']},{r['compressed_bytes']},{ratio:.3f}")
     atomic_write_bytes(out / "prune.csv", ("\n".join(lines) + "\n").encode())
     atomic_write_json(out / "prune.json", {"kind": kind, "rows": rows})
+    print("(compressed B: every weight matrix as relative-index CSR, 32-bit values and b-bit gaps, biases "
+          "dense; ratio: dense 32-bit bytes / compressed)")
     print(f"-> {out / 'prune.csv'}, {out / 'prune.json'}")
 
 
 def cmd_export_sparse(args) -> int:
     from .sparse import export_model, total
 
+    if args.out.is_dir() or not args.out.name:
+        raise ValueError(f"OUT {str(args.out)!r} must be a file name, not a folder.")
     model, meta = load_checkpoint(args.checkpoint)
     reports = export_model(model, args.out, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
     print(f"{'layer':>8} {'shape':>12} {'bits':>4} {'nonzeros':>9} {'fillers':>8} {'dense B':>10} {'sparse B':>10} {'ratio':>6}")

@@ -592,7 +592,7 @@ def global_prune_keep(weights, fraction: float) -> list[np.ndarray]:
 
 
 def std_prune_keep(w: np.ndarray, quality: float) -> np.ndarray:
-    """Han et al. (2015), section 3: keep |W| >= q std(W), the threshold a
+    """Han et al. (2015), section 4: keep |W| >= q std(W), the threshold a
     quality parameter q times the standard deviation of the layer's weights
     (over all its entries, pruned zeros included; computed in float64)."""
     _check_weight(w, "std_prune_keep")

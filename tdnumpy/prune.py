@@ -98,6 +98,8 @@ def _global_keep(chosen: list[WeightedLayer], fraction: float) -> list[np.ndarra
 
 
 def _restrict(param, keep: np.ndarray) -> None:
+    if param.mask is None and keep.all():
+        return  # nothing pruned: no mask, so the parameter still reads as unpruned
     param.set_mask(keep if param.mask is None else param.mask & keep)
 
 

@@ -271,7 +271,9 @@ def import_model(path):
     """Rebuild the model ``export_model`` wrote to ``path``; return (model, metadata).
 
     Each parameter gets its exact stored value (pruned weights as +0.0); a weight
-    that had a pruning mask gets the mask ``value != 0``."""
+    that had a pruning mask gets the mask ``value != 0``. The format stores
+    values, not masks (as Han et al.'s does), so a kept weight that happened to
+    be exactly 0 comes back pruned; it contributes nothing either way."""
     path = Path(path)
     contents, meta = _read(path)
     try:

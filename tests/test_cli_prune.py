@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tdnumpy import prune as pruning
-from tdnumpy.checkpoint import load_checkpoint, save_checkpoint
+from tdnumpy.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from tdnumpy.cli import main
 from tdnumpy.data import load_dataset, to_inputs
 from tdnumpy.sparse import import_model, model_bytes
@@ -65,12 +65,16 @@ def test_iterative_prune_and_retrain_keeps_pruned_weights_at_zero(trained, mnist
     rows = json.loads((out / "prune.json").read_text())["rows"]
     first, _ = load_checkpoint(rows[0]["checkpoint"])
     second, _ = load_checkpoint(rows[1]["checkpoint"])
+    saved, masks, _ = read_checkpoint(rows[1]["checkpoint"])  # the values as written, not re-masked by loading
     assert second.layer("fc3").weight.mask is None
     for name in ("fc1", "fc2"):
         a, b = first.layer(name).weight, second.layer(name).weight
         assert (b.mask <= a.mask).all()  # the second round starts from the first
-        assert (b.value[~b.mask] == 0).all()
+        assert (saved[f"{name}.weight"][~masks[f"{name}.weight"]] == 0).all()
         assert np.count_nonzero(~b.mask) == math.floor(0.9 * b.size)
+    for row in rows:  # the accuracy reported is the saved network's
+        model, _ = load_checkpoint(row["checkpoint"])
+        assert row["test_accuracy"] == pytest.approx(_test_accuracy(model, mnist_dir), abs=1e-12)
     one_shot = tmp_path / "one-shot"
     assert main(["prune", str(trained), "--kind", "layer", "--fractions", "0.9", "--skip-output",
                  "--out", str(one_shot), "--data-dir", str(mnist_dir)]) == 0
@@ -108,7 +112,7 @@ def test_prune_rejects_bad_requests(argv, match, trained, tmp_path, capsys):
     assert re.search(match, err), err
 
 
-@pytest.mark.parametrize("value", ["-0.5", "abc", "nan", ""])
+@pytest.mark.parametrize("value", ["-0.5", "abc", "nan", "", "0.5,,0.9", "fc1=0.5,fc1=0.9", "fc1=0.5;"])
 def test_prune_fraction_syntax_is_a_usage_error(value, trained, capsys):
     with pytest.raises(SystemExit) as info:
         main(["prune", str(trained), "--fractions", value])
@@ -129,13 +133,27 @@ def test_train_with_gradual_pruning_and_penalties(mnist_dir, tmp_path):
     assert main(["train", "--model", "mlp:784-64-32-10", "--epochs", "2", "--quiet", "--gradual-sparsity", "0.8",
                  "--gradual-interval", "50", "--l1", "1e-5", "--l2", "1e-4", "--data-dir", str(mnist_dir),
                  "--out", str(out)]) == 0
-    model, meta = load_checkpoint(out / "checkpoint.npz")
+    saved, masks, meta = read_checkpoint(out / "checkpoint.npz")
     assert meta["config"]["l1"] == 1e-5 and meta["config"]["gradual_sparsity"] == 0.8
     for layer, (n, m) in zip(("fc1", "fc2", "fc3"), [(784, 64), (64, 32), (32, 10)]):
-        w = model.layer(layer).weight
-        assert np.count_nonzero(~w.mask) == math.floor(0.8 * n * m)
-        assert (w.value[~w.mask] == 0).all()
+        keep = masks[f"{layer}.weight"]
+        assert np.count_nonzero(~keep) == math.floor(0.8 * n * m)
+        assert (saved[f"{layer}.weight"][~keep] == 0).all()
     assert meta["metrics"]["test_accuracy"] > 0.9
+
+
+def test_gradual_pruning_reaches_its_sparsity_on_the_last_step(mnist_dir, tmp_path, capsys):
+    """600 steps (batch 100), pruning every 100 from step 0: the last cut must be
+    at step 500, not at 600 (which never runs)."""
+    out = tmp_path / "g"
+    assert main(["train", "--model", "mlp:784-32-10", "--epochs", "1", "--batch-size", "100", "--quiet",
+                 "--gradual-sparsity", "0.9", "--gradual-epochs", "1", "--gradual-interval", "100",
+                 "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    _, masks, _ = read_checkpoint(out / "checkpoint.npz")
+    assert np.count_nonzero(~masks["fc1.weight"]) == math.floor(0.9 * 784 * 32)
+    assert main(["train", "--model", "mlp:784-32-10", "--epochs", "1", "--gradual-sparsity", "0.9",
+                 "--gradual-epochs", "2", "--data-dir", str(mnist_dir), "--out", str(out)]) == 1
+    assert "runs past --epochs 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, match", [
@@ -190,4 +208,39 @@ def test_prune_units_and_remove_them_for_real(trained, mnist_dir, tmp_path):
     # the masked network still holds the weights that read dead units: 32 rows of fc2, 16 of fc3
     assert rows[False]["parameters_left"] - rows[True]["parameters_left"] == 32 * 16 + 16 * 10
     assert abs(rows[True]["test_accuracy"] - rows[False]["test_accuracy"]) <= 1e-4
-    assert rows[True]["sparsity"] == rows[False]["sparsity"]
+
+
+def test_prune_output_and_layer_mistakes(trained, tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("x")
+    assert main(["prune", str(trained), "--out", str(blocker)]) == 1
+    assert f"--out {blocker}: File exists and is not a folder" in capsys.readouterr().err
+    assert main(["prune", str(trained), "--layers", "fc1,fc1", "--out", str(tmp_path / "o")]) == 1
+    assert "--layers names a layer twice" in capsys.readouterr().err
+    assert main(["export-sparse", str(trained), str(tmp_path)]) == 1
+    assert "must be a file name, not a folder" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def trained_with_dropout(tmp_path_factory, mnist_dir):
+    """Classic dropout, whose evaluation scales by 1 - p: the rate is part of the model."""
+    out = tmp_path_factory.mktemp("dropout")
+    assert main(["train", "--model", "mlp:784-64-32-10", "--epochs", "1", "--quiet", "--reg", "dropout-classic",
+                 "--drop-rate", "0.5", "--data-dir", str(mnist_dir), "--out", str(out)]) == 0
+    return out / "checkpoint.npz"
+
+
+def test_retraining_scales_dropout_as_han_et_al_and_evaluate_agrees(trained_with_dropout, mnist_dir, tmp_path,
+                                                                    capsys):
+    out = tmp_path / "p"
+    assert main(["prune", str(trained_with_dropout), "--kind", "layer", "--fractions", "0.5,0.75", "--iterative",
+                 "--retrain-epochs", "1", "--out", str(out), "--data-dir", str(mnist_dir)]) == 0
+    rows = json.loads((out / "prune.json").read_text())["rows"]
+    for row, f in zip(rows, (0.5, 0.75)):
+        _, _, meta = read_checkpoint(row["checkpoint"])
+        kept = 1 - math.floor(f * 784 * 64) / (784 * 64), 1 - math.floor(f * 64 * 32) / (64 * 32)
+        expected = {"drop1": 0.5 * math.sqrt(kept[0]), "drop2": 0.5 * math.sqrt(kept[1])}
+        assert meta["pruned"]["dropout_rates"] == pytest.approx(expected, rel=1e-12)  # D_o = 0.5 each round
+        capsys.readouterr()
+        assert main(["evaluate", row["checkpoint"], "--data-dir", str(mnist_dir)]) == 0
+        assert f"accuracy {100 * row['test_accuracy']:.2f}%" in capsys.readouterr().out

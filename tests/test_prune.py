@@ -24,8 +24,8 @@ from tdnumpy.train import fit
 ORDER = lambda w: np.abs(w).astype(np.float64)  # noqa: E731
 
 
-def _removed_below_kept(scores: np.ndarray, keep: np.ndarray) -> bool:
-    """Every removed score is <= every kept one (vacuous when either set is empty)."""
+def _some_removed_above_kept(scores: np.ndarray, keep: np.ndarray) -> bool:
+    """Whether some removed score exceeds some kept one (never when either set is empty)."""
     return not keep.all() and keep.any() and scores[~keep].max() > scores[keep].min()
 
 
@@ -38,7 +38,7 @@ def test_weight_pruning_is_targeted_dropout_with_alpha_one(w, f, seed):
     k = math.floor(f * w.shape[0])
     assert (np.count_nonzero(~keep, axis=0) == k).all()
     for o in range(w.shape[1]):
-        assert not _removed_below_kept(ORDER(w[:, o]), keep[:, o])
+        assert not _some_removed_above_kept(ORDER(w[:, o]), keep[:, o])
     rng = np.random.default_rng(seed)
     np.testing.assert_array_equal(keep, masks.targeted_weight_keep(w, f, 1.0, rng))
 
@@ -48,7 +48,7 @@ def test_unit_pruning_is_targeted_unit_dropout_with_alpha_one(w, f, seed):
     keep = masks.unit_prune_keep(w, f)
     assert keep.shape == (w.shape[1],)
     assert np.count_nonzero(~keep) == math.floor(f * w.shape[1])
-    assert not _removed_below_kept(masks.unit_norms(w), keep)
+    assert not _some_removed_above_kept(masks.unit_norms(w), keep)
     np.testing.assert_array_equal(keep, masks.targeted_unit_keep(w, f, 1.0, np.random.default_rng(seed)))
 
 
@@ -56,7 +56,7 @@ def test_unit_pruning_is_targeted_unit_dropout_with_alpha_one(w, f, seed):
 def test_layer_pruning_removes_the_smallest_of_the_whole_matrix(w, f):
     keep = masks.magnitude_prune_keep(w, f)
     assert np.count_nonzero(~keep) == math.floor(f * w.size)
-    assert not _removed_below_kept(ORDER(w), keep)
+    assert not _some_removed_above_kept(ORDER(w), keep)
 
 
 @given(ws=st.lists(weights(), min_size=1, max_size=4), f=FRACTIONS)
@@ -65,7 +65,7 @@ def test_global_pruning_threshold_splits_the_union(ws, f):
     total = sum(w.size for w in ws)
     assert sum(np.count_nonzero(~k) for k in keeps) == math.floor(f * total)
     union = np.concatenate([ORDER(w).ravel() for w in ws])
-    assert not _removed_below_kept(union, np.concatenate([k.ravel() for k in keeps]))
+    assert not _some_removed_above_kept(union, np.concatenate([k.ravel() for k in keeps]))
 
 
 @given(w=weights(), q=st.floats(0.0, 3.0))
