@@ -563,7 +563,8 @@ def cmd_prune(args) -> int:
             kept = shrunk.model
             log(f"  {_label(amount)}: {shrunk.summary()}")
         test = evaluate(kept, x_test, y_test)
-        dense, sparse = model_bytes(kept, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
+        sparse = model_bytes(kept, dense_bits=args.dense_bits, conv_bits=args.conv_bits)[1]
+        dense = 4 * network.n_parameters()  # the network before any units were removed
         path = out / f"pruned-{i}.npz"
         save_checkpoint(path, kept, seed=config.seed, dataset=args.dataset, config=meta.get("config") or {},
                         metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
@@ -594,7 +595,7 @@ def _write_prune_table(out: Path, kind: str, rows: list[dict]) -> None:
     atomic_write_bytes(out / "prune.csv", ("\n".join(lines) + "\n").encode())
     atomic_write_json(out / "prune.json", {"kind": kind, "rows": rows})
     print("(compressed B: every weight matrix as relative-index CSR, 32-bit values and b-bit gaps, biases "
-          "dense; ratio: dense 32-bit bytes / compressed)")
+          "dense; ratio: the unpruned network's 32-bit bytes / compressed B)")
     print(f"-> {out / 'prune.csv'}, {out / 'prune.json'}")
 
 

@@ -208,6 +208,9 @@ def test_prune_units_and_remove_them_for_real(trained, mnist_dir, tmp_path):
     # the masked network still holds the weights that read dead units: 32 rows of fc2, 16 of fc3
     assert rows[False]["parameters_left"] - rows[True]["parameters_left"] == 32 * 16 + 16 * 10
     assert abs(rows[True]["test_accuracy"] - rows[False]["test_accuracy"]) <= 1e-4
+    # compression is measured against the unpruned network, shrunk or not
+    assert rows[True]["dense_bytes"] == rows[False]["dense_bytes"] == 4 * (784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10)
+    assert rows[True]["compressed_bytes"] < rows[False]["compressed_bytes"]
 
 
 def test_prune_output_and_layer_mistakes(trained, tmp_path, capsys):
