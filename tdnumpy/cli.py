@@ -356,11 +356,7 @@ def cmd_train(args) -> int:
     validation = None
     if data.validation is not None:
         validation = (to_inputs(data.validation.images, model.input_shape), data.validation.labels)
-    if args.optimizer == "adam":
-        optimizer = Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    else:
-        optimizer = SGD(model.parameters(), lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
-                        weight_decay=args.weight_decay)
+    optimizer = _optimizer(args, model, args.lr)
     steps_per_epoch = -(-len(x) // args.batch_size)
     for line in regularisers.apply(model, chosen, _settings(args), args.epochs * steps_per_epoch):
         log(line)
@@ -394,6 +390,14 @@ def cmd_train(args) -> int:
     print(f"{args.model} on {args.dataset}, seed {args.seed}, {args.epochs} epochs in {seconds:.1f} s: "
           f"test accuracy {100 * test['accuracy']:.2f}% (loss {test['loss']:.4f}) -> {out}")
     return 0
+
+
+def _optimizer(args, model, lr: float):
+    """The optimiser the train flags ``args`` ask for, at learning rate ``lr``."""
+    if args.optimizer == "adam":
+        return Adam(model.parameters(), lr=lr, weight_decay=args.weight_decay)
+    return SGD(model.parameters(), lr=lr, momentum=args.momentum, nesterov=args.nesterov,
+               weight_decay=args.weight_decay)
 
 
 def _output_folder(path: Path) -> Path:
@@ -469,7 +473,7 @@ def _train_config(config: dict) -> argparse.Namespace:
     return train_args
 
 
-def _prune_layers(args, model) -> list[str] | None:
+def _prune_layers(args, model) -> list[str]:
     from .prune import prunable_layers
 
     names = None if args.layers is None else [n.strip() for n in args.layers.split(",")]
@@ -510,12 +514,7 @@ def _label(amount) -> str:
 
 
 def _retrain(model, x, y, config: argparse.Namespace, epochs: int, lr: float, seed: int) -> None:
-    params = model.parameters()
-    if config.optimizer == "adam":
-        optimizer = Adam(params, lr=lr, weight_decay=config.weight_decay)
-    else:
-        optimizer = SGD(params, lr=lr, momentum=config.momentum, nesterov=config.nesterov,
-                        weight_decay=config.weight_decay)
+    optimizer = _optimizer(config, model, lr)
     steps = epochs * -(-len(x) // config.batch_size)
     fit(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=config.batch_size,
         rng=np.random.default_rng(seed), lr_schedule=Cosine(lr, steps), progress=False,
@@ -525,7 +524,7 @@ def _retrain(model, x, y, config: argparse.Namespace, epochs: int, lr: float, se
 def cmd_prune(args) -> int:
     from . import prune as pruning
     from .shrink import remove_dead_units
-    from .sparse import model_bytes
+    from .sparse import compressed_bytes
 
     log = lambda *a: print(*a, file=sys.stderr)  # noqa: E731
     model, meta = load_checkpoint(args.checkpoint)
@@ -563,7 +562,7 @@ def cmd_prune(args) -> int:
             kept = shrunk.model
             log(f"  {_label(amount)}: {shrunk.summary()}")
         test = evaluate(kept, x_test, y_test)
-        sparse = model_bytes(kept, dense_bits=args.dense_bits, conv_bits=args.conv_bits)[1]
+        sparse = compressed_bytes(kept, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
         dense = 4 * network.n_parameters()  # the network before any units were removed
         path = out / f"pruned-{i}.npz"
         save_checkpoint(path, kept, seed=config.seed, dataset=args.dataset, config=meta.get("config") or {},

@@ -79,12 +79,12 @@ def _check_rng(rng, owner: str) -> np.random.Generator:
     return rng
 
 
-def _check_targets(targets, shape, owner: str) -> np.ndarray:
-    if not isinstance(targets, np.ndarray) or targets.dtype != np.bool_ or targets.shape != shape:
-        raise ValueError(f"The 'targets' parameter of {owner} must be a boolean array of shape {shape}. "
-                         f"Got {getattr(targets, 'dtype', type(targets).__name__)} "
-                         f"{getattr(targets, 'shape', '')} instead.")
-    return targets
+def _check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
+    if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != shape:
+        raise ValueError(f"The {name!r} parameter of {owner} must be a boolean array of shape {shape}. "
+                         f"Got {getattr(mask, 'dtype', type(mask).__name__)} "
+                         f"{getattr(mask, 'shape', '')} instead.")
+    return mask
 
 
 def n_targets(n: int, gamma: float) -> int:
@@ -316,7 +316,7 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
     if targets is None:
         rows = _weight_target_rows(w, gamma, "targeted_weight_keep")
     else:
-        rows = _check_targets(targets, w.shape, "targeted_weight_keep").T
+        rows = _check_mask(targets, "targets", w.shape, "targeted_weight_keep").T
     return drop_targets(rows, alpha, rng).T
 
 
@@ -341,7 +341,7 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
     if targets is None:
         targets = bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
     else:
-        _check_targets(targets, (w.shape[1],), "targeted_unit_keep")
+        _check_mask(targets, "targets", (w.shape[1],), "targeted_unit_keep")
     if batch is None:
         return drop_targets(targets, alpha, rng)
     if isinstance(batch, (bool, np.bool_)) or not isinstance(batch, numbers.Integral) or batch < 1:
@@ -536,69 +536,105 @@ def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray
 # Weights and Connections for Efficient Neural Networks" (2015), prune by
 # magnitude; Gomez et al. (2019) measure targeted dropout by pruning this way.
 # tdnumpy.prune applies these masks to a model and keeps them there.
+#
+# Pruning again only adds to what was pruned. With ``previous``, an earlier
+# keep-mask, the entries it drops rank below every other entry (below kept
+# zeros too, which tie with them at |w| = 0) and stay dropped: the result is
+# previous AND the new keep. So pruning twice at f is pruning once, and
+# pruning at f1 then at f2 >= f1 is pruning at f2.
 
 
-def weight_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+def _ranked_below(scores: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """``scores`` (non-negative) with the entries ``previous`` drops set to -1."""
+    if previous is not None:
+        scores[~previous] = -1
+    return scores
+
+
+def _keep_also(keep: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    return keep if previous is None else keep & previous
+
+
+def weight_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
     """Weight pruning per column, the paper's definition: a keep-mask shaped like ``w``.
 
         keep[i, o] = not T[i, o],   T = weight_targets(w, f),
 
     removing the k = floor(f N_row) smallest |W[i, o]| of every column o (ties:
-    lower row index first), so each column keeps N_row - k weights.
+    lower row index first), so each column keeps N_row - k weights (with
+    ``previous``, see above: max(k, the number it dropped) go).
     """
     _check_weight(w, "weight_prune_keep", finite=False)  # checked while ranking
     fraction = _check_fraction(fraction, "fraction", "weight_prune_keep")
-    return ~_weight_target_rows(w, fraction, "weight_prune_keep").T
+    if previous is not None:
+        previous = _check_mask(previous, "previous", w.shape, "weight_prune_keep")
+    keys = _ranked_below(magnitude_keys(w, "weight_prune_keep"), None if previous is None else previous.T)
+    return _keep_also(~_bottom_k_rows(keys, n_targets(w.shape[0], fraction)).T, previous)
 
 
-def unit_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
     """Unit pruning: one boolean per unit (column of ``w``), False for the
     k = floor(f N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties: lower
     column index first). A pruned unit loses its weight column and its bias.
+    ``previous`` is one boolean per unit, as returned.
     """
     _check_weight(w, "unit_prune_keep")
     fraction = _check_fraction(fraction, "fraction", "unit_prune_keep")
-    return ~bottom_k(unit_norms(w), n_targets(w.shape[1], fraction))
+    if previous is not None:
+        previous = _check_mask(previous, "previous", (w.shape[1],), "unit_prune_keep")
+    norms = _ranked_below(unit_norms(w), previous)
+    return _keep_also(~bottom_k(norms, n_targets(w.shape[1], fraction)), previous)
 
 
-def magnitude_prune_keep(w: np.ndarray, fraction: float) -> np.ndarray:
+def magnitude_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
     """Layer-wise unstructured pruning: remove the k = floor(f N_row N_col)
     smallest |W| of the whole matrix (ties: lower index first, in C order of
     ``w``), whatever column they are in."""
-    _check_weight(w, "magnitude_prune_keep")
-    fraction = _check_fraction(fraction, "fraction", "magnitude_prune_keep")
-    scores = np.abs(w).reshape(-1)
-    return ~bottom_k(scores, n_targets(w.size, fraction)).reshape(w.shape)
+    return _union_prune_keep([w], fraction, [previous], "magnitude_prune_keep")[0]
 
 
-def global_prune_keep(weights, fraction: float) -> list[np.ndarray]:
+def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarray]:
     """Global magnitude pruning: one threshold for several matrices.
 
     The k = floor(f sum_l N_l) smallest magnitudes of the union of all entries
     are removed (ties: the earlier matrix first, then lower index in C order),
     so a layer loses more or less than f depending on how its magnitudes
-    compare with the others'. Returns one keep-mask per matrix.
+    compare with the others'. Returns one keep-mask per matrix; ``previous``
+    is a list of earlier keep-masks (None for a matrix not pruned yet).
     """
+    return _union_prune_keep(weights, fraction, previous, "global_prune_keep")
+
+
+def _union_prune_keep(weights, fraction: float, previous, owner: str) -> list[np.ndarray]:
+    """The k = floor(f N) smallest magnitudes of the union of ``weights`` removed."""
     if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
-        raise TypeError(f"The 'weights' parameter of global_prune_keep must be a non-empty list of "
+        raise TypeError(f"The 'weights' parameter of {owner} must be a non-empty list of "
                         f"weight matrices. Got {type(weights).__name__} instead.")
     for w in weights:
-        _check_weight(w, "global_prune_keep")
-    fraction = _check_fraction(fraction, "fraction", "global_prune_keep")
-    union = np.concatenate([np.abs(w).reshape(-1).astype(np.float64) for w in weights])
+        _check_weight(w, owner)
+    fraction = _check_fraction(fraction, "fraction", owner)
+    previous = [None] * len(weights) if previous is None else list(previous)
+    if len(previous) != len(weights):
+        raise ValueError(f"The 'previous' parameter of {owner} must hold one mask (or None) per matrix, "
+                         f"{len(weights)}. Got {len(previous)} instead.")
+    previous = [None if p is None else _check_mask(p, "previous", w.shape, owner) for p, w in zip(previous, weights)]
+    union = np.concatenate([_ranked_below(np.abs(w).astype(np.float64), p).reshape(-1)
+                            for w, p in zip(weights, previous)])
     removed = bottom_k(union, n_targets(len(union), fraction))
     ends = np.cumsum([w.size for w in weights])[:-1]
-    return [~part.reshape(w.shape) for part, w in zip(np.split(removed, ends), weights)]
+    return [_keep_also(~part.reshape(w.shape), p) for part, w, p in zip(np.split(removed, ends), weights, previous)]
 
 
-def std_prune_keep(w: np.ndarray, quality: float) -> np.ndarray:
+def std_prune_keep(w: np.ndarray, quality: float, previous: np.ndarray | None = None) -> np.ndarray:
     """Han et al. (2015), section 4: keep |W| >= q std(W), the threshold a
     quality parameter q times the standard deviation of the layer's weights
     (over all its entries, pruned zeros included; computed in float64)."""
     _check_weight(w, "std_prune_keep")
     quality = check_real(quality, "quality", "std_prune_keep", low=0.0)
+    if previous is not None:
+        previous = _check_mask(previous, "previous", w.shape, "std_prune_keep")
     magnitudes = np.abs(w).astype(np.float64)
-    return magnitudes >= quality * np.std(w, dtype=np.float64)
+    return _keep_also(magnitudes >= quality * np.std(w, dtype=np.float64), previous)
 
 
 # ------------------------------------------ the authors' released TensorFlow code

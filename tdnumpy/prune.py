@@ -5,11 +5,10 @@ during training (Zhu and Gupta 2017).
 A pruned weight stays pruned. :meth:`tdnumpy.nn.Parameter.set_mask` stores the
 keep-mask and zeroes what it drops; the optimisers zero the gradient and the
 optimiser state of the pruned entries at every step, and checkpoints save and
-restore the masks. Pruning again only ever removes more: the new mask is the
-old one AND the rule's, and the entries already pruned rank below every kept
-one (they would tie at magnitude 0 with kept zeros otherwise), so pruning at
-f then at f' >= f equals pruning at f' once, and pruning twice at f equals
-pruning once.
+restore the masks. Pruning again only ever removes more: each parameter's
+mask is passed to the mask function as ``previous`` (see the pruning section
+of :mod:`tdnumpy.masks`), so pruning at f then at f' >= f equals pruning at
+f' once, and pruning twice at f equals pruning once.
 
 Kinds (what ``amount`` means):
 
@@ -64,43 +63,22 @@ def _amounts(amount, chosen: list[WeightedLayer], kind: str) -> dict[str, float]
     return {layer.name: value for layer in chosen}
 
 
-def _magnitudes(layer: WeightedLayer) -> np.ndarray:
-    """|W| in float64, with entries already pruned at -1: below every kept one."""
-    w = layer.weight
-    scores = np.abs(w.value).astype(np.float64)
-    if w.mask is not None:
-        scores[~w.mask] = -1.0
-    return scores
+_LAYER_RULES = {"weight": masks.weight_prune_keep, "layer": masks.magnitude_prune_keep, "std": masks.std_prune_keep}
 
 
-def _weight_keep(layer: WeightedLayer, kind: str, amount: float) -> np.ndarray:
-    w = layer.weight.value
-    scores = _magnitudes(layer)
-    if kind == "weight":
-        return ~masks.bottom_k(scores, masks.n_targets(w.shape[0], amount))
-    if kind == "layer":
-        return ~masks.bottom_k(scores.reshape(-1), masks.n_targets(w.size, amount)).reshape(w.shape)
-    return masks.std_prune_keep(w, amount)
-
-
-def _unit_keep(layer: WeightedLayer, amount: float) -> np.ndarray:
-    norms = masks.unit_norms(layer.weight.value)
-    if layer.weight.mask is not None:
-        norms[~layer.weight.mask.any(axis=0)] = -1.0  # units pruned before
-    return ~masks.bottom_k(norms, masks.n_targets(len(norms), amount))
-
-
-def _global_keep(chosen: list[WeightedLayer], fraction: float) -> list[np.ndarray]:
-    union = np.concatenate([_magnitudes(layer).reshape(-1) for layer in chosen])
-    removed = masks.bottom_k(union, masks.n_targets(len(union), fraction))
-    ends = np.cumsum([layer.weight.size for layer in chosen])[:-1]
-    return [~part.reshape(layer.weight.shape) for part, layer in zip(np.split(removed, ends), chosen)]
-
-
-def _restrict(param, keep: np.ndarray) -> None:
+def _set(param, keep: np.ndarray) -> None:
     if param.mask is None and keep.all():
         return  # nothing pruned: no mask, so the parameter still reads as unpruned
-    param.set_mask(keep if param.mask is None else param.mask & keep)
+    param.set_mask(keep)
+
+
+def _prune_units(layer: WeightedLayer, fraction: float) -> None:
+    w = layer.weight
+    before = None if w.mask is None else w.mask.any(axis=0)  # a unit with no weight left was pruned
+    units = masks.unit_prune_keep(w.value, fraction, before)  # includes the units pruned before
+    for param, keep in ((w, np.broadcast_to(units, w.shape)), (layer.bias, units)):
+        if param is not None:  # a unit's weights and bias go; what was pruned in them stays pruned
+            _set(param, keep if param.mask is None else param.mask & keep)
 
 
 def prune(model, kind: str, amount, layers=None) -> list[dict]:
@@ -112,18 +90,17 @@ def prune(model, kind: str, amount, layers=None) -> list[dict]:
         if isinstance(amount, dict):
             raise TypeError("Global pruning takes one fraction for all layers, not a dict.")
         fraction = check_real(amount, "fraction", "prune", low=0.0, high=1.0)
-        for layer, keep in zip(chosen, _global_keep(chosen, fraction)):
-            _restrict(layer.weight, keep)
+        weights = [layer.weight for layer in chosen]
+        for w, keep in zip(weights, masks.global_prune_keep([w.value for w in weights], fraction,
+                                                             [w.mask for w in weights])):
+            _set(w, keep)
         return report(model, [layer.name for layer in chosen])
     for name, value in _amounts(amount, chosen, kind).items():
         layer = model.layer(name)
         if kind == "unit":
-            units = _unit_keep(layer, value)
-            _restrict(layer.weight, np.broadcast_to(units, layer.weight.shape))
-            if layer.bias is not None:
-                _restrict(layer.bias, units)
+            _prune_units(layer, value)
         else:
-            _restrict(layer.weight, _weight_keep(layer, kind, value))
+            _set(layer.weight, _LAYER_RULES[kind](layer.weight.value, value, layer.weight.mask))
     return report(model, [layer.name for layer in chosen])
 
 

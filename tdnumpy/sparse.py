@@ -201,16 +201,19 @@ def total(reports) -> dict:
     return {**sums, "ratio": sums["dense_bytes"] / sums["sparse_bytes"] if sums["sparse_bytes"] else 0.0}
 
 
-def model_bytes(model, *, dense_bits: int = 5, conv_bits: int = 8) -> tuple[int, int]:
-    """(dense, sparse) bytes of all of ``model``'s parameters, as Han et al.
-    count them: every parameter at 32 bits dense; sparse, each weight matrix as
-    its relative-index CSR (:func:`sparse_bytes`) and the rest (biases) dense."""
-    dense = 4 * model.n_parameters()
-    sparse = dense
+def _index_bits(layer, dense_bits: int, conv_bits: int) -> tuple[str, int]:
+    return ("conv", conv_bits) if isinstance(layer, Conv2D) else ("dense", dense_bits)
+
+
+def compressed_bytes(model, *, dense_bits: int = 5, conv_bits: int = 8) -> int:
+    """The bytes of all of ``model``'s parameters stored as Han et al. count
+    them: each weight matrix as its relative-index CSR (:func:`sparse_bytes`),
+    everything else (biases) dense at 32 bits."""
+    total = 4 * model.n_parameters()
     for layer in (la for la in model.layers if isinstance(la, WeightedLayer)):
-        bits = conv_bits if isinstance(layer, Conv2D) else dense_bits
-        sparse += sparse_bytes(encode(layer.weight.value.T, bits)) - 4 * layer.weight.size
-    return dense, sparse
+        bits = _index_bits(layer, dense_bits, conv_bits)[1]
+        total += sparse_bytes(encode(layer.weight.value.T, bits)) - 4 * layer.weight.size
+    return total
 
 
 def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> list[dict]:
@@ -229,7 +232,7 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
             raise ValueError(f"export_model: parameter {name!r} holds NaN or infinite values.")
     arrays, layers, reports = {}, {}, []
     for layer in (la for la in model.layers if isinstance(la, WeightedLayer)):
-        kind, bits = ("conv", conv_bits) if isinstance(layer, Conv2D) else ("dense", dense_bits)
+        kind, bits = _index_bits(layer, dense_bits, conv_bits)
         name, csr = layer.weight.name, encode(layer.weight.value.T, bits)
         arrays.update({f"csr/{name}/values": csr.values, f"csr/{name}/index": pack_gaps(csr.gaps, bits),
                        f"csr/{name}/row_ptr": csr.row_ptr})

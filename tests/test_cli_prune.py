@@ -16,7 +16,7 @@ from tdnumpy import prune as pruning
 from tdnumpy.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from tdnumpy.cli import main
 from tdnumpy.data import load_dataset, to_inputs
-from tdnumpy.sparse import import_model, model_bytes
+from tdnumpy.sparse import compressed_bytes, import_model
 from tdnumpy.train import evaluate
 
 
@@ -50,7 +50,7 @@ def test_prune_table_matches_the_pruned_checkpoints(trained, mnist_dir, tmp_path
         assert row["sparsity"] == pytest.approx(removed / sum(n * m for n, m in sizes), abs=1e-12)
         assert row["sparsity"] == pytest.approx(pruning.sparsity(model), abs=1e-12)
         assert row["parameters_left"] == pruning.parameters_left(model) == int(line["parameters_left"])
-        assert row["compressed_bytes"] == model_bytes(model)[1] == int(line["compressed_bytes"])
+        assert row["compressed_bytes"] == compressed_bytes(model) == int(line["compressed_bytes"])
         assert row["test_accuracy"] == pytest.approx(_test_accuracy(model, mnist_dir), abs=1e-12)
         assert meta["pruned"]["amount"] == f
     original, _ = load_checkpoint(trained)

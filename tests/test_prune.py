@@ -83,6 +83,30 @@ def test_pruning_more_removes_a_superset(w, f1, f2):
         assert (rule(w, f2) <= rule(w, f1)).all()  # kept at f2 => kept at f1
 
 
+@given(w=weights(ties=True), f=FRACTIONS, seed=st.integers(0, 2**32 - 1), density=st.floats(0.0, 1.0))
+def test_pruning_on_top_of_any_previous_mask(w, f, seed, density):
+    """With ``previous`` (here an arbitrary mask, its dropped entries zeroed as a
+    model holds them), what it dropped stays dropped and ranks lowest, even
+    below kept zeros: exactly max(k, already dropped) go, per column for the
+    weight rule, per matrix for the layer rule, in all for units and global."""
+    rng = np.random.default_rng(seed)
+    before = rng.random(w.shape) >= density
+    pruned = np.where(before, w, 0).astype(w.dtype)
+    k = math.floor(f * w.shape[0])
+    keep = masks.weight_prune_keep(pruned, f, before)
+    assert (keep <= before).all()
+    np.testing.assert_array_equal((~keep).sum(axis=0), np.maximum(k, (~before).sum(axis=0)))
+    for keeps, n in ((masks.magnitude_prune_keep(pruned, f, before), w.size),
+                     (masks.global_prune_keep([pruned, pruned], f, [before, before]), 2 * w.size)):
+        keeps = np.asarray(keeps)
+        assert (keeps <= before).all()
+        assert np.count_nonzero(~keeps) == max(math.floor(f * n), np.count_nonzero(~before) * n // w.size)
+    units_before = rng.random(w.shape[1]) >= density
+    units = masks.unit_prune_keep(w * units_before, f, units_before)
+    assert (units <= units_before).all()
+    assert np.count_nonzero(~units) == max(math.floor(f * w.shape[1]), np.count_nonzero(~units_before))
+
+
 @pytest.mark.parametrize("call, match", [
     (lambda w: masks.weight_prune_keep(w, 1.5), r"'fraction' parameter of weight_prune_keep must be a float in the range \[0, 1\]"),
     (lambda w: masks.unit_prune_keep(w, -0.1), "'fraction' parameter of unit_prune_keep"),
@@ -94,6 +118,10 @@ def test_pruning_more_removes_a_superset(w, f1, f2):
     (lambda w: masks.std_prune_keep(w, float("inf")), "'quality' parameter of std_prune_keep"),
     (lambda w: masks.weight_prune_keep(w.astype(int), 0.5), "'w' parameter of weight_prune_keep must be a float16"),
     (lambda w: masks.magnitude_prune_keep(np.where(w > 0, np.nan, w), 0.5), "'w' parameter of magnitude_prune_keep must be finite"),
+    (lambda w: masks.weight_prune_keep(w, 0.5, np.ones(3, bool)), r"'previous' parameter of weight_prune_keep must be a boolean array of shape \(5, 4\)"),
+    (lambda w: masks.unit_prune_keep(w, 0.5, np.ones(5, bool)), r"'previous' parameter of unit_prune_keep must be a boolean array of shape \(4,\)"),
+    (lambda w: masks.global_prune_keep([w], 0.5, []), "'previous' parameter of global_prune_keep must hold one mask"),
+    (lambda w: masks.std_prune_keep(w, 1.0, w[:2] > 0.5), "'previous' parameter of std_prune_keep"),
 ])
 def test_pruning_masks_reject_bad_input(call, match, rng):
     with pytest.raises((ValueError, TypeError), match=match):
