@@ -160,12 +160,13 @@ def _median_time(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def _td_epoch(model_spec, x, y, order, batch_size, regularised: bool) -> float:
-    from .nn.noise import TargetedWeightDropout, attach
+def _weight_noise_epoch(model_spec, x, y, order, batch_size, make_rule) -> float:
+    """One epoch with the rule ``make_rule()`` on every weighted layer (None: no rule)."""
+    from .nn.noise import attach
 
     model = build_model(model_spec, seed=0)
-    if regularised:
-        attach(model, lambda: TargetedWeightDropout(0.5, 0.5))
+    if make_rule is not None:
+        attach(model, make_rule)
     return _numpy_epoch(model, x, y, order, batch_size, 0.05, 0.9)
 
 
@@ -173,8 +174,15 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     """Targeted-dropout cost as ratios measured in one run: each mask of a
     size x size float32 matrix against one size x size matmul, and a LeNet-300-100
     epoch with targeted weight dropout (gamma = alpha = 0.5, every layer)
-    against the same epoch without."""
+    against the same epoch without.
+
+    The epochs also run with DropConnect at p = 0.25, which drops the same
+    expected fraction of weights (gamma alpha) without ranking anything: its
+    slowdown is what drawing and applying a per-step weight mask costs, the
+    floor under targeted weight dropout's.
+    """
     from . import masks
+    from .nn.noise import DropConnect, TargetedWeightDropout
 
     rng = np.random.default_rng(0)
     w = rng.standard_normal((size, size)).astype(np.float32)
@@ -194,16 +202,22 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     data = load_dataset("mnist", data_dir)
     x = to_inputs(data.train.images, (784,))
     order = np.random.default_rng(0).permutation(len(x))
+    rules = {"targeted weight dropout": ("epoch_slowdown", lambda: TargetedWeightDropout(0.5, 0.5)),
+             "DropConnect": ("dropconnect_slowdown", lambda: DropConnect(0.25))}
     for batch_size in batch_sizes:
-        plain, td = [], []
-        for _ in range(repeats):
-            plain.append(_td_epoch("lenet300", x, data.train.labels, order, batch_size, False))
-            td.append(_td_epoch("lenet300", x, data.train.labels, order, batch_size, True))
-        ratios = [t / p for t, p in zip(td, plain)]
-        result[f"epoch_slowdown_batch{batch_size}"] = statistics.median(ratios)
-        result[f"epoch_slowdown_batch{batch_size}_fastest"] = min(td) / min(plain)
-        print_fn(f"LeNet-300-100 epoch, batch {batch_size}, targeted weight dropout (gamma = alpha = 0.5) on "
-                 f"every layer: {statistics.median(ratios):.2f} x the plain epoch "
-                 f"(pairwise median; {min(ratios):.2f} to {max(ratios):.2f}); fastest against fastest "
-                 f"{min(td) / min(plain):.2f} x ({min(td):.2f} s against {min(plain):.2f} s)")
+        times = {"plain": [], **{name: [] for name in rules}}
+        for _ in range(repeats):  # interleaved, so drift in the machine's speed hits all alike
+            times["plain"].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size, None))
+            for name, (_, make_rule) in rules.items():
+                times[name].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size,
+                                                       make_rule))
+        plain = times["plain"]
+        print_fn(f"LeNet-300-100 epoch, batch {batch_size}: plain {statistics.median(plain):.2f} s (median of "
+                 f"{repeats}); with a rule on every layer, as a multiple of the plain epoch:")
+        for name, (key, _) in rules.items():
+            ratios = [t / p for t, p in zip(times[name], plain)]
+            result[f"{key}_batch{batch_size}"] = statistics.median(ratios)
+            result[f"{key}_batch{batch_size}_fastest"] = min(times[name]) / min(plain)
+            print_fn(f"  {name:<24} {statistics.median(ratios):.2f} x (pairwise median; {min(ratios):.2f} to "
+                     f"{max(ratios):.2f}); fastest against fastest {min(times[name]) / min(plain):.2f} x")
     return result

@@ -18,10 +18,15 @@ also gives each a new gap. A column whose k-th and (k+1)-th smallest
 magnitudes are equal has no gap; it is ranked exactly by
 :func:`tdnumpy.masks.bottom_k` (ties to the lower index) until the tie is gone.
 
-In LeNet-300-100 training at batch 128 and learning rate 0.05, about 40% of
+In LeNet-300-100 training at batch 128 and learning rate 0.05, about 45% of
 the columns of the first layer are ranked again at each step, and all of them
 whenever gamma changes (a ramp). The tracker also keeps its work arrays from
 step to step: fresh megabyte-sized temporaries cost page faults at every step.
+Each column's threshold is stored repeated along its row, because comparing
+two arrays of the same shape measured twice as fast as comparing against a
+(units, 1) column, whose rows NumPy visits one at a time. Matrices of at most
+``direct_size`` entries (16384 by default; LeNet-300-100's output layer) are
+simply ranked afresh: there one partition costs less than the bookkeeping.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import masks
+from ._validation import check_int
 
 
 class WeightTargetTracker:
@@ -38,48 +44,62 @@ class WeightTargetTracker:
     ``weight_targets(w, gamma).T``, exactly (see the module docstring). The
     result is the tracker's own buffer and is overwritten by the next call.
     One tracker follows one weight matrix: it is correct for any sequence of
-    arguments, but fast only when consecutive weights are close.
+    finite arguments, but fast only when consecutive weights are close.
+
+    Unlike ``weight_targets`` it does not check that ``w`` is finite, a pass
+    over the weights at every step that training does not need: a NaN or
+    infinite weight makes the layer's output, and so the loss, NaN (it is
+    multiplied even where dropped, 0 x NaN = NaN), and :func:`tdnumpy.train.fit`
+    stops with ``TrainingDiverged``. Such a weight ranks above every finite one.
 
     Attributes
     ----------
     reranked : int
         How many columns the last call ranked afresh: all of them on the first
-        call and whenever the shape, dtype or k changes, none when k = 0 or
-        k >= fan_in (nothing to rank).
+        call, whenever the shape, dtype or k changes and for matrices of at
+        most ``direct_size`` entries; none when k = 0 or k >= fan_in (nothing
+        to rank).
     """
 
-    def __init__(self):
+    def __init__(self, direct_size: int = 16384):
+        self.direct_size = check_int(direct_size, "direct_size", type(self).__name__, low=0)
         self._layout = None
-        self._threshold = None
+        self._tracking = False
         self.reranked = 0
 
     def rows(self, w: np.ndarray, gamma: float) -> np.ndarray:
         """The targets transposed: a C-contiguous (units, fan_in) boolean array."""
         owner = type(self).__name__
-        masks._check_weight(w, owner, finite=False)  # checked on the keys
+        masks._check_weight(w, owner, finite=False)  # not checked at all: see the class docstring
         gamma = masks._check_fraction(gamma, "gamma", owner)
         fan_in, units = w.shape
         k = masks.n_targets(fan_in, gamma)
         if self._layout != (w.shape, w.dtype, k):
             self._allocate(w, k)
-        keys = masks.magnitude_keys(w, owner, out=self._magnitudes)
+        np.abs(w.T, out=self._magnitudes)
+        keys = self._magnitudes.view(self._thresholds.dtype)  # unsigned: partitions faster than signed
         selected = self._selected
         self.reranked = 0
         if k == 0 or k >= fan_in:
             selected.fill(k > 0)
             return selected
-        if self._threshold is None:
+        if w.size <= self.direct_size:
+            self.reranked = units
+            selected[...] = masks._bottom_k_rows(keys, k)
+            return selected
+        if not self._tracking:
             stale = np.arange(units)
+            self._tracking = True
         else:
-            np.less_equal(keys, self._threshold[:, None], out=selected)
-            stale = np.flatnonzero(masks.row_counts(selected) != k)
+            np.less_equal(keys, self._thresholds, out=selected)
+            stale = (masks.row_counts(selected) != k).nonzero()[0]
             if len(stale) == 0:
                 return selected
         self.reranked = len(stale)
         tied = self._rethreshold(keys, stale, k)
         # one more full comparison: as fast as comparing just the stale rows
-        # (gather, compare, scatter) at the usual 40%, and allocates nothing
-        np.less_equal(keys, self._threshold[:, None], out=selected)
+        # (gather, compare, scatter) at the usual 45%, and allocates nothing
+        np.less_equal(keys, self._thresholds, out=selected)
         if len(tied):
             selected[tied] = masks._bottom_k_rows(keys[tied], k)
         return selected
@@ -87,10 +107,11 @@ class WeightTargetTracker:
     def _allocate(self, w: np.ndarray, k: int) -> None:
         fan_in, units = w.shape
         self._layout = (w.shape, w.dtype, k)
+        self._tracking = False
         self._magnitudes = np.empty((units, fan_in), w.dtype)
         self._selected = np.empty((units, fan_in), bool)
-        self._scratch = np.empty((units, fan_in), f"i{w.itemsize}")
-        self._threshold = None
+        self._thresholds = np.empty((units, fan_in), f"u{w.itemsize}")
+        self._scratch = np.empty((units, fan_in), f"u{w.itemsize}")
 
     def _rethreshold(self, keys: np.ndarray, stale: np.ndarray, k: int) -> np.ndarray:
         """Rank the ``stale`` rows again; set each one's threshold to the midpoint
@@ -99,7 +120,5 @@ class WeightTargetTracker:
         np.take(keys, stale, axis=0, out=part, mode="clip")  # "raise" would buffer
         part.partition(k - 1, axis=1)  # partitioning at (k-1, k) at once measured 7x slower
         kth, next_up = part[:, k - 1], part[:, k:].min(axis=1)
-        if self._threshold is None:
-            self._threshold = np.empty(len(keys), keys.dtype)
-        self._threshold[stale] = kth + (next_up - kth) // 2
+        self._thresholds[stale] = (kth + (next_up - kth) // 2)[:, None]
         return stale[kth == next_up]

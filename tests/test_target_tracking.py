@@ -25,21 +25,22 @@ from tdnumpy.nn.noise import TargetedWeightDropout, attach
 from tdnumpy.optim import SGD
 from tdnumpy.schedules import LinearRamp
 from tdnumpy.target_tracking import WeightTargetTracker
-from tdnumpy.train import fit
+from tdnumpy.train import TrainingDiverged, fit
 
 from strategies import FRACTIONS, SHAPES
 
 MOVES = st.sampled_from(["nudge", "nudge", "nudge", "tie", "gamma", "scale", "jump"])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(shape=SHAPES, dtype=st.sampled_from([np.float16, np.float32, np.float64]), gamma=FRACTIONS,
-       moves=st.lists(MOVES, min_size=1, max_size=12), seed=st.integers(0, 2**32 - 1))
-def test_tracked_targets_equal_the_plain_selection_at_every_step(shape, dtype, gamma, moves, seed):
+       moves=st.lists(MOVES, min_size=1, max_size=12), seed=st.integers(0, 2**32 - 1),
+       direct_size=st.sampled_from([0, 0, 40]))
+def test_tracked_targets_equal_the_plain_selection_at_every_step(shape, dtype, gamma, moves, seed, direct_size):
     rng = np.random.default_rng(seed)
     w = rng.standard_normal(shape).astype(dtype)
     w = np.asfortranarray(w) if seed % 2 else np.ascontiguousarray(w)  # both memory orders
-    tracker = WeightTargetTracker()
+    tracker = WeightTargetTracker(direct_size)  # 0: always tracked; 40: small shapes ranked afresh
     for move in ["start"] + moves:
         if move == "nudge":     # what an SGD step does: every weight moves a little
             w += (1e-2 * rng.standard_normal(shape)).astype(dtype)
@@ -57,9 +58,10 @@ def test_tracked_targets_equal_the_plain_selection_at_every_step(shape, dtype, g
         np.testing.assert_array_equal(got, masks.weight_targets(w, gamma).T)
 
 
-def test_a_new_shape_or_dtype_starts_afresh():
+@pytest.mark.parametrize("direct_size", [0, 16384])
+def test_a_new_shape_or_dtype_starts_afresh(direct_size):
     rng = np.random.default_rng(0)
-    tracker = WeightTargetTracker()
+    tracker = WeightTargetTracker(direct_size)
     for shape, dtype in [((20, 5), np.float32), ((20, 5), np.float64), ((7, 9), np.float64), ((20, 5), np.float32)]:
         w = rng.standard_normal(shape).astype(dtype)
         np.testing.assert_array_equal(tracker.rows(w, 0.4), masks.weight_targets(w, 0.4).T)
@@ -69,7 +71,7 @@ def test_a_new_shape_or_dtype_starts_afresh():
 def test_only_columns_whose_count_moved_are_ranked_again():
     rng = np.random.default_rng(1)
     w = np.asfortranarray(rng.standard_normal((50, 8)))
-    tracker = WeightTargetTracker()
+    tracker = WeightTargetTracker(direct_size=0)
     tracker.rows(w, 0.5)
     assert tracker.reranked == 8
     tracker.rows(w, 0.5)
@@ -79,13 +81,21 @@ def test_only_columns_whose_count_moved_are_ranked_again():
     assert tracker.reranked <= 1
 
 
+def test_small_matrices_are_ranked_afresh_at_every_step():
+    w = np.asfortranarray(np.random.default_rng(2).standard_normal((50, 8)))
+    small, tracked = WeightTargetTracker(direct_size=400), WeightTargetTracker(direct_size=399)
+    for _ in range(2):
+        np.testing.assert_array_equal(small.rows(w, 0.5), tracked.rows(w, 0.5))
+    assert (small.reranked, tracked.reranked) == (8, 0)
+
+
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
 def test_thresholds_between_adjacent_floats(dtype):
     """The k-th and (k+1)-th magnitudes one ulp apart: the only threshold in the
     gap is the k-th key itself, and the next step moves one weight across it."""
     w = np.linspace(1, 2, 10).astype(dtype)[:, None].repeat(3, axis=1)
     w[4] = np.nextafter(w[3], dtype(np.inf))                 # rows 3 and 4: adjacent floats
-    tracker = WeightTargetTracker()
+    tracker = WeightTargetTracker(direct_size=0)
     for step in range(4):
         np.testing.assert_array_equal(tracker.rows(w, 0.4), masks.weight_targets(w, 0.4).T)
         w[3 + step % 2, step % 3] = np.nextafter(w[4 - step % 2, step % 3], dtype(np.inf))
@@ -99,16 +109,36 @@ def test_rule_refuses_a_bad_alpha_schedule(alpha):
         layer.forward(np.ones((2, 4), np.float32), training=True)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
-def test_tracker_refuses_non_finite_weights_and_bad_gamma(bad):
-    tracker = WeightTargetTracker()
-    w = np.ones((4, 3))
+@pytest.mark.parametrize("direct_size", [0, 16384])
+@pytest.mark.parametrize("bad", [np.nan, -np.nan, np.inf, -np.inf])
+def test_tracker_ranks_non_finite_weights_above_finite_ones(bad, direct_size):
+    """Not checked (training stops on the NaN loss instead, see below), but defined."""
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((9, 4))
+    tracker = WeightTargetTracker(direct_size)
     tracker.rows(w, 0.5)
-    w[2, 1] = bad
-    with pytest.raises(ValueError, match="'w' parameter of WeightTargetTracker must be finite"):
-        tracker.rows(w, 0.5)
+    w[[2, 5], 1] = bad
+    as_largest = np.where(np.isfinite(w), w, np.finfo(w.dtype).max)
+    np.testing.assert_array_equal(tracker.rows(w, 0.5), masks.weight_targets(as_largest, 0.5).T)
+    np.testing.assert_array_equal(tracker.rows(w, 0.9), masks.weight_targets(as_largest, 0.9).T)
+
+
+def test_training_stops_when_a_tracked_weight_is_not_finite():
+    model = build_model("mlp:784-32-10", seed=0)
+    attach(model, lambda: TargetedWeightDropout(0.5, 0.5))
+    model.layers[0].weight.value[3, 7] = np.nan
+    x, y = np.ones((8, 784), np.float32), np.arange(8)
+    with pytest.raises(TrainingDiverged):
+        fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=4,
+            rng=np.random.default_rng(0), progress=False)
+
+
+@pytest.mark.parametrize("gamma", [1.5, -0.1, float("nan")])
+def test_tracker_refuses_a_bad_gamma_or_size(gamma):
     with pytest.raises(ValueError, match="'gamma' parameter of WeightTargetTracker"):
-        tracker.rows(np.ones((4, 3)), 1.5)
+        WeightTargetTracker().rows(np.ones((4, 3)), gamma)
+    with pytest.raises(ValueError, match="'direct_size' parameter of WeightTargetTracker"):
+        WeightTargetTracker(-1)
 
 
 class CheckedTargetedWeightDropout(TargetedWeightDropout):
