@@ -22,9 +22,11 @@ In LeNet-300-100 training at batch 128 and learning rate 0.05, about 45% of
 the columns of the first layer are ranked again at each step, and all of them
 whenever gamma changes (a ramp). The tracker also keeps its work arrays from
 step to step: fresh megabyte-sized temporaries cost page faults at every step.
-Each column's threshold is stored repeated along its row, because comparing
-two arrays of the same shape measured twice as fast as comparing against a
-(units, 1) column, whose rows NumPy visits one at a time. Matrices of at most
+Each column's threshold is stored repeated along its row: comparing two
+arrays of the same shape measured twice as fast, with the data in cache, as
+comparing against a (units, 1) column, whose rows NumPy visits one at a time
+(on a loaded machine, where the passes wait on memory, the two measured the
+same). Matrices of at most
 ``direct_size`` entries (16384 by default; LeNet-300-100's output layer) are
 simply ranked afresh: there one partition costs less than the bookkeeping.
 """
