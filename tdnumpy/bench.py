@@ -178,8 +178,8 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
 
     The epochs also run with DropConnect at p = 0.25, which drops the same
     expected fraction of weights (gamma alpha) without ranking anything: its
-    slowdown is what drawing and applying a per-step weight mask costs, the
-    floor under targeted weight dropout's.
+    slowdown is about what drawing and applying a weight mask at every step
+    costs by itself (it also masks the biases, which targeted dropout does not).
     """
     from . import masks
     from .nn.noise import DropConnect, TargetedWeightDropout

@@ -6,17 +6,18 @@ their target set from one step to the next. :class:`WeightTargetTracker`
 exploits this and returns, bit for bit, what ``weight_targets`` returns.
 
 Why a threshold is enough. Let x_1 .. x_n be the magnitudes of one column
-(compared through their integer keys, :func:`tdnumpy.masks.magnitude_keys`)
-and t any number. If exactly k of them satisfy x_i <= t, these are the k
-smallest, and none of the others equals one of them (they all exceed t), so
-the set is the bottom-k set whatever the tie rule. The tracker keeps one such
-t per column: the midpoint of the gap between the k-th and (k+1)-th smallest
-key, taken when the column was last ranked. A step then costs one comparison
-pass and one count per column; only the columns whose count is not k (some
-weight crossed t) are ranked again, by a partition of just those columns that
-also gives each a new gap. A column whose k-th and (k+1)-th smallest
-magnitudes are equal has no gap; it is ranked exactly by
-:func:`tdnumpy.masks.bottom_k` (ties to the lower index) until the tie is gone.
+(compared through their bit patterns as unsigned integers, which order like
+the values: see :func:`tdnumpy.masks.magnitude_keys`) and t any number. If
+exactly k of them satisfy x_i <= t, these are the k smallest, and none of the
+others equals one of them (they all exceed t), so the set is the bottom-k set
+whatever the tie rule. The tracker keeps one such t per column: the midpoint
+of the gap between the k-th and (k+1)-th smallest key, taken when the column
+was last ranked. A step then costs one comparison pass and one count per
+column; only the columns whose count is not k (some weight crossed t) are
+ranked again, by a partition of just those columns that also gives each a new
+gap. A column whose k-th and (k+1)-th smallest magnitudes are equal has no
+gap; it is ranked exactly by :func:`tdnumpy.masks.bottom_k` (ties to the lower
+index) until the tie is gone.
 
 In LeNet-300-100 training at batch 128 and learning rate 0.05, about 45% of
 the columns of the first layer are ranked again at each step, and all of them
@@ -26,9 +27,10 @@ Each column's threshold is stored repeated along its row: comparing two
 arrays of the same shape measured twice as fast, with the data in cache, as
 comparing against a (units, 1) column, whose rows NumPy visits one at a time
 (on a loaded machine, where the passes wait on memory, the two measured the
-same). Matrices of at most
-``direct_size`` entries (16384 by default; LeNet-300-100's output layer) are
-simply ranked afresh: there one partition costs less than the bookkeeping.
+same); it costs one more weight-sized array per tracked layer. Matrices of at
+most ``direct_size`` entries (16384 by default, which covers LeNet-300-100's
+100 x 10 output layer) are simply ranked afresh: there one partition costs
+less than the bookkeeping.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ class WeightTargetTracker:
     ``weight_targets(w, gamma).T``, exactly (see the module docstring). The
     result is the tracker's own buffer and is overwritten by the next call.
     One tracker follows one weight matrix: it is correct for any sequence of
-    finite arguments, but fast only when consecutive weights are close.
+    arguments, but fast only when consecutive weights are close. Like
+    ``weight_targets`` it refuses weights that are not finite.
 
-    Unlike ``weight_targets`` it does not check that ``w`` is finite, a pass
-    over the weights at every step that training does not need: a NaN or
-    infinite weight makes the layer's output, and so the loss, NaN (it is
-    multiplied even where dropped, 0 x NaN = NaN), and :func:`tdnumpy.train.fit`
-    stops with ``TrainingDiverged``. Such a weight ranks above every finite one.
+    Parameters
+    ----------
+    direct_size : int
+        Matrices of at most this many entries are ranked afresh at every step
+        instead of tracked (0: always track).
 
     Attributes
     ----------
@@ -72,7 +75,7 @@ class WeightTargetTracker:
     def rows(self, w: np.ndarray, gamma: float) -> np.ndarray:
         """The targets transposed: a C-contiguous (units, fan_in) boolean array."""
         owner = type(self).__name__
-        masks._check_weight(w, owner, finite=False)  # not checked at all: see the class docstring
+        masks._check_weight(w, owner, finite=False)  # checked on the keys below
         gamma = masks._check_fraction(gamma, "gamma", owner)
         fan_in, units = w.shape
         k = masks.n_targets(fan_in, gamma)
@@ -80,6 +83,8 @@ class WeightTargetTracker:
             self._allocate(w, k)
         np.abs(w.T, out=self._magnitudes)
         keys = self._magnitudes.view(self._thresholds.dtype)  # unsigned: partitions faster than signed
+        if keys.max() > self._largest_finite:  # NaN and inf have larger bit patterns
+            masks._raise_not_finite(owner)
         selected = self._selected
         self.reranked = 0
         if k == 0 or k >= fan_in:
@@ -91,7 +96,6 @@ class WeightTargetTracker:
             return selected
         if not self._tracking:
             stale = np.arange(units)
-            self._tracking = True
         else:
             np.less_equal(keys, self._thresholds, out=selected)
             stale = (masks.row_counts(selected) != k).nonzero()[0]
@@ -99,6 +103,7 @@ class WeightTargetTracker:
                 return selected
         self.reranked = len(stale)
         tied = self._rethreshold(keys, stale, k)
+        self._tracking = True  # only now does every row hold its threshold
         # one more full comparison: as fast as comparing just the stale rows
         # (gather, compare, scatter) at the usual 45%, and allocates nothing
         np.less_equal(keys, self._thresholds, out=selected)
@@ -108,12 +113,14 @@ class WeightTargetTracker:
 
     def _allocate(self, w: np.ndarray, k: int) -> None:
         fan_in, units = w.shape
-        self._layout = (w.shape, w.dtype, k)
+        self._layout = None  # set last, so that a failed allocation leaves no half-made state
         self._tracking = False
         self._magnitudes = np.empty((units, fan_in), w.dtype)
         self._selected = np.empty((units, fan_in), bool)
         self._thresholds = np.empty((units, fan_in), f"u{w.itemsize}")
         self._scratch = np.empty((units, fan_in), f"u{w.itemsize}")
+        self._largest_finite = np.array(np.finfo(w.dtype).max, w.dtype).view(self._thresholds.dtype)
+        self._layout = (w.shape, w.dtype, k)
 
     def _rethreshold(self, keys: np.ndarray, stale: np.ndarray, k: int) -> np.ndarray:
         """Rank the ``stale`` rows again; set each one's threshold to the midpoint
