@@ -235,12 +235,21 @@ def test_flatten_block_of_a_channel_is_found_by_flattening_it():
 
 # --- the exceptions of the rule -------------------------------------------------------------------
 
-def silence_unit(model, layer_name, j):
+def prune_entries(model, layer_name, rows, cols):
+    """Prune W[rows, cols] of one layer (numpy indices, slices included)."""
     layer = model.layer(layer_name)
     keep = np.ones(layer.weight.shape, bool)
-    keep[:, j] = False
+    keep[rows, cols] = False
     layer.weight.set_mask(keep)
-    layer.bias.value[j] = 0
+
+
+def silence_unit(model, layer_name, j):
+    prune_entries(model, layer_name, slice(None), j)
+    model.layer(layer_name).bias.value[j] = 0
+
+
+def assert_same_outputs(a, b, x):
+    np.testing.assert_allclose(a.forward(x), b.forward(x), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("activation, dead", [("relu", [1]), ("tanh", [1]), ("sigmoid", [])])
@@ -253,18 +262,16 @@ def test_a_silent_unit_behind_a_sigmoid_is_kept(activation, dead, rng):
     x = rng.standard_normal((4, 6))
     report = remove_dead_units(model)
     assert report.removed["fc1"].tolist() == dead
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_an_unheard_unit_behind_a_sigmoid_is_removed(rng):
     model = build_model("mlp:6-5-3:sigmoid", seed=2, dtype=np.float64)
-    keep = np.ones((5, 3), bool)
-    keep[1] = False
-    model.layer("fc2").weight.set_mask(keep)
+    prune_entries(model, "fc2", 1, slice(None))
     report = remove_dead_units(model)
     assert report.removed["fc1"].tolist() == [1] and report.model.spec == "mlp:6-4-3:sigmoid"
     x = rng.standard_normal((4, 6))
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_a_silent_unit_with_a_bias_is_kept_unless_unheard(rng):
@@ -281,12 +288,10 @@ def test_a_silent_unit_with_a_bias_is_kept_unless_unheard(rng):
     silence_unit(changed, "fc1", 1)
     assert not np.allclose(changed.forward(x), model.forward(x))
     # once its outgoing weights are pruned too, rule (b) removes it
-    keep = np.ones((5, 3), bool)
-    keep[1] = False
-    model.layer("fc2").weight.set_mask(keep)
+    prune_entries(model, "fc2", 1, slice(None))
     report = remove_dead_units(model)
     assert report.removed["fc1"].tolist() == [1]
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_a_pruned_but_trainable_bias_of_zero_is_not_pruned(rng):
@@ -303,9 +308,7 @@ def test_removal_cascades_forward(rng):
     """fc2 unit 2 hears only fc1 units 0 and 1, which are silent: it goes in a second pass."""
     model = build_model("mlp:6-5-4-3:relu", seed=5, dtype=np.float64)
     silence_unit(model, "fc1", [0, 1])
-    keep = np.ones((5, 4), bool)
-    keep[2:, 2] = False
-    model.layer("fc2").weight.set_mask(keep)
+    prune_entries(model, "fc2", slice(2, None), 2)
     model.layer("fc2").bias.value[2] = 0
     assert {k: v.tolist() for k, v in dead_units(model).items()} == {"fc1": [0, 1], "fc2": [], "fc3": []}
     report = remove_dead_units(model)
@@ -313,24 +316,20 @@ def test_removal_cascades_forward(rng):
     assert report.removed["fc1"].tolist() == [0, 1] and report.removed["fc2"].tolist() == [2]
     assert report.model.spec == "mlp:6-3-3-3:relu"
     x = rng.standard_normal((4, 6))
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_removal_cascades_backward(rng):
     """fc1 unit 4 speaks only to fc2 unit 3, which nobody hears: it goes in a second pass."""
     model = build_model("mlp:6-5-4-3:relu", seed=5, dtype=np.float64)
-    keep3 = np.ones((4, 3), bool)
-    keep3[3] = False
-    model.layer("fc3").weight.set_mask(keep3)
-    keep2 = np.ones((5, 4), bool)
-    keep2[4, :3] = False
-    model.layer("fc2").weight.set_mask(keep2)
+    prune_entries(model, "fc3", 3, slice(None))
+    prune_entries(model, "fc2", 4, slice(None, 3))
     assert dead_units(model)["fc1"].tolist() == [] and dead_units(model)["fc2"].tolist() == [3]
     report = remove_dead_units(model)
     assert report.passes == 2
     assert report.removed["fc1"].tolist() == [4] and report.removed["fc2"].tolist() == [3]
     x = rng.standard_normal((4, 6))
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_a_layer_keeps_its_first_unit_when_all_are_dead(rng):
@@ -341,7 +340,7 @@ def test_a_layer_keeps_its_first_unit_when_all_are_dead(rng):
     assert report.kept["fc1"].tolist() == [0] and report.model.spec == "mlp:6-1-3:relu"
     assert report.parameters_after == 6 * 1 + 1 + 1 * 3 + 3
     x = rng.standard_normal((4, 6))
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
     assert remove_dead_units(report.model).passes == 0
 
 
@@ -398,7 +397,7 @@ def test_other_modules_and_generators_are_copied(rng):
     assert new.input_shape == model.input_shape == (6,)
     assert new.layer("fc1").weight.value.flags.f_contiguous  # as build_model lays dense weights out
     x = rng.standard_normal((4, 6))
-    np.testing.assert_allclose(new.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(new, model, x)
 
 
 def test_a_model_without_spec_shrinks_conv_to_conv_with_padding(rng):
@@ -413,7 +412,7 @@ def test_a_model_without_spec_shrinks_conv_to_conv_with_padding(rng):
     assert report.removed["conv1"].tolist() == [1, 3] and report.model.spec is None
     assert report.model.layer("conv2").in_channels == 2
     x = rng.standard_normal((2, 2, 8, 8))
-    np.testing.assert_allclose(report.model.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert_same_outputs(report.model, model, x)
 
 
 def test_a_sigmoid_after_a_conv_blocks_rule_a_only_there(rng):
