@@ -14,26 +14,118 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
 
-def _range_text(low, high, closed: str) -> str:
-    left = "[" if closed in ("both", "left") and low is not None else "("
-    right = "]" if closed in ("both", "right") and high is not None else ")"
-    lo = "-inf" if low is None else repr(low)
-    hi = "inf" if high is None else repr(high)
-    return f"{left}{lo}, {hi}{right}"
+class ParameterError(ValueError):
+    """A bad value, or a bad combination of values, of named parameters.
+
+    The message is written with each parameter name in backquotes, as in
+    ``"`gradual_start` 10 must be below `epochs` 10."``. ``str(error)`` shows
+    them as a Python caller names them ('gradual_start'); the command line
+    shows :meth:`spelled` with its flags (--gradual-start), so one check
+    serves both.
+
+    Parameters
+    ----------
+    template : str
+        The message, parameter names in backquotes.
+    """
+
+    def __init__(self, template: str):
+        self.template = template
+        super().__init__(self.spelled(repr))
+
+    def spelled(self, name_of) -> str:
+        """The message with every backquoted name replaced by ``name_of(name)``.
+
+        Parameters
+        ----------
+        name_of : callable
+            Maps a parameter name (str) to the text shown for it.
+
+        Returns
+        -------
+        str
+            The message.
+        """
+        return re.sub(r"`(\w+)`", lambda m: name_of(m.group(1)), self.template)
 
 
-def _in_range(value, low, high, closed: str) -> bool:
-    if low is not None:
-        if value < low or (value == low and closed not in ("both", "left")):
+@dataclass(frozen=True)
+class Interval:
+    """A range of ints or floats: the one range check of the package.
+
+    Parameters
+    ----------
+    type : {int, float}
+        What the values are. Floats must also be finite (NaN and infinities
+        are refused even where the range is unbounded).
+    low, high : float or None
+        The ends; None for no end.
+    closed : {"both", "left", "right", "neither"}
+        Which ends belong to the range.
+    """
+
+    type: type
+    low: float | None = None
+    high: float | None = None
+    closed: str = "both"
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("both", "left") and self.low is not None else "("
+        right = "]" if self.closed in ("both", "right") and self.high is not None else ")"
+        low = "-inf" if self.low is None else repr(self.low)
+        high = "inf" if self.high is None else repr(self.high)
+        return f"{left}{low}, {high}{right}"
+
+    def __contains__(self, value) -> bool:
+        if self.type is float and not math.isfinite(value):
             return False
-    if high is not None:
-        if value > high or (value == high and closed not in ("both", "right")):
+        if self.low is not None and (value < self.low or (value == self.low and self.closed not in ("both", "left"))):
             return False
-    return True
+        if self.high is not None and (value > self.high or (value == self.high and self.closed not in ("both", "right"))):
+            return False
+        return True
+
+    def describe(self) -> str:
+        """``"an int in the range [1, inf)"`` or ``"a float in the range [0, 1]"``."""
+        return f"{'an int' if self.type is int else 'a float'} in the range {self}"
+
+    def check(self, value, name: str, owner: str):
+        """Return ``value`` as an ``int`` or ``float`` if it is one inside the range.
+
+        Parameters
+        ----------
+        value : object
+            What the caller passed.
+        name, owner : str
+            The parameter and the function or class it belongs to, for the
+            message.
+
+        Returns
+        -------
+        int or float
+            ``value`` converted to the interval's type.
+
+        Raises
+        ------
+        TypeError
+            If ``value`` is not a number of the right kind (bools never are).
+        ValueError
+            If it lies outside the range, or is not finite.
+        """
+        kind = numbers.Integral if self.type is int else numbers.Real
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+            raise TypeError(f"The {name!r} parameter of {owner} must be {self.describe()}. "
+                            f"Got {value!r} of type {type(value).__name__} instead.")
+        value = self.type(value)
+        if value not in self:
+            raise ValueError(f"The {name!r} parameter of {owner} must be {self.describe()}. Got {value!r} instead.")
+        return value
 
 
 def check_int(value, name: str, owner: str, *, low=None, high=None, closed="both") -> int:
@@ -42,36 +134,13 @@ def check_int(value, name: str, owner: str, *, low=None, high=None, closed="both
     ``closed`` is one of ``"both"``, ``"left"``, ``"right"``, ``"neither"`` and
     says which ends of ``[low, high]`` belong to the range.
     """
-    text = _range_text(low, high, closed)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(
-            f"The {name!r} parameter of {owner} must be an int in the range {text}. "
-            f"Got {value!r} of type {type(value).__name__} instead."
-        )
-    if not _in_range(value, low, high, closed):
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be an int in the range {text}. "
-            f"Got {value!r} instead."
-        )
-    return int(value)
+    return Interval(int, low, high, closed).check(value, name, owner)
 
 
 def check_real(value, name: str, owner: str, *, low=None, high=None, closed="both") -> float:
     """Return ``value`` as a finite ``float`` if it lies inside the range (NaN and
     infinities are always rejected, even where the range is unbounded)."""
-    text = _range_text(low, high, closed)
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"The {name!r} parameter of {owner} must be a float in the range {text}. "
-            f"Got {value!r} of type {type(value).__name__} instead."
-        )
-    value = float(value)
-    if not math.isfinite(value) or not _in_range(value, low, high, closed):
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be a float in the range {text}. "
-            f"Got {value!r} instead."
-        )
-    return value
+    return Interval(float, low, high, closed).check(value, name, owner)
 
 
 def check_choice(value, name: str, owner: str, choices) -> str:

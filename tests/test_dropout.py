@@ -325,7 +325,7 @@ def test_conv_dropconnect_gradients_with_frozen_masks():
     (lambda r: masks.dropout_keep((2, 2), 1.0, r), ValueError, "'p' parameter of dropout_keep"),
     (lambda r: masks.dropout_keep((2, -1), 0.5, r), TypeError, "'shape'"),
     (lambda r: masks.dropconnect_gaussian_inference(np.zeros(2), np.ones(2), None, r, 0), ValueError,
-     r"'samples' parameter \(Z\)"),
+     r"'samples' parameter of dropconnect_gaussian_inference must be an int in the range \[1, inf\)"),
     (lambda r: masks.standout_keep_prob(np.zeros(2), float("inf"), 0.0), ValueError, "'alpha'"),
     (lambda r: Standout(Dense(2, 2, rng=r), r), TypeError, "element-wise activation"),
 ])

@@ -9,7 +9,7 @@ from .im2col import (ConvGeometry, channels_first, channels_last, col2im_matmul,
                      output_size, pad_input, same_padding, unpad)
 from .init import get_initializer
 from .module import Parameter
-from .noise import WeightedLayer, apply_units
+from .weighted import WeightedLayer, apply_units
 
 
 def _pair(value, name: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import numpy as np
 from .._validation import check_float_dtype, check_generator, check_int
 from .init import get_initializer
 from .module import Parameter
-from .noise import WeightedLayer, apply_units
+from .weighted import WeightedLayer, apply_units
 
 
 class Dense(WeightedLayer):

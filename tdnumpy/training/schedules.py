@@ -1,7 +1,10 @@
-"""Learning-rate schedules: functions of the training step t = 0, 1, 2, ...
+"""Schedules: functions of the training step t = 0, 1, 2, ...
 
 A schedule is a small callable object, ``schedule(t) -> value``; the training
-loop asks it for the learning rate before every update.
+loop asks it for the learning rate before every update, and gradual pruning
+for the sparsity of each pruning step. The schedules of gamma and alpha
+(``Fixed``, ``LinearRamp``, ``TwoPhaseRamp``) live with the specification in
+:mod:`tdnumpy.masks.ramps`, and are importable from here too.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ._validation import check_int, check_real
+from .._validation import check_int, check_real
+from ..masks.ramps import Fixed, LinearRamp, TwoPhaseRamp, as_schedule  # noqa: F401  (every schedule in one place)
 
 
 @dataclass(frozen=True)
@@ -61,58 +65,6 @@ class Cosine:
         return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-# Schedules of the targeting proportion gamma and the drop rate alpha (values in [0, 1]).
-
-
-@dataclass(frozen=True)
-class Fixed:
-    """value(t) = value, for a gamma or alpha that does not change."""
-
-    value: float
-
-    def __post_init__(self):
-        check_real(self.value, "value", "Fixed", low=0.0, high=1.0)
-
-    def __call__(self, t: int) -> float:
-        return self.value
-
-
-@dataclass(frozen=True)
-class LinearRamp:
-    """value(t) = final * min(1, t / steps): from 0 to ``final`` over ``steps`` steps."""
-
-    final: float
-    steps: int
-
-    def __post_init__(self):
-        check_real(self.final, "final", "LinearRamp", low=0.0, high=1.0)
-        check_int(self.steps, "steps", "LinearRamp", low=1)
-
-    def __call__(self, t: int) -> float:
-        return self.final * min(1.0, t / self.steps)
-
-
-@dataclass(frozen=True)
-class TwoPhaseRamp:
-    """The ramp of the targeted-dropout authors' released code, with S = ``steps``:
-
-        value(t) = 0.95 final min(1, t / S) + 0.05 final max(0, min(1, (t - S) / S)),
-
-    95% of ``final`` reached linearly over the first S steps, the last 5% over
-    the next S."""
-
-    final: float
-    steps: int
-
-    def __post_init__(self):
-        check_real(self.final, "final", "TwoPhaseRamp", low=0.0, high=1.0)
-        check_int(self.steps, "steps", "TwoPhaseRamp", low=1)
-
-    def __call__(self, t: int) -> float:
-        s = self.steps
-        return min(self.final, 0.95 * self.final * min(1.0, t / s) + 0.05 * self.final * max(0.0, min(1.0, (t - s) / s)))
-
-
 # Schedules of the sparsity of gradual pruning (tdnumpy.prune.GradualPruning).
 
 
@@ -151,14 +103,3 @@ class PolynomialSparsity:
             return 0.0
         done = min(self.steps, (t - self.start) // self.interval)  # pruning steps taken after t0
         return self.final + (self.initial - self.final) * (1.0 - done / self.steps) ** 3
-
-
-def as_schedule(value, name: str):
-    """A schedule from a number (a :class:`Fixed` value) or a callable step -> value."""
-    if callable(value):
-        return value
-    if isinstance(value, (bool,)) or not isinstance(value, (int, float)):
-        raise TypeError(f"The {name!r} parameter must be a float in [0, 1] or a schedule (a callable of the "
-                        f"step). Got {value!r} instead.")
-    check_real(value, name, "as_schedule", low=0.0, high=1.0)
-    return Fixed(float(value))

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import check_real
-from .nn.noise import WeightedLayer
+from .._validation import check_real
+from ..nn.weighted import WeightedLayer
 
 
 class Penalty:

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import masks
-from ._validation import check_choice, check_real
-from .nn.dropout import _ActivationNoise
-from .nn.noise import WeightedLayer, choose_layers
-from .schedules import PolynomialSparsity
+from .. import masks
+from .._validation import check_choice, check_real
+from ..nn.dropout import _ActivationNoise
+from ..nn.weighted import WeightedLayer, choose_layers
+from ..training.schedules import PolynomialSparsity
 
 KINDS = ("weight", "unit", "layer", "global", "std")
 

@@ -11,20 +11,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
-from ._io import atomic_write_bytes, atomic_write_json
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
-from .data.download import DownloadError
-from .models import SPEC_HELP, build_model
-from . import regularisers
-from .nn.noise import choose_layers
-from .regularisers import NAMES
-from .optim import SGD, Adam
-from .penalties import L1, L2
-from .prune import GradualPruning
-from .schedules import Constant, Cosine, PolynomialSparsity, StepDecay
-from .train import TrainingDiverged, evaluate, fit
+from .. import __version__
+from .._io import atomic_write_bytes, atomic_write_json
+from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..data import DATASETS, DataNotFoundError, IDXError, load_dataset, locate, to_inputs
+from ..data.download import DownloadError
+from ..nn.models import SPEC_HELP, build_model
+from ..experiments import regularisers
+from ..nn.noise import choose_layers
+from ..experiments.regularisers import NAMES
+from ..training.optim import SGD, Adam
+from ..training.penalties import L1, L2
+from ..pruning.masking import GradualPruning
+from ..training.schedules import Constant, Cosine, PolynomialSparsity, StepDecay
+from ..training.fit import TrainingDiverged, evaluate, fit
 
 
 def _positive_int(text: str) -> int:
@@ -200,7 +200,7 @@ def _fractions(text: str) -> list:
 
 
 def _prune_parser(sub) -> None:
-    from .prune import KINDS
+    from ..pruning.masking import KINDS
 
     p = sub.add_parser("prune", help="prune a checkpoint at several fractions; accuracy versus sparsity",
                        description="Prune a trained checkpoint by magnitude at each fraction, optionally "
@@ -474,7 +474,7 @@ def _train_config(config: dict) -> argparse.Namespace:
 
 
 def _prune_layers(args, model) -> list[str]:
-    from .prune import prunable_layers
+    from ..pruning.masking import prunable_layers
 
     names = None if args.layers is None else [n.strip() for n in args.layers.split(",")]
     if names is not None and len(set(names)) != len(names):
@@ -522,9 +522,9 @@ def _retrain(model, x, y, config: argparse.Namespace, epochs: int, lr: float, se
 
 
 def cmd_prune(args) -> int:
-    from . import prune as pruning
-    from .shrink import remove_dead_units
-    from .sparse import compressed_bytes
+    from ..pruning import masking as pruning
+    from ..pruning.shrink import remove_dead_units
+    from ..pruning.sparse import compressed_bytes
 
     log = lambda *a: print(*a, file=sys.stderr)  # noqa: E731
     model, meta = load_checkpoint(args.checkpoint)
@@ -599,7 +599,7 @@ def _write_prune_table(out: Path, kind: str, rows: list[dict]) -> None:
 
 
 def cmd_export_sparse(args) -> int:
-    from .sparse import export_model, total
+    from ..pruning.sparse import export_model, total
 
     if args.out.is_dir() or not args.out.name:
         raise ValueError(f"OUT {str(args.out)!r} must be a file name, not a folder.")
@@ -633,7 +633,7 @@ def cmd_data_where(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench_epoch
+    from ..experiments.bench import bench_epoch
 
     if args.vs_torch:
         try:
@@ -648,7 +648,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_bench_masks(args) -> int:
-    from .bench import bench_masks
+    from ..experiments.bench import bench_masks
 
     bench_masks(size=args.size, repeats=args.repeats, data_dir=args.data_dir)
     return 0

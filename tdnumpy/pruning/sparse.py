@@ -32,11 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_open, read_archive
-from ._validation import check_int
-from .models import build_model
-from .nn import Conv2D
-from .nn.noise import WeightedLayer
+from .._io import atomic_open, read_archive
+from .._validation import check_int
+from ..nn.models import build_model
+from ..nn import Conv2D
+from ..nn.weighted import WeightedLayer
 
 FORMAT = "tdnumpy-sparse"
 VERSION = 1

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
-from .nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
+from ..nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
+from ..nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
                        TargetedWeightDropout, UnitDropout, WeightDropout, WeightedLayer, choose_layers)
-from .schedules import LinearRamp, TwoPhaseRamp
+from ..masks.ramps import LinearRamp, TwoPhaseRamp
 
 TARGETED = ("td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit")
 WEIGHT_RULES = TARGETED + ("dropconnect", "unit-dropout", "weight-dropout")

@@ -25,8 +25,12 @@ import re
 
 import numpy as np
 
-from ._validation import check_float_dtype, check_int
-from .nn import ACTIVATIONS, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
+from .._validation import check_float_dtype, check_int
+from .activations import ACTIVATIONS, ReLU
+from .conv import Conv2D
+from .dense import Dense
+from .module import Sequential
+from .pool import Flatten, MaxPool2D
 
 NAMED = {"lenet300": "mlp:784-300-100-10:relu"}
 

@@ -20,10 +20,10 @@ import time
 
 import numpy as np
 
-from .data import load_dataset, to_inputs
-from .models import build_model
-from .optim import SGD
-from .train import fit
+from ..data import load_dataset, to_inputs
+from ..nn.models import build_model
+from ..training.optim import SGD
+from ..training.fit import fit
 
 
 def _numpy_epoch(model, x, y, order, batch_size, lr, momentum):
@@ -162,7 +162,7 @@ def _median_time(fn, repeats: int) -> float:
 
 def _weight_noise_epoch(model_spec, x, y, order, batch_size, make_rule) -> float:
     """One epoch with the rule ``make_rule()`` on every weighted layer (None: no rule)."""
-    from .nn.noise import attach
+    from ..nn.noise import attach
 
     model = build_model(model_spec, seed=0)
     if make_rule is not None:
@@ -181,8 +181,8 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     slowdown is about what drawing and applying a weight mask at every step
     costs by itself (it also masks the biases, which targeted dropout does not).
     """
-    from . import masks
-    from .nn.noise import DropConnect, TargetedWeightDropout
+    from .. import masks
+    from ..nn.noise import DropConnect, TargetedWeightDropout
 
     rng = np.random.default_rng(0)
     w = rng.standard_normal((size, size)).astype(np.float32)

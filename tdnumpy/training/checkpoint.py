@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._io import atomic_open, read_archive
-from .models import build_model
+from .._io import atomic_open, read_archive
+from ..nn.models import build_model
 
 FORMAT = "tdnumpy-checkpoint"
 VERSION = 1

@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from ._validation import check_real
+from .._validation import check_real
 
 
 class Optimizer:

@@ -53,10 +53,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .models import NAMED, is_lenet5_spec, parse_lenet5_spec, parse_mlp_spec
-from .nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, GaussianDropout, MaxPool2D, Sequential,
+from ..nn.models import NAMED, is_lenet5_spec, parse_lenet5_spec, parse_mlp_spec
+from ..nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, GaussianDropout, MaxPool2D, Sequential,
                  SpatialDropout, Standout)
-from .nn.noise import WeightedLayer
+from ..nn.weighted import WeightedLayer
 
 # modules that act on each unit (or channel) alone and map 0 to 0
 _UNITWISE_ZERO_TO_ZERO = (MaxPool2D, AvgPool2D, Flatten, Dropout, GaussianDropout, SpatialDropout)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from ._validation import check_generator, check_int, check_labels
-from .nn.loss import softmax_cross_entropy
+from .._validation import check_generator, check_int, check_labels
+from ..nn.loss import softmax_cross_entropy
 
 
 class TrainingDiverged(FloatingPointError):

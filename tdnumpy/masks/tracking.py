@@ -7,7 +7,7 @@ exploits this and returns, bit for bit, what ``weight_targets`` returns.
 
 Why a threshold is enough. Let x_1 .. x_n be the magnitudes of one column
 (compared through their bit patterns as unsigned integers, which order like
-the values: see :func:`tdnumpy.masks.magnitude_keys`) and t any number. If
+the values: see :func:`tdnumpy.masks._select.magnitude_keys`) and t any number. If
 exactly k of them satisfy x_i <= t, these are the k smallest, and none of the
 others equals one of them (they all exceed t), so the set is the bottom-k set
 whatever the tie rule. The tracker keeps one such t per column: the midpoint
@@ -37,8 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import masks
-from ._validation import check_int
+from .._validation import check_int, check_real
+from ._select import bottom_k_rows, check_weight, n_targets, raise_not_finite, row_counts
 
 
 class WeightTargetTracker:
@@ -75,16 +75,16 @@ class WeightTargetTracker:
     def rows(self, w: np.ndarray, gamma: float) -> np.ndarray:
         """The targets transposed: a C-contiguous (units, fan_in) boolean array."""
         owner = type(self).__name__
-        masks._check_weight(w, owner, finite=False)  # checked on the keys below
-        gamma = masks._check_fraction(gamma, "gamma", owner)
+        check_weight(w, owner, finite=False)  # checked on the keys below
+        gamma = check_real(gamma, "gamma", owner, low=0, high=1)
         fan_in, units = w.shape
-        k = masks.n_targets(fan_in, gamma)
+        k = n_targets(fan_in, gamma)
         if self._layout != (w.shape, w.dtype, k):
             self._allocate(w, k)
         np.abs(w.T, out=self._magnitudes)
         keys = self._magnitudes.view(self._thresholds.dtype)  # unsigned: partitions faster than signed
         if keys.max() > self._largest_finite:  # NaN and inf have larger bit patterns
-            masks._raise_not_finite(owner)
+            raise_not_finite(owner)
         selected = self._selected
         self.reranked = 0
         if k == 0 or k >= fan_in:
@@ -92,13 +92,13 @@ class WeightTargetTracker:
             return selected
         if w.size <= self.direct_size:
             self.reranked = units
-            selected[...] = masks._bottom_k_rows(keys, k)
+            selected[...] = bottom_k_rows(keys, k)
             return selected
         if not self._tracking:
             stale = np.arange(units)
         else:
             np.less_equal(keys, self._thresholds, out=selected)
-            stale = (masks.row_counts(selected) != k).nonzero()[0]
+            stale = (row_counts(selected) != k).nonzero()[0]
             if len(stale) == 0:
                 return selected
         self.reranked = len(stale)
@@ -108,7 +108,7 @@ class WeightTargetTracker:
         # (gather, compare, scatter) at the usual 45%, and allocates nothing
         np.less_equal(keys, self._thresholds, out=selected)
         if len(tied):
-            selected[tied] = masks._bottom_k_rows(keys[tied], k)
+            selected[tied] = bottom_k_rows(keys[tied], k)
         return selected
 
     def _allocate(self, w: np.ndarray, k: int) -> None:

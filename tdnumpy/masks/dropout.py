@@ -1,0 +1,168 @@
+"""Dropout and its relatives, the baselines targeted dropout is compared with.
+
+Each function returns a keep-mask (True = kept) or a noise array; the
+scaling (inverted or classic) is the layer's business
+(:mod:`tdnumpy.nn.dropout`, :mod:`tdnumpy.nn.noise`). p is always the drop
+rate: each element is dropped with probability p and kept with probability
+1 - p.
+
+Sources: Srivastava et al. (2014) for dropout and Gaussian dropout; Tompson
+et al. (2015) for spatial dropout; Wan et al. (2013) for DropConnect and its
+moment-matching inference; Ba and Frey (2013) for standout; Gomez et al.
+(2019), section 2, for the untargeted unit and weight dropout baselines.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+
+from .._validation import check_generator, check_int, check_real
+from ._select import bernoulli_complement, check_shape
+
+
+def dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Bernoulli dropout: a boolean keep-mask, each element kept independently
+    with probability 1 - p.
+
+    Srivastava, Hinton, Krizhevsky, Sutskever and Salakhutdinov, "Dropout: A
+    Simple Way to Prevent Neural Networks from Overfitting" (JMLR 2014), eq. (1)
+    (their p is the *keep* probability): r_j ~ Bernoulli(1 - p), y~ = r * y.
+    keep = not d with d ~ Bernoulli(p) drawn as in :func:`bernoulli`. The
+    scaling (inverted: 1 / (1 - p) in training; classic: 1 - p at evaluation)
+    is the layer's business, see :class:`tdnumpy.nn.dropout.Dropout`.
+    """
+    p = check_real(p, "p", "dropout_keep", low=0, high=1, closed="left")
+    return bernoulli_complement(check_generator(rng, "rng", "dropout_keep"), p, check_shape(shape, "dropout_keep"))
+
+
+def gaussian_dropout_noise(shape, p: float, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """Multiplicative Gaussian noise e ~ N(1, p / (1 - p)), one per element.
+
+    Srivastava et al. (2014), section 10: the noise with the mean and variance
+    of inverted Bernoulli dropout, r / (1 - p) with r ~ Bernoulli(1 - p), whose
+    variance is p / (1 - p). y~ = e * y keeps E[y~] = y; at evaluation the
+    layer is the identity.
+    """
+    p = check_real(p, "p", "gaussian_dropout_noise", low=0, high=1, closed="left")
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise TypeError(f"The 'dtype' parameter of gaussian_dropout_noise must be float32 or float64. "
+                        f"Got {dtype!r} instead.")
+    shape = check_shape(shape, "gaussian_dropout_noise")
+    noise = check_generator(rng, "rng", "gaussian_dropout_noise").standard_normal(shape, dtype=dtype)
+    noise *= np.sqrt(p / (1 - p)).astype(dtype)
+    noise += 1
+    return noise
+
+
+def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Spatial dropout: a (batch, channels) keep-mask, one Bernoulli(1 - p) per
+    example and channel, which the layer spreads over the whole feature map.
+
+    Tompson, Goroshin, Jain, LeCun and Bregler, "Efficient Object Localization
+    Using Convolutional Networks" (CVPR 2015), section 3.2: adjacent pixels of
+    a feature map are strongly correlated, so whole channels are dropped.
+    """
+    p = check_real(p, "p", "spatial_dropout_keep", low=0, high=1, closed="left")
+    return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p,
+                                 check_shape((batch, channels), "spatial_dropout_keep"))
+
+
+def dropconnect_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """DropConnect: a keep-mask on weights (and biases), each kept with probability 1 - p.
+
+    Wan, Zeiler, Zhang, LeCun and Fergus, "Regularization of Neural Networks
+    using DropConnect" (ICML 2013), eq. (2): r = a((M * W) v), M_ij ~
+    Bernoulli(1 - p), no scaling in training. ``shape`` is the weight's
+    (fan_in, units), or (batch, fan_in, units) for one mask per example.
+    """
+    p = check_real(p, "p", "dropconnect_keep", low=0, high=1, closed="left")
+    return bernoulli_complement(check_generator(rng, "rng", "dropconnect_keep"), p, check_shape(shape, "dropconnect_keep"))
+
+
+def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: float):
+    """Mean and variance of the DropConnect pre-activation u = v (M * W) + m * b.
+
+    Wan et al. (2013), section 3.2: over the masks, each u_o is a sum of
+    independent terms v_i M_io W_io (and m_o b_o), so with M ~ Bernoulli(1 - p)
+
+        E[u]   = (1 - p) (v W + b),
+        Var[u] = p (1 - p) ((v * v)(W * W) + b * b),
+
+    v being the layer input rows (batch, fan_in) (for a convolution, its
+    patches). Returns (mean, var), both (batch, units), in v's dtype.
+    """
+    p = check_real(p, "p", "dropconnect_moments", low=0, high=1, closed="left")
+    mean = v @ w
+    var = (v * v) @ (w * w)
+    if b is not None:
+        mean += b
+        var += b * b
+    mean *= v.dtype.type(1 - p)
+    var *= v.dtype.type(p * (1 - p))
+    return mean, var
+
+
+def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator,
+                                   samples: int) -> np.ndarray:
+    """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z),
+    u_z ~ N(mean, var), the Gaussian approximation of the pre-activation over
+    the masks (:func:`dropconnect_moments`), Z = ``samples``.
+
+    Wan et al. (2013), section 4 (Algorithm 2). ``activation`` is an
+    element-wise function a, or None for a linear output, where E[u] = mean
+    exactly and the mean is returned without sampling.
+    """
+    samples = check_int(samples, "samples", "dropconnect_gaussian_inference", low=1)
+    check_generator(rng, "rng", "dropconnect_gaussian_inference")
+    if activation is None:
+        return mean.copy()
+    std = np.sqrt(var)
+    total = np.zeros_like(mean)
+    u = np.empty_like(mean)
+    for _ in range(samples):
+        rng.standard_normal(mean.shape, dtype=mean.dtype, out=u)
+        u *= std
+        u += mean
+        total += activation(u)
+    return total / mean.dtype.type(samples)
+
+
+def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+    """Standout's keep probability pi = sigmoid(alpha a + beta), a = x W + b the
+    layer's own pre-activation.
+
+    Ba and Frey, "Adaptive dropout for training deep neural networks" (NIPS
+    2013), section 2: the "standout" network shares the layer's weights, so
+    each unit's keep probability grows with its own input; h = m * g(a) with
+    m ~ Bernoulli(pi) in training and h = pi * g(a) at evaluation.
+    """
+    alpha = check_real(alpha, "alpha", "standout_keep_prob")
+    beta = check_real(beta, "beta", "standout_keep_prob")
+    return expit(a * a.dtype.type(alpha) + a.dtype.type(beta))
+
+
+def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """m ~ Bernoulli(pi) element by element: m = [u < pi], u ~ U[0, 1) in pi's dtype."""
+    return check_generator(rng, "rng", "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
+
+
+def unit_dropout_keep(units: int, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Unit dropout on weights, the paper's untargeted baseline: one Bernoulli(1 - p)
+    per column of W; the layer uses W * keep / (1 - p).
+
+    Gomez et al. (2019), section 2 ("unit dropout"), as the released code's
+    ``untargeted_unit`` applies it: to the weight matrix only (the bias is
+    untouched), with inverted scaling.
+    """
+    p = check_real(p, "p", "unit_dropout_keep", low=0, high=1, closed="left")
+    return bernoulli_complement(check_generator(rng, "rng", "unit_dropout_keep"), p, check_shape(units, "unit_dropout_keep"))
+
+
+def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
+    """Weight dropout, the paper's untargeted baseline: one Bernoulli(1 - p) per
+    weight; the layer uses W * keep / (1 - p) (the released code's
+    ``untargeted_weight``, ``tf.nn.dropout`` on W; the bias is untouched). The
+    same mask as DropConnect's, which instead does not rescale in training."""
+    p = check_real(p, "p", "weight_dropout_keep", low=0, high=1, closed="left")
+    return bernoulli_complement(check_generator(rng, "rng", "weight_dropout_keep"), p, check_shape(shape, "weight_dropout_keep"))

@@ -1,0 +1,116 @@
+"""Magnitude pruning: keep-masks that remove, for good, what targeted dropout targets.
+
+Pruning removes, for good, what targeted dropout targets: at fraction f it
+keeps exactly what targeted dropout with gamma = f and alpha = 1 keeps (every
+target dropped, nothing else). Han, Pool, Tran and Dally, "Learning both
+Weights and Connections for Efficient Neural Networks" (2015), prune by
+magnitude; Gomez et al. (2019) measure targeted dropout by pruning this way.
+tdnumpy.prune applies these masks to a model and keeps them there.
+
+Pruning again only adds to what was pruned. With ``previous``, an earlier
+keep-mask, the entries it drops rank below every other entry (below kept
+zeros too, which tie with them at |w| = 0) and stay dropped: the result is
+previous AND the new keep. So pruning twice at f is pruning once, and
+pruning at f1 then at f2 >= f1 is pruning at f2.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_real
+from ._select import bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys, n_targets
+from .targeted import unit_norms
+
+
+def _ranked_below(scores: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """``scores`` (non-negative) with the entries ``previous`` drops set to -1."""
+    if previous is not None:
+        scores[~previous] = -1
+    return scores
+
+
+def _keep_also(keep: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    return keep if previous is None else keep & previous
+
+
+def weight_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
+    """Weight pruning per column, the paper's definition: a keep-mask shaped like ``w``.
+
+        keep[i, o] = not T[i, o],   T = weight_targets(w, f),
+
+    removing the k = floor(f N_row) smallest |W[i, o]| of every column o (ties:
+    lower row index first), so each column keeps N_row - k weights (with
+    ``previous``, see above: max(k, the number it dropped) go).
+    """
+    check_weight(w, "weight_prune_keep", finite=False)  # checked while ranking
+    fraction = check_real(fraction, "fraction", "weight_prune_keep", low=0, high=1)
+    if previous is not None:
+        previous = check_mask(previous, "previous", w.shape, "weight_prune_keep")
+    keys = _ranked_below(magnitude_keys(w, "weight_prune_keep"), None if previous is None else previous.T)
+    return _keep_also(~bottom_k_rows(keys, n_targets(w.shape[0], fraction)).T, previous)
+
+
+def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
+    """Unit pruning: one boolean per unit (column of ``w``), False for the
+    k = floor(f N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties: lower
+    column index first). A pruned unit loses its weight column and its bias.
+    ``previous`` is one boolean per unit, as returned.
+    """
+    check_weight(w, "unit_prune_keep")
+    fraction = check_real(fraction, "fraction", "unit_prune_keep", low=0, high=1)
+    if previous is not None:
+        previous = check_mask(previous, "previous", (w.shape[1],), "unit_prune_keep")
+    norms = _ranked_below(unit_norms(w), previous)
+    return _keep_also(~bottom_k(norms, n_targets(w.shape[1], fraction)), previous)
+
+
+def magnitude_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
+    """Layer-wise unstructured pruning: remove the k = floor(f N_row N_col)
+    smallest |W| of the whole matrix (ties: lower index first, in C order of
+    ``w``), whatever column they are in."""
+    return _union_prune_keep([w], fraction, [previous], "magnitude_prune_keep")[0]
+
+
+def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarray]:
+    """Global magnitude pruning: one threshold for several matrices.
+
+    The k = floor(f sum_l N_l) smallest magnitudes of the union of all entries
+    are removed (ties: the earlier matrix first, then lower index in C order),
+    so a layer loses more or less than f depending on how its magnitudes
+    compare with the others'. Returns one keep-mask per matrix; ``previous``
+    is a list of earlier keep-masks (None for a matrix not pruned yet).
+    """
+    return _union_prune_keep(weights, fraction, previous, "global_prune_keep")
+
+
+def _union_prune_keep(weights, fraction: float, previous, owner: str) -> list[np.ndarray]:
+    """The k = floor(f N) smallest magnitudes of the union of ``weights`` removed."""
+    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
+        raise TypeError(f"The 'weights' parameter of {owner} must be a non-empty list of "
+                        f"weight matrices. Got {type(weights).__name__} instead.")
+    for w in weights:
+        check_weight(w, owner)
+    fraction = check_real(fraction, "fraction", owner, low=0, high=1)
+    previous = [None] * len(weights) if previous is None else list(previous)
+    if len(previous) != len(weights):
+        raise ValueError(f"The 'previous' parameter of {owner} must hold one mask (or None) per matrix, "
+                         f"{len(weights)}. Got {len(previous)} instead.")
+    previous = [None if p is None else check_mask(p, "previous", w.shape, owner) for p, w in zip(previous, weights)]
+    union = np.concatenate([_ranked_below(np.abs(w).astype(np.float64), p).reshape(-1)
+                            for w, p in zip(weights, previous)])
+    removed = bottom_k(union, n_targets(len(union), fraction))
+    ends = np.cumsum([w.size for w in weights])[:-1]
+    return [_keep_also(~part.reshape(w.shape), p) for part, w, p in zip(np.split(removed, ends), weights, previous)]
+
+
+def std_prune_keep(w: np.ndarray, quality: float, previous: np.ndarray | None = None) -> np.ndarray:
+    """Han et al. (2015), section 4: keep |W| >= q std(W), the threshold a
+    quality parameter q times the standard deviation of the layer's weights
+    (over all its entries, pruned zeros included; computed in float64)."""
+    check_weight(w, "std_prune_keep")
+    quality = check_real(quality, "quality", "std_prune_keep", low=0.0)
+    if previous is not None:
+        previous = check_mask(previous, "previous", w.shape, "std_prune_keep")
+    magnitudes = np.abs(w).astype(np.float64)
+    return _keep_also(magnitudes >= quality * np.std(w, dtype=np.float64), previous)

@@ -1,0 +1,99 @@
+"""The authors' released TensorFlow code (for-ai/TD), reproduced with its differences.
+
+Gomez et al. released ``targeted_weight_dropout`` and ``targeted_unit_dropout``
+with their paper. Their targets and masks differ from the paper's definition
+(:mod:`tdnumpy.masks.targeted`) in the threshold rule, the rounding of k, the
+noise of targeted units and what happens at evaluation; each function below
+lists where. On tie-free columns with the same k the targets agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_generator, check_real
+from ._select import check_weight, magnitude_keys
+from .targeted import unit_norms
+
+
+def _tf_threshold_rows(rows: np.ndarray, idx: int) -> np.ndarray:
+    """rows < sort(rows, axis=1)[:, idx], the released code's strict threshold,
+    along each row of a C-contiguous array.
+
+    Where idx >= N (gamma = 1) the TensorFlow code indexes past the end of the
+    sorted column; here the threshold is then +inf, so every entry is targeted.
+    """
+    if idx >= rows.shape[1]:
+        return np.ones(rows.shape, bool)
+    return rows < np.partition(rows, idx, axis=1)[:, idx:idx + 1]
+
+
+def tf_weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """Targets as the released ``targeted_weight_dropout`` computes them.
+
+    idx = int(float32(gamma) * float32(N_row)) and, per column,
+    target = |W| < sort(|W|)[idx]. Differences from :func:`weight_targets`:
+
+    - the threshold is strict, so where |W| ties at the idx-th value fewer than
+      k entries are targeted; a column with more than k exact zeros gets no
+      targets at all (0 < 0 is false);
+    - idx comes from a float32 product, which can differ from floor(gamma N)
+      by one when gamma N is within float32 rounding of an integer;
+    - gamma = 1 gives idx = N_row, past the end of the sorted column in the
+      released code; here every entry is then targeted.
+
+    On tie-free columns (and exact idx) the two agree.
+    """
+    check_weight(w, "tf_weight_targets", finite=False)  # checked on the keys
+    gamma = check_real(gamma, "gamma", "tf_weight_targets", low=0, high=1)
+    idx = int(np.float32(gamma) * np.float32(w.shape[0]))
+    return _tf_threshold_rows(magnitude_keys(w, "tf_weight_targets"), idx).T
+
+
+def tf_unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """Targets as the released ``targeted_unit_dropout`` computes them:
+    idx = int(gamma N_col) (a Python float product), and the columns with
+    ||W[:, o]||_2 < sort(norms)[idx]. Same differences as
+    :func:`tf_weight_targets` (strict threshold, gamma = 1 targets all)."""
+    check_weight(w, "tf_unit_targets")
+    gamma = check_real(gamma, "gamma", "tf_unit_targets", low=0, high=1)
+    return _tf_threshold_rows(unit_norms(w)[None, :], int(gamma * w.shape[1]))[0]
+
+
+def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
+                            training: bool = True) -> np.ndarray:
+    """Keep-mask of the released ``targeted_weight_dropout``, shaped like ``w``.
+
+    Training: drop = target and u < alpha, u ~ U[0, 1) drawn in float32 (as
+    ``tf.random_uniform``) for every weight; column by column here (a
+    convention of this library: TensorFlow draws in w's row-major order from
+    its own generator, which cannot be reproduced anyway). Evaluation (``training=False``): every target is dropped, i.e. the
+    released code prunes at test time; the paper's definition applies no
+    dropout at evaluation and leaves pruning to an explicit step.
+    """
+    targets = tf_weight_targets(w, gamma).T  # one row per column of w
+    alpha = check_real(alpha, "alpha", "tf_targeted_weight_keep", low=0, high=1)
+    if not training:
+        return ~targets.T
+    u = check_generator(rng, "rng", "tf_targeted_weight_keep").random(targets.shape, dtype=np.float32)
+    return ~(targets & (u < np.float32(alpha))).T
+
+
+def tf_targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
+                          training: bool = True) -> np.ndarray:
+    """Keep-mask of the released ``targeted_unit_dropout``, shaped like ``w``.
+
+    Differs from :func:`targeted_unit_keep` in three ways: the noise is drawn
+    per *weight* inside the targeted columns (drop = target column and
+    1 - alpha < u), so a targeted unit loses a random alpha fraction of its
+    weights rather than all or nothing; the bias is not touched; and at
+    evaluation every targeted column is zeroed. u is drawn in float32 and
+    compared with float32(1 - alpha), as in the TensorFlow code.
+    """
+    columns = tf_unit_targets(w, gamma)
+    alpha = check_real(alpha, "alpha", "tf_targeted_unit_keep", low=0, high=1)
+    targets = np.broadcast_to(columns, w.shape)
+    if not training:
+        return ~targets
+    u = check_generator(rng, "rng", "tf_targeted_unit_keep").random(w.shape, dtype=np.float32)
+    return ~(targets & (np.float32(1 - alpha) < u))

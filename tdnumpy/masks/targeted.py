@@ -1,0 +1,173 @@
+"""Targeted dropout: the target sets and the keep-masks of the weight and unit variants.
+
+Source: Gomez, Zhang, Kamalakara, Madaan, Swersky, Gal and Hinton, "Learning
+Sparse Networks Using Targeted Dropout" (2019), section 3 ("Targeted
+Dropout"). Symbols, as in the paper:
+
+    W      a weight matrix of shape (N_row, N_col) = (fan_in, units); a
+           convolution's kernel viewed as (kh kw in_channels, out_channels)
+    gamma  the targeting proportion: the fraction of each column (weight
+           variant) or of the columns (unit variant) that is targeted
+    alpha  the drop rate: each target is dropped with probability alpha
+    k      the number of targets, k = floor(gamma N) for N = N_row (weight
+           variant, per column) or N = N_col (unit variant)
+
+Weight variant: the targets of column o are the k entries of smallest
+|W[i, o]| (the paper's argmin_k over the column). Unit variant: the targets
+are the k columns of smallest L2 norm ||W[:, o]||_2. Ties are broken by lower
+index first, so exactly k are targeted, always. Each target is dropped
+independently with probability alpha and nothing else is ever dropped, so the
+expected kept fraction is 1 - alpha k / N (about 1 - gamma alpha); kept
+weights are not rescaled, as in the paper and its released code.
+
+``k = floor(gamma N)`` is computed from the float64 product gamma * N, as
+``math.floor(gamma * n)`` in Python or ``int(gamma * n)`` in most ports would:
+0.3 * 10 gives 3, while 0.29 * 100 gives 28 because that product rounds to
+28.999999999999996. The functions of :mod:`tdnumpy.masks.released`
+reproduce the authors' released TensorFlow code instead, differences
+included; each says where it departs from the definition above.
+
+Every function validates its arguments and raises ``ValueError`` or
+``TypeError`` naming the argument, its value and the accepted range.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_generator, check_int, check_real
+from ._select import (bernoulli_complement, bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys,
+                      n_targets)
+
+
+def _weight_target_rows(w: np.ndarray, gamma: float, owner: str) -> np.ndarray:
+    """The weight targets transposed, one row per column of ``w``."""
+    return bottom_k_rows(magnitude_keys(w, owner), n_targets(w.shape[0], gamma))
+
+
+def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """The weight variant's target set, a boolean mask shaped like ``w``.
+
+    For every column o, the k = floor(gamma N_row) entries of smallest |W[i, o]|
+    (ties: lower row index first). Gomez et al. (2019), section 3: the weights
+    of a column ranked by magnitude, the bottom gamma fraction targeted.
+    """
+    check_weight(w, "weight_targets", finite=False)  # checked while ranking
+    gamma = check_real(gamma, "gamma", "weight_targets", low=0, high=1)
+    return _weight_target_rows(w, gamma, "weight_targets").T
+
+
+def unit_norms(w: np.ndarray) -> np.ndarray:
+    """||W[:, o]||_2 for every column o, in float64.
+
+    Each column is divided by its largest magnitude m before squaring and the
+    result multiplied back, ||w|| = m ||w / m||, so no weight is too large or
+    too small to square; a power-of-two scaling of W scales every norm exactly.
+    """
+    m = np.abs(w).max(axis=0).astype(np.float64)
+    safe = np.where(m > 0, m, 1.0)
+    scaled = w / safe
+    return m * np.sqrt(np.einsum("io,io->o", scaled, scaled))
+
+
+def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
+    """The unit variant's target set, one boolean per column (unit).
+
+    The k = floor(gamma N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties:
+    lower column index first). Gomez et al. (2019), section 3: units ranked by
+    the norm of their weight column, the bottom gamma fraction targeted.
+    """
+    check_weight(w, "unit_targets")
+    gamma = check_real(gamma, "gamma", "unit_targets", low=0, high=1)
+    return bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+
+
+def random_weight_targets(shape, gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """Fixed-pattern targets: u < gamma for one stored uniform draw u per weight.
+
+    The authors' ``targeted_weight_random`` baseline: targets chosen once at
+    random instead of by magnitude (each weight targeted with probability
+    gamma, so about gamma N_row per column, not exactly k). Draw once and keep
+    the result; pass it as ``targets`` to :func:`targeted_weight_keep`.
+    """
+    gamma = check_real(gamma, "gamma", "random_weight_targets", low=0, high=1)
+    return check_generator(rng, "rng", "random_weight_targets").random(shape) < gamma
+
+
+def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> np.ndarray:
+    """Fixed-pattern unit targets: u < gamma for one stored uniform draw per unit
+    (the authors' ``targeted_unit_random`` baseline)."""
+    gamma = check_real(gamma, "gamma", "random_unit_targets", low=0, high=1)
+    return check_generator(rng, "rng", "random_unit_targets").random(units) < gamma
+
+
+def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, shape=None) -> np.ndarray:
+    """Keep-mask that drops each target independently with probability alpha.
+
+    keep = not (target and d), with d ~ Bernoulli(alpha) drawn per position of
+    the mask in C order (:func:`bernoulli`), so P(dropped) = alpha for a
+    target and 0 for anything else. ``shape`` broadcasts ``targets`` first
+    (for per-example unit masks, (batch, units)). Drawing for every position,
+    not only the targets, measured faster: boolean-indexed assignment costs
+    more than the extra draws.
+    """
+    alpha = check_real(alpha, "alpha", "drop_targets", low=0, high=1)
+    shape = targets.shape if shape is None else shape
+    no_drop = bernoulli_complement(check_generator(rng, "rng", "drop_targets"), alpha, shape)
+    return np.less_equal(targets, no_drop, out=no_drop)  # not (target and d) = (target <= not d)
+
+
+def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
+                         targets: np.ndarray | None = None) -> np.ndarray:
+    """Targeted weight dropout: a boolean keep-mask shaped like ``w``.
+
+    Gomez et al. (2019), section 3: with T the targets of
+    :func:`weight_targets` (the k = floor(gamma N_row) smallest |W[i, o]| of
+    each column o),
+
+        keep[i, o] = not (T[i, o] and d[i, o]),   d[i, o] ~ Bernoulli(alpha),
+
+    so E[kept fraction of a column] = 1 - alpha k / N_row. Kept weights are
+    not rescaled. The draws d run column by column (C order of the transposed
+    mask), the order the selection works in. ``targets`` may be given when the caller already has them
+    (fixed-pattern targeting, or targets computed once per step).
+    """
+    check_weight(w, "targeted_weight_keep", finite=targets is not None)  # else checked while ranking
+    gamma = check_real(gamma, "gamma", "targeted_weight_keep", low=0, high=1)
+    alpha = check_real(alpha, "alpha", "targeted_weight_keep", low=0, high=1)
+    check_generator(rng, "rng", "targeted_weight_keep")
+    if targets is None:
+        rows = _weight_target_rows(w, gamma, "targeted_weight_keep")
+    else:
+        rows = check_mask(targets, "targets", w.shape, "targeted_weight_keep").T
+    return drop_targets(rows, alpha, rng).T
+
+
+def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
+                       batch: int | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+    """Targeted unit dropout: one boolean per unit (column of ``w``).
+
+    Gomez et al. (2019), section 3: with T the k = floor(gamma N_col) columns
+    of smallest L2 norm (:func:`unit_targets`),
+
+        keep[o] = not (T[o] and d[o]),   d[o] ~ Bernoulli(alpha),
+
+    so E[kept fraction of the units] = 1 - alpha k / N_col. A dropped unit
+    contributes nothing: the layer zeroes its weight column and its bias.
+    With ``batch`` = B the mask has shape (B, N_col), one independent draw per
+    example (the same as masking that layer's outputs example by example).
+    """
+    check_weight(w, "targeted_unit_keep")
+    gamma = check_real(gamma, "gamma", "targeted_unit_keep", low=0, high=1)
+    alpha = check_real(alpha, "alpha", "targeted_unit_keep", low=0, high=1)
+    check_generator(rng, "rng", "targeted_unit_keep")
+    if targets is None:
+        targets = bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+    else:
+        check_mask(targets, "targets", (w.shape[1],), "targeted_unit_keep")
+    if batch is None:
+        return drop_targets(targets, alpha, rng)
+    batch = check_int(batch, "batch", "targeted_unit_keep", low=1)
+    return drop_targets(targets, alpha, rng, shape=(batch, w.shape[1]))
+
+

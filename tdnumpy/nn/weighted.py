@@ -1,0 +1,167 @@
+"""The weighted-layer base and the contract between a layer and its weight-noise rule.
+
+A :class:`WeightedLayer` (``Dense``, ``Conv2D``) has a (fan_in, units) weight
+and can carry one rule (``layer.noise``, a :class:`WeightNoise`; the rules
+themselves are in :mod:`tdnumpy.nn.noise`). Before each training forward
+pass the layer asks its rule for a :class:`Keep`: a keep-mask on the weight
+matrix and/or on the units, the latter of shape (units,) for one mask per
+mini-batch or (batch, units) for one per example. The layer computes with
+W * keep.weight and multiplies its outputs (bias included) by keep.units,
+and masks the gradients the same way in backward. At evaluation it applies
+what the rule's ``inference`` returns (nothing, by default).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .module import Module
+
+
+class Keep(NamedTuple):
+    """What a layer applies for one forward pass (None: nothing masked there).
+
+    The layer computes with W_eff = W * weight * weight_scale and
+    b_eff = b * bias * bias_scale and multiplies its outputs by ``units``.
+    ``weight`` is (fan_in, units), or (batch, fan_in, units) for one mask per
+    example (dense layers only); ``bias`` is (units,) or (batch, units);
+    ``units`` is (units,) or (batch, units).
+    """
+
+    weight: np.ndarray | None = None
+    units: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    weight_scale: float = 1.0
+    bias_scale: float = 1.0
+
+
+class WeightNoise:
+    """Base class of the rules; ``sample`` returns a training step's :class:`Keep`,
+    ``inference`` what the layer applies at evaluation (default: nothing).
+
+    A rule whose ``integrates_activation`` is True computes the evaluation
+    output of its layer *and* the activation after it (``infer``), as
+    DropConnect's moment-matching inference must; ``Sequential`` calls it."""
+
+    integrates_activation = False
+
+    def __init__(self):
+        self.step = 0
+
+    def sample(self, layer, batch: int) -> Keep:
+        keep = self._sample(layer, batch, self.step)
+        self.step += 1
+        return keep
+
+    def _sample(self, layer, batch: int, step: int) -> Keep:
+        raise NotImplementedError
+
+    def inference(self, layer) -> Keep:
+        return NO_KEEP
+
+
+def apply_units(y: np.ndarray, units: np.ndarray | None, batch: int) -> np.ndarray:
+    """y * keep.units for a (batch * positions, units) output matrix: a (units,)
+    mask applies to every row, a (batch, units) mask to the rows of its example."""
+    if units is None:
+        return y
+    if units.ndim == 1:
+        return y * units
+    return (y.reshape(batch, -1, y.shape[-1]) * units[:, None, :]).reshape(y.shape)
+
+
+NO_KEEP = Keep()
+
+
+class WeightedLayer(Module):
+    """A layer with a (fan_in, units) weight that can carry one weight-noise rule."""
+
+    _keep = NO_KEEP
+    _noise = None
+    _masked_weight = None
+
+    @property
+    def noise(self) -> WeightNoise | None:
+        """The layer's weight-noise rule (None: none)."""
+        return self._noise
+
+    @noise.setter
+    def noise(self, rule) -> None:
+        if rule is not None and not isinstance(rule, WeightNoise):
+            raise TypeError(f"{self!r}: noise must be a tdnumpy.nn.noise.WeightNoise or None. "
+                            f"Got {type(rule).__name__} instead.")
+        self._noise = rule
+
+    def _step_weight(self, training: bool, batch: int) -> np.ndarray:
+        """This pass's effective weight W * keep.weight * keep.weight_scale; draws
+        the step's masks in training, takes the rule's inference ones otherwise."""
+        if self._noise is None:
+            self._keep = NO_KEEP
+        else:
+            self._keep = self._noise.sample(self, batch) if training else self._noise.inference(self)
+        keep, w = self._keep, self.weight.value
+        if keep.weight is None and keep.weight_scale == 1.0:
+            return w
+        if keep.weight is not None and keep.weight.ndim == 3:  # one mask per example
+            out = w * keep.weight
+        else:
+            out = self._masked_weight
+            if out is None or out.shape != w.shape or out.dtype != w.dtype or out.strides != w.strides:
+                out = self._masked_weight = np.empty_like(w)  # reused across steps, in w's memory order
+            if keep.weight is None:
+                np.copyto(out, w)
+            else:
+                np.multiply(w, keep.weight, out=out)
+        if keep.weight_scale != 1.0:
+            out *= w.dtype.type(keep.weight_scale)
+        return out
+
+    def _step_bias(self) -> np.ndarray | None:
+        """The effective bias b * keep.bias * keep.bias_scale of this pass."""
+        if self.bias is None:
+            return None
+        b, keep = self.bias.value, self._keep
+        if keep.bias is not None:
+            b = b * keep.bias
+        if keep.bias_scale != 1.0:
+            b = b * b.dtype.type(keep.bias_scale)
+        return b
+
+    def _mask_grads(self) -> None:
+        """Mask and scale the gradients of W and b exactly as the forward pass masked
+        and scaled them (per-example masks are applied by the layer's backward)."""
+        keep = self._keep
+        _mask_grad(self.weight.grad, keep.weight, keep.weight_scale)
+        if self.bias is not None:
+            _mask_grad(self.bias.grad, keep.bias, keep.bias_scale)
+
+
+def _mask_grad(grad: np.ndarray, mask: np.ndarray | None, scale: float) -> None:
+    if mask is not None and mask.ndim == grad.ndim:
+        grad *= mask
+    if scale != 1.0:
+        grad *= grad.dtype.type(scale)
+
+
+def choose_layers(model, layers=None) -> list[str]:
+    """Names of the weighted layers of ``model`` that ``layers`` (a list of names,
+    default: all weighted layers) picks; an unknown name is an error."""
+    names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
+    chosen = names if layers is None else list(layers)
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        raise ValueError(f"No weighted layer named {', '.join(map(repr, unknown))}; "
+                         f"the weighted layers are {', '.join(map(repr, names))}.")
+    return chosen
+
+
+def attach(model, make, layers=None) -> list[str]:
+    """Give each chosen weighted layer of ``model`` (see :func:`choose_layers`)
+    its own rule ``make()``. Returns the names of the layers that got one."""
+    chosen = choose_layers(model, layers)
+    for layer in model.layers:
+        if layer.name in chosen:
+            layer.noise = make()
+    return chosen
