@@ -1,5 +1,5 @@
 """Every public function and class of the specification (masks), the layers
-(nn), pruning, experiments and testing has a numpydoc docstring whose
+(nn), training, pruning, experiments and testing has a numpydoc docstring whose
 Parameters and Returns sections match its signature.
 
 ``numpydoc.validate`` checks each object. The checks enforced are the ones
@@ -26,7 +26,8 @@ import pytest
 
 numpydoc_validate = pytest.importorskip("numpydoc.validate", reason="numpydoc is in the [test] extra")
 
-PACKAGES = ("tdnumpy.masks", "tdnumpy.nn", "tdnumpy.pruning", "tdnumpy.experiments", "tdnumpy.testing")
+PACKAGES = ("tdnumpy.masks", "tdnumpy.nn", "tdnumpy.training", "tdnumpy.pruning", "tdnumpy.experiments",
+            "tdnumpy.testing")
 CHECKS = {"GL06", "GL07", "GL08", "SS01", "PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "RT01", "RT03"}
 
 
