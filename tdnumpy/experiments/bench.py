@@ -51,6 +51,16 @@ def torch_twin(model):
 
     Supports Dense, Conv2D (our (fan_in, units) weight becomes PyTorch's
     (out, in, kh, kw)), MaxPool2D, AvgPool2D, Flatten and the activations.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network, float32 or float64.
+
+    Returns
+    -------
+    torch.nn.Sequential
+        Its twin, in the same dtype, with the same weights and biases.
     """
     import torch
 
@@ -103,7 +113,13 @@ def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, in MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, in MiB.
+
+    Returns
+    -------
+    float
+        ``ru_maxrss`` in MiB (Linux reports KiB, macOS bytes).
+    """
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
@@ -114,6 +130,30 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
 
     The peak resident memory reported is the process's after loading MNIST and
     training one tdnumpy epoch, measured before PyTorch is imported.
+
+    Parameters
+    ----------
+    model_spec : str
+        The model (see :func:`tdnumpy.nn.models.build_model`).
+    batch_size : int
+        Mini-batch size.
+    lr, momentum : float
+        SGD's learning rate and momentum.
+    repeats : int
+        Timed epochs per framework, after one warm-up epoch each.
+    vs_torch : bool
+        Also time the same epoch in PyTorch on the CPU, alternating with ours.
+    data_dir : str, os.PathLike or None
+        Folder holding the MNIST files (None: the usual look-up).
+    print_fn : callable
+        Receives the report, a line per framework (median and fastest epoch,
+        examples per second), then the memory and, with ``vs_torch``, the ratio.
+
+    Returns
+    -------
+    dict
+        Medians and minima per framework (``"tdnumpy"``, ``"torch"``), examples
+        per second, ``peak_rss_mib`` and, with ``vs_torch``, ``ratio_median``.
     """
     data = load_dataset("mnist", data_dir)
     template = build_model(model_spec, seed=0)
@@ -180,6 +220,26 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     expected fraction of weights (gamma alpha) without ranking anything: its
     slowdown is about what drawing and applying a weight mask at every step
     costs by itself (it also masks the biases, which targeted dropout does not).
+
+    Parameters
+    ----------
+    size : int
+        The side of the square float32 matrix the masks are drawn for.
+    repeats : int
+        Timed runs of each figure.
+    batch_sizes : tuple of int
+        The batch sizes of the epochs compared.
+    data_dir : str, os.PathLike or None
+        Folder holding the MNIST files (None: the usual look-up).
+    print_fn : callable
+        Receives the report: the matmul's time, a line per mask, then per
+        batch size the plain epoch and each rule's slowdown.
+
+    Returns
+    -------
+    dict
+        Each mask's time over the matmul's, and per batch size the epoch
+        slowdowns (pairwise median and fastest against fastest).
     """
     from .. import masks
     from ..nn.noise import DropConnect, TargetedWeightDropout

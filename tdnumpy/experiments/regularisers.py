@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._validation import ParameterError
 from ..nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
 from ..nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
                        TargetedWeightDropout, UnitDropout, WeightDropout, WeightedLayer, choose_layers)
@@ -33,7 +34,30 @@ NAMES = ("none",) + WEIGHT_RULES + ACTIVATION_NOISE
 
 @dataclass(frozen=True)
 class Settings:
-    """The numbers the named regularisers take (the ``train`` flags)."""
+    """The numbers the named regularisers take (the ``train`` flags of the same names).
+
+    Parameters
+    ----------
+    gamma, alpha : float
+        Targeted dropout's targeting proportion and drop rate, in [0, 1].
+    drop_rate : float
+        The drop rate p of dropout, Gaussian and spatial dropout, DropConnect
+        and untargeted unit and weight dropout, in [0, 1).
+    per_example : bool
+        One mask per example (td-unit, td-random-unit, DropConnect on dense layers).
+    ramp : {"two-phase", "linear"}
+        td-ramp: :class:`~tdnumpy.masks.ramps.TwoPhaseRamp` or :class:`~tdnumpy.masks.ramps.LinearRamp`.
+    ramp_steps : int or None
+        td-ramp: steps of the (first) phase; None: a quarter of the training steps.
+    ramp_alpha : bool
+        td-ramp: ramp alpha too.
+    dropconnect_inference : {"mean", "gaussian"}
+        DropConnect at evaluation.
+    mc_samples : int
+        Samples Z of DropConnect's Gaussian inference.
+    standout_alpha, standout_beta : float
+        Standout's keep probability sigmoid(alpha a + beta).
+    """
 
     gamma: float = 0.5
     alpha: float = 0.5
@@ -49,7 +73,20 @@ class Settings:
 
 
 def parse(spec: str, model) -> dict[str, str]:
-    """{layer name: regulariser name} for a specification (see the module docstring)."""
+    """The layers a specification puts regularisers on (see the module docstring).
+
+    Parameters
+    ----------
+    spec : str
+        One name of :data:`NAMES` (its default layers) or ``"LAYER=NAME,..."``.
+    model : Sequential
+        The network whose layer names the specification uses.
+
+    Returns
+    -------
+    dict of str to str
+        {layer name: regulariser name}; ``"none"`` layers are left out.
+    """
     spec = spec.strip()
     if "=" not in spec:
         _check_name(spec)
@@ -76,13 +113,85 @@ def parse(spec: str, model) -> dict[str, str]:
     return chosen
 
 
+def choose(reg: str, model, layers=None) -> dict[str, str]:
+    """The regulariser of each layer: :func:`parse` of ``reg``, or ``reg`` (one
+    name) on the chosen ``layers``, checked against ``model`` (see :func:`check`).
+
+    Parameters
+    ----------
+    reg : str
+        A regulariser name or ``"LAYER=NAME,..."`` pairs (the ``--reg`` flag).
+    model : Sequential
+        The network the layer names refer to.
+    layers : sequence of str or None
+        The weighted layers that get the single name ``reg`` (``--reg-layers``);
+        None for the name's default layers.
+
+    Returns
+    -------
+    dict of str to str
+        {layer name: regulariser name}, without the layers left unregularised.
+    """
+    chosen = parse(reg, model)
+    if layers is not None:
+        if "=" in reg:
+            raise ParameterError("`reg_layers` goes with a single `reg` name, not with LAYER=NAME pairs.")
+        names = choose_layers(model, list(layers))
+        chosen = dict.fromkeys(names, reg.strip()) if reg.strip() != "none" else {}
+    check(model, chosen)
+    return chosen
+
+
+def check(model, chosen: dict[str, str]) -> None:
+    """Refuse a choice :func:`apply` could not carry out: standout needs an
+    activation after its layer to replace, spatial dropout a convolution.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network.
+    chosen : dict of str to str
+        {layer name: regulariser name}, as :func:`parse` returns.
+    """
+    for layer_name, name in chosen.items():
+        layer = model.layer(layer_name)
+        if name == "standout" and _activation_after(model, layer) is None:
+            raise ValueError(f"Standout replaces the activation after a layer, and no activation follows "
+                             f"{layer.name!r}.")
+        if name == "spatial" and layer.kind != "conv":
+            raise ValueError(f"Spatial dropout drops channels of convolution outputs; {layer.name!r} is "
+                             f"{type(layer).__name__}.")
+
+
+def _activation_after(model, layer):
+    """The element-wise activation module right after ``layer``, or None."""
+    index = model.layers.index(layer)
+    after = model.layers[index + 1] if index + 1 < len(model.layers) else None
+    return after if hasattr(after, "f") else None
+
+
 def _check_name(name: str) -> None:
     if name not in NAMES:
         raise ValueError(f"The 'reg' parameter must be one of {', '.join(map(repr, NAMES))}. Got {name!r} instead.")
 
 
 def weight_rule(name: str, settings: Settings, total_steps: int):
-    """A fresh weight rule by name."""
+    """A fresh weight rule by name.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`WEIGHT_RULES`.
+    settings : Settings
+        The rules' numbers.
+    total_steps : int
+        Training steps of the run (td-ramp's default ramp is a quarter of them).
+
+    Returns
+    -------
+    WeightNoise
+        The rule (see :mod:`tdnumpy.nn.noise`), to attach to one layer.
+    """
     s = settings
     if name == "dropconnect":
         return DropConnect(s.drop_rate, per_example=s.per_example, inference=s.dropconnect_inference,
@@ -107,11 +216,29 @@ def weight_rule(name: str, settings: Settings, total_steps: int):
 
 
 def apply(model, chosen: dict[str, str], settings: Settings = Settings(), total_steps: int = 1) -> list[str]:
-    """Put each chosen regulariser on ``model``; returns lines saying what went where.
+    """Put each chosen regulariser on ``model``.
 
-    Activation noise draws from a generator spawned from its layer's, so one
-    model seed fixes every mask.
+    Weight rules ride on their layer; activation noise is inserted after the
+    layer's activation (standout replaces it). Activation noise draws from a
+    generator spawned from its layer's, so one model seed fixes every mask.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network, changed in place.
+    chosen : dict of str to str
+        {layer name: regulariser name}, as :func:`parse` or :func:`choose` return.
+    settings : Settings
+        The regularisers' numbers.
+    total_steps : int
+        Training steps of the run (for td-ramp's default ramp).
+
+    Returns
+    -------
+    list of str
+        One line per layer saying what went where.
     """
+    check(model, chosen)
     done = []
     for layer_name, name in chosen.items():
         layer = model.layer(layer_name)
@@ -136,18 +263,10 @@ def _numbers(name: str, s: Settings) -> str:
 
 def _insert_activation_noise(model, layer: WeightedLayer, name: str, s: Settings) -> None:
     rng = layer.rng.spawn(1)[0]
-    index = model.layers.index(layer)
-    after = model.layers[index + 1] if index + 1 < len(model.layers) else None
-    activation = after if hasattr(after, "f") else None
+    activation = _activation_after(model, layer)
     if name == "standout":
-        if activation is None:
-            raise ValueError(f"Standout replaces the activation after a layer, and no activation follows "
-                             f"{layer.name!r}.")
         model.replace(activation.name, Standout(activation, rng, s.standout_alpha, s.standout_beta))
         return
-    if name == "spatial" and layer.kind != "conv":
-        raise ValueError(f"Spatial dropout drops channels of convolution outputs; {layer.name!r} is "
-                         f"{type(layer).__name__}.")
     module = {"dropout": lambda: Dropout(s.drop_rate, rng),
               "dropout-classic": lambda: Dropout(s.drop_rate, rng, mode="classic"),
               "gaussian": lambda: GaussianDropout(s.drop_rate, rng),

@@ -19,6 +19,30 @@ from .._validation import check_generator, check_real
 
 
 def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
+    """Return ``w`` if it is a non-empty 2-D float16, float32 or float64 array.
+
+    Parameters
+    ----------
+    w : object
+        The weight matrix W, expected of shape (fan_in, units).
+    owner : str
+        The calling function or class, named in the message.
+    finite : bool, default=True
+        Also refuse NaN and infinite entries. Callers that rank |W| pass False
+        and check them on the keys (:func:`magnitude_keys`).
+
+    Returns
+    -------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        ``w`` itself, not a copy.
+
+    Raises
+    ------
+    TypeError
+        If ``w`` is not an ndarray of one of these dtypes.
+    ValueError
+        If ``w`` is not 2-D, is empty, or (with ``finite``) is not finite.
+    """
     if not isinstance(w, np.ndarray):
         raise TypeError(f"The 'w' parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
     if w.dtype not in (np.float16, np.float32, np.float64):
@@ -32,11 +56,56 @@ def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
     return w
 
 
+# The weight parameter, as check_weight accepts it, of the functions that take one W (the
+# targets, the targeted and released keep-masks, pruning), in their docstrings' {{weight}}.
+WEIGHT_PARAMETERS = """
+    Parameters
+    ----------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        The weight matrix W, (N_row, N_col); finite.
+    """
+
+
 def raise_not_finite(owner: str):
+    """Raise the error for a weight matrix with NaN or infinite entries.
+
+    Parameters
+    ----------
+    owner : str
+        The calling function or class, named in the message.
+
+    Raises
+    ------
+    ValueError
+        Always.
+    """
     raise ValueError(f"The 'w' parameter of {owner} must be finite. Got NaN or infinite entries.")
 
 
 def check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
+    """Return ``mask`` if it is a boolean array of shape ``shape``.
+
+    Parameters
+    ----------
+    mask : object
+        The mask to check.
+    name : str
+        Its parameter name, for the message.
+    shape : tuple of int
+        The shape it must have.
+    owner : str
+        The calling function or class, for the message.
+
+    Returns
+    -------
+    mask : ndarray of bool, shape ``shape``
+        ``mask`` itself, not a copy.
+
+    Raises
+    ------
+    ValueError
+        If ``mask`` is not an ndarray of dtype bool and shape ``shape``.
+    """
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != shape:
         raise ValueError(f"The {name!r} parameter of {owner} must be a boolean array of shape {shape}. "
                          f"Got {getattr(mask, 'dtype', type(mask).__name__)} "
@@ -45,6 +114,25 @@ def check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
 
 
 def check_shape(shape, owner: str) -> tuple[int, ...]:
+    """Return ``shape`` as a tuple of non-negative Python ints.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        An int n stands for (n,). Bools, lists and negative sizes are refused.
+    owner : str
+        The calling function or class, for the message.
+
+    Returns
+    -------
+    tuple of int
+        The shape.
+
+    Raises
+    ------
+    TypeError
+        If ``shape`` is not a non-negative int or a tuple of them.
+    """
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     if not isinstance(shape, tuple) or not all(
@@ -55,19 +143,50 @@ def check_shape(shape, owner: str) -> tuple[int, ...]:
 
 
 def n_targets(n: int, gamma: float) -> int:
-    """k = floor(gamma n), the product taken in float64 (see the module docstring)."""
+    """Number of targets k = floor(gamma n), the product taken in float64.
+
+    As ``math.floor(gamma * n)`` in Python: 0.29 * 100 gives 28 (see
+    :mod:`tdnumpy.masks.targeted`).
+
+    Parameters
+    ----------
+    n : int
+        The number of candidates N: N_row, N_col or the size of a union.
+    gamma : float
+        The targeting proportion (or pruning fraction f), in [0, 1]; not
+        checked here.
+
+    Returns
+    -------
+    int
+        k, between 0 and n.
+    """
     return math.floor(float(gamma) * n)
 
 
 def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Boolean mask of the k smallest entries of each column of ``scores``
-    (a 1-D array is one column), ties broken by lower index first.
+    """Boolean mask of the k smallest entries of each column of ``scores``.
+
+    A 1-D array is one column; ties are broken by lower index first, so each
+    column has exactly k entries selected (none for k <= 0, all for k >= n).
 
     O(n) per column: ``np.partition`` finds the k-th smallest value t of each
     column; the entries <= t are selected, and only in the rare columns where
     more than k entries are <= t (ties at t) are the surplus ones at t dropped,
     last index first. The work runs on the transposed copy, where each column
     is a contiguous row.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n,) or (n, m), real
+        The scores, ranked along axis 0.
+    k : int
+        How many entries to select in each column.
+
+    Returns
+    -------
+    ndarray of bool, shaped like ``scores``
+        True at the selected entries.
     """
     n = scores.shape[0]
     rows = np.ascontiguousarray(scores.reshape(n, -1).T)  # one row per column of scores
@@ -75,7 +194,20 @@ def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 
 def bottom_k_rows(rows: np.ndarray, k: int) -> np.ndarray:
-    """:func:`bottom_k` along the rows of a C-contiguous array (its columns' view)."""
+    """:func:`bottom_k` along the rows of a C-contiguous array (its columns' view).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (m, n), real, C-contiguous
+        One row per column of the matrix being ranked; not modified.
+    k : int
+        How many entries to select in each row.
+
+    Returns
+    -------
+    ndarray of bool, shape (m, n)
+        True at the k smallest entries of each row (ties: lower index first).
+    """
     n = rows.shape[1]
     if k <= 0:
         return np.zeros(rows.shape, bool)
@@ -93,8 +225,20 @@ def bottom_k_rows(rows: np.ndarray, k: int) -> np.ndarray:
 
 
 def row_counts(mask: np.ndarray) -> np.ndarray:
-    """The number of True entries in each row of a C-contiguous 2-D boolean array
-    (summed as bytes, 3x faster than ``count_nonzero(axis=1)``)."""
+    """The number of True entries in each row of a C-contiguous 2-D boolean array.
+
+    Summed as bytes, 3x faster than ``count_nonzero(axis=1)``.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (m, n), C-contiguous
+        The rows to count.
+
+    Returns
+    -------
+    ndarray of shape (m,), uint16 (n < 2**16) or int64
+        The counts.
+    """
     dtype = np.uint16 if mask.shape[1] < 2**16 else np.int64
     return np.add.reduce(mask.view(np.uint8), axis=1, dtype=dtype)
 
@@ -109,6 +253,25 @@ def magnitude_keys(w: np.ndarray, owner: str, out: np.ndarray | None = None) -> 
     comparisons are faster than float ones. The same view checks that ``w``
     is finite: |w| is finite exactly when its bit pattern is at most that of
     the largest finite float (NaN and inf lie above).
+
+    Parameters
+    ----------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        The weight matrix W.
+    owner : str
+        The calling function or class, named in the message.
+    out : ndarray of shape (units, fan_in), w's dtype, C-contiguous, optional
+        Where to write |W| transposed; a new array if None.
+
+    Returns
+    -------
+    keys : ndarray of shape (units, fan_in), int16, int32 or int64
+        The signed integer view (of w's itemsize) of |W| transposed.
+
+    Raises
+    ------
+    ValueError
+        If ``w`` has NaN or infinite entries.
     """
     rows = np.empty((w.shape[1], w.shape[0]), w.dtype) if out is None else out
     np.abs(w.T, out=rows)
@@ -125,6 +288,18 @@ def uniform_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
     SFC64) give eight bytes per raw output (``random_raw``), the cheapest
     random bits NumPy offers; any other bit generator (MT19937 fills only 32
     of its 64 raw bits) is served by ``rng.integers``.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of the bits; not checked here.
+    n : int
+        How many bytes, n >= 0.
+
+    Returns
+    -------
+    ndarray of shape (n,), uint8
+        The bytes.
     """
     if isinstance(rng.bit_generator, _SIXTY_FOUR_BIT):
         return rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n]
@@ -135,8 +310,10 @@ _SIXTY_FOUR_BIT = (np.random.PCG64, np.random.PCG64DXSM, np.random.Philox, np.ra
 
 
 def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
-    """Independent events of probability P = t / 2^32, t = round(p 2^32)
-    (within 1.2e-10 of p; exactly 0 and 1 at the ends), in C order of ``shape``.
+    """Independent Bernoulli events d, drawn a byte at a time.
+
+    Each has probability P = t / 2^32, t = round(p 2^32) (within 1.2e-10 of
+    p; exactly 0 and 1 at the ends); they fill ``shape`` in C order.
 
     Each event is d = [u < t] for a uniform 32-bit integer u, drawn a byte at a
     time and only as far as needed. Write u = 2^24 u_hi + u_lo and
@@ -151,6 +328,20 @@ def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
     3/4, no low bits are needed at all; for p = 1/2 (t = 2^31), the paper's
     usual alpha, the top bit alone decides, d = [top bit of u = 0], one random
     bit per event. p = 0 and p = 1 draw nothing.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of the draws.
+    p : float
+        The probability of an event, in [0, 1].
+    shape : int or tuple of int
+        The shape of the result.
+
+    Returns
+    -------
+    d : ndarray of bool, shape ``shape``
+        True where the event occurred.
     """
     p = check_real(p, "p", "bernoulli", low=0, high=1)
     no_event = bernoulli_complement(check_generator(rng, "rng", "bernoulli"), p, check_shape(shape, "bernoulli"))
@@ -158,7 +349,22 @@ def bernoulli(rng: np.random.Generator, p: float, shape) -> np.ndarray:
 
 
 def bernoulli_complement(rng: np.random.Generator, p: float, shape) -> np.ndarray:
-    """[u >= t] for the u and t of :func:`bernoulli`: the same draws, negated."""
+    """[u >= t] for the u and t of :func:`bernoulli`: the same draws, negated.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator
+        The source of the draws; not checked here.
+    p : float
+        The probability of an event, in [0, 1]; not checked here.
+    shape : tuple of int
+        The shape of the result.
+
+    Returns
+    -------
+    ndarray of bool, shape ``shape``
+        True where no event occurred (probability 1 - P).
+    """
     n = math.prod(shape)
     threshold = round(p * 2**32)
     if threshold == 0:

@@ -17,13 +17,22 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._select import bernoulli_complement, check_shape
 
+# The drop rate and the generator of the Bernoulli keep-masks.
+_RATE = """
+    p : float
+        The drop rate, in [0, 1).
+    rng : numpy.random.Generator
+        The source of d ~ Bernoulli(p), one draw per entry of the mask; keep = not d.
+    """
 
+
+@shared_docstring(rate=_RATE)
 def dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Bernoulli dropout: a boolean keep-mask, each element kept independently
-    with probability 1 - p.
+    """Bernoulli dropout: a keep-mask, each element kept independently with probability 1 - p.
 
     Srivastava, Hinton, Krizhevsky, Sutskever and Salakhutdinov, "Dropout: A
     Simple Way to Prevent Neural Networks from Overfitting" (JMLR 2014), eq. (1)
@@ -31,6 +40,18 @@ def dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
     keep = not d with d ~ Bernoulli(p) drawn as in :func:`bernoulli`. The
     scaling (inverted: 1 / (1 - p) in training; classic: 1 - p at evaluation)
     is the layer's business, see :class:`tdnumpy.nn.dropout.Dropout`.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape of the activations to mask, e.g. (batch, units): one draw
+        per element.
+    {{rate}}
+
+    Returns
+    -------
+    keep : ndarray of bool, shape ``shape``
+        True where kept.
     """
     p = check_real(p, "p", "dropout_keep", low=0, high=1, closed="left")
     return bernoulli_complement(check_generator(rng, "rng", "dropout_keep"), p, check_shape(shape, "dropout_keep"))
@@ -43,6 +64,23 @@ def gaussian_dropout_noise(shape, p: float, rng: np.random.Generator, dtype=np.f
     of inverted Bernoulli dropout, r / (1 - p) with r ~ Bernoulli(1 - p), whose
     variance is p / (1 - p). y~ = e * y keeps E[y~] = y; at evaluation the
     layer is the identity.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape of the noise.
+    p : float
+        The drop rate of the Bernoulli dropout whose mean and variance the
+        noise matches, in [0, 1).
+    rng : numpy.random.Generator
+        The source of the standard normal draws.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        The dtype of the noise.
+
+    Returns
+    -------
+    e : ndarray of shape ``shape``, ``dtype``
+        The noise, mean 1 and variance p / (1 - p).
     """
     p = check_real(p, "p", "gaussian_dropout_noise", low=0, high=1, closed="left")
     if np.dtype(dtype) not in (np.float32, np.float64):
@@ -55,19 +93,33 @@ def gaussian_dropout_noise(shape, p: float, rng: np.random.Generator, dtype=np.f
     return noise
 
 
+@shared_docstring(rate=_RATE)
 def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Spatial dropout: a (batch, channels) keep-mask, one Bernoulli(1 - p) per
-    example and channel, which the layer spreads over the whole feature map.
+    """Spatial dropout: a (batch, channels) keep-mask, one Bernoulli(1 - p) per example and channel.
+
+    The layer spreads each entry over the whole feature map of its channel.
 
     Tompson, Goroshin, Jain, LeCun and Bregler, "Efficient Object Localization
     Using Convolutional Networks" (CVPR 2015), section 3.2: adjacent pixels of
     a feature map are strongly correlated, so whole channels are dropped.
+
+    Parameters
+    ----------
+    batch, channels : int
+        The shape of the mask, each >= 0.
+    {{rate}}
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (batch, channels)
+        True where the channel is kept.
     """
     p = check_real(p, "p", "spatial_dropout_keep", low=0, high=1, closed="left")
     return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p,
                                  check_shape((batch, channels), "spatial_dropout_keep"))
 
 
+@shared_docstring(rate=_RATE)
 def dropconnect_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
     """DropConnect: a keep-mask on weights (and biases), each kept with probability 1 - p.
 
@@ -75,6 +127,18 @@ def dropconnect_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
     using DropConnect" (ICML 2013), eq. (2): r = a((M * W) v), M_ij ~
     Bernoulli(1 - p), no scaling in training. ``shape`` is the weight's
     (fan_in, units), or (batch, fan_in, units) for one mask per example.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The shape of the mask: the weight's (fan_in, units), or (batch, fan_in,
+        units) for one mask per example; for a bias mask, (units,) or (batch, units).
+    {{rate}}
+
+    Returns
+    -------
+    keep : ndarray of bool, shape ``shape``
+        M: True where the weight is kept.
     """
     p = check_real(p, "p", "dropconnect_keep", low=0, high=1, closed="left")
     return bernoulli_complement(check_generator(rng, "rng", "dropconnect_keep"), p, check_shape(shape, "dropconnect_keep"))
@@ -90,7 +154,23 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
         Var[u] = p (1 - p) ((v * v)(W * W) + b * b),
 
     v being the layer input rows (batch, fan_in) (for a convolution, its
-    patches). Returns (mean, var), both (batch, units), in v's dtype.
+    patches).
+
+    Parameters
+    ----------
+    v : ndarray of shape (batch, fan_in), float32 or float64
+        The layer's input rows; not checked.
+    w : ndarray of shape (fan_in, units)
+        The weight matrix W; not checked.
+    b : ndarray of shape (units,) or None
+        The bias, masked like the weights; None for none.
+    p : float
+        The drop rate, in [0, 1).
+
+    Returns
+    -------
+    mean, var : ndarray of shape (batch, units)
+        E[u] and Var[u], in the dtype of ``v @ w`` (v's when w has it).
     """
     p = check_real(p, "p", "dropconnect_moments", low=0, high=1, closed="left")
     mean = v @ w
@@ -105,13 +185,28 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
 
 def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator,
                                    samples: int) -> np.ndarray:
-    """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z),
-    u_z ~ N(mean, var), the Gaussian approximation of the pre-activation over
-    the masks (:func:`dropconnect_moments`), Z = ``samples``.
+    """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z), u_z ~ N(mean, var).
 
-    Wan et al. (2013), section 4 (Algorithm 2). ``activation`` is an
-    element-wise function a, or None for a linear output, where E[u] = mean
-    exactly and the mean is returned without sampling.
+    N(mean, var) is the Gaussian approximation of the pre-activation over
+    the masks (:func:`dropconnect_moments`), Z = ``samples``. Wan et al.
+    (2013), section 3.2 (Algorithm 2).
+
+    Parameters
+    ----------
+    mean, var : ndarray of shape (batch, units), float32 or float64
+        The moments of u, from :func:`dropconnect_moments`.
+    activation : callable or None
+        The element-wise function a, or None for a linear output, where
+        E[u] = mean exactly and the mean is returned without sampling.
+    rng : numpy.random.Generator
+        The source of the u_z.
+    samples : int
+        Z >= 1.
+
+    Returns
+    -------
+    r : ndarray of shape (batch, units), mean's dtype
+        The averaged activations (a copy of ``mean`` when ``activation`` is None).
     """
     samples = check_int(samples, "samples", "dropconnect_gaussian_inference", low=1)
     check_generator(rng, "rng", "dropconnect_gaussian_inference")
@@ -129,13 +224,25 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
 
 
 def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Standout's keep probability pi = sigmoid(alpha a + beta), a = x W + b the
-    layer's own pre-activation.
+    """Standout's keep probability pi = sigmoid(alpha a + beta).
 
-    Ba and Frey, "Adaptive dropout for training deep neural networks" (NIPS
-    2013), section 2: the "standout" network shares the layer's weights, so
-    each unit's keep probability grows with its own input; h = m * g(a) with
-    m ~ Bernoulli(pi) in training and h = pi * g(a) at evaluation.
+    a = x W + b is the layer's own pre-activation. Ba and Frey, "Adaptive
+    dropout for training deep neural networks" (NIPS 2013), section 2: the
+    "standout" network shares the layer's weights, so each unit's keep
+    probability grows with its own input; h = m * g(a) with m ~ Bernoulli(pi)
+    in training and h = pi * g(a) at evaluation.
+
+    Parameters
+    ----------
+    a : ndarray of shape (batch, units), float
+        The pre-activation a.
+    alpha, beta : float
+        The standout network's scale and shift of a; any finite reals.
+
+    Returns
+    -------
+    pi : ndarray shaped like ``a``, a's dtype
+        The keep probabilities, in [0, 1].
     """
     alpha = check_real(alpha, "alpha", "standout_keep_prob")
     beta = check_real(beta, "beta", "standout_keep_prob")
@@ -143,26 +250,68 @@ def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
 
 
 def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """m ~ Bernoulli(pi) element by element: m = [u < pi], u ~ U[0, 1) in pi's dtype."""
+    """Standout's mask m ~ Bernoulli(pi), element by element.
+
+    m = [u < pi], u ~ U[0, 1) drawn in pi's dtype.
+
+    Parameters
+    ----------
+    pi : ndarray, float32 or float64
+        The keep probabilities, from :func:`standout_keep_prob`.
+    rng : numpy.random.Generator
+        The source of u.
+
+    Returns
+    -------
+    m : ndarray of bool, shaped like ``pi``
+        True where kept.
+    """
     return check_generator(rng, "rng", "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
 
 
+@shared_docstring(rate=_RATE)
 def unit_dropout_keep(units: int, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Unit dropout on weights, the paper's untargeted baseline: one Bernoulli(1 - p)
-    per column of W; the layer uses W * keep / (1 - p).
+    """Unit dropout on weights, the paper's untargeted baseline: one Bernoulli(1 - p) per column of W.
+
+    The layer uses W * keep / (1 - p).
 
     Gomez et al. (2019), section 2 ("unit dropout"), as the released code's
     ``untargeted_unit`` applies it: to the weight matrix only (the bias is
     untouched), with inverted scaling.
+
+    Parameters
+    ----------
+    units : int
+        The number of columns N_col.
+    {{rate}}
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (units,)
+        True where the column is kept.
     """
     p = check_real(p, "p", "unit_dropout_keep", low=0, high=1, closed="left")
     return bernoulli_complement(check_generator(rng, "rng", "unit_dropout_keep"), p, check_shape(units, "unit_dropout_keep"))
 
 
+@shared_docstring(rate=_RATE)
 def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
-    """Weight dropout, the paper's untargeted baseline: one Bernoulli(1 - p) per
-    weight; the layer uses W * keep / (1 - p) (the released code's
+    """Weight dropout, the paper's untargeted baseline: one Bernoulli(1 - p) per weight.
+
+    The layer uses W * keep / (1 - p) (the released code's
     ``untargeted_weight``, ``tf.nn.dropout`` on W; the bias is untouched). The
-    same mask as DropConnect's, which instead does not rescale in training."""
+    same mask as DropConnect's, which instead does not rescale in training.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The weight matrix's shape, (fan_in, units).
+    {{rate}}
+
+    Returns
+    -------
+    keep : ndarray of bool, shape ``shape``
+        True where the weight is kept.
+    """
     p = check_real(p, "p", "weight_dropout_keep", low=0, high=1, closed="left")
     return bernoulli_complement(check_generator(rng, "rng", "weight_dropout_keep"), p, check_shape(shape, "weight_dropout_keep"))

@@ -5,7 +5,7 @@ keeps exactly what targeted dropout with gamma = f and alpha = 1 keeps (every
 target dropped, nothing else). Han, Pool, Tran and Dally, "Learning both
 Weights and Connections for Efficient Neural Networks" (2015), prune by
 magnitude; Gomez et al. (2019) measure targeted dropout by pruning this way.
-tdnumpy.prune applies these masks to a model and keeps them there.
+:mod:`tdnumpy.pruning.masking` applies these masks to a model and keeps them there.
 
 Pruning again only adds to what was pruned. With ``previous``, an earlier
 keep-mask, the entries it drops rank below every other entry (below kept
@@ -18,9 +18,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_real
-from ._select import bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys, n_targets
+from ._select import WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys, n_targets
 from .targeted import unit_norms
+
+# The last parameter and the result of the functions that prune single weights of one W.
+_PREVIOUS_KEEP = """
+    previous : ndarray of bool, shape (fan_in, units), optional
+        An earlier keep-mask; what it drops stays dropped.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (fan_in, units)
+        True where the weight is kept.
+    """
 
 
 def _ranked_below(scores: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
@@ -34,6 +46,7 @@ def _keep_also(keep: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
     return keep if previous is None else keep & previous
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS, previous_keep=_PREVIOUS_KEEP)
 def weight_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
     """Weight pruning per column, the paper's definition: a keep-mask shaped like ``w``.
 
@@ -41,7 +54,12 @@ def weight_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | Non
 
     removing the k = floor(f N_row) smallest |W[i, o]| of every column o (ties:
     lower row index first), so each column keeps N_row - k weights (with
-    ``previous``, see above: max(k, the number it dropped) go).
+    ``previous``, see the module docstring: max(k, the number it dropped) go).
+
+    {{weight}}
+    fraction : float
+        The pruning fraction f, in [0, 1]; k = floor(f N_row) per column.
+    {{previous_keep}}
     """
     check_weight(w, "weight_prune_keep", finite=False)  # checked while ranking
     fraction = check_real(fraction, "fraction", "weight_prune_keep", low=0, high=1)
@@ -51,11 +69,25 @@ def weight_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | Non
     return _keep_also(~bottom_k_rows(keys, n_targets(w.shape[0], fraction)).T, previous)
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
-    """Unit pruning: one boolean per unit (column of ``w``), False for the
-    k = floor(f N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties: lower
-    column index first). A pruned unit loses its weight column and its bias.
-    ``previous`` is one boolean per unit, as returned.
+    """Unit pruning: one boolean per unit (column of ``w``).
+
+    False for the k = floor(f N_col) columns of smallest L2 norm
+    ||W[:, o]||_2 (ties: lower column index first). A pruned unit loses its
+    weight column and its bias.
+
+    {{weight}}
+    fraction : float
+        The pruning fraction f, in [0, 1]; k = floor(f N_col) of the columns.
+    previous : ndarray of bool, shape (units,), optional
+        An earlier keep-mask; what it drops stays dropped.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (units,)
+        True where the unit is kept; False for the k pruned units and for any
+        unit ``previous`` drops.
     """
     check_weight(w, "unit_prune_keep")
     fraction = check_real(fraction, "fraction", "unit_prune_keep", low=0, high=1)
@@ -65,10 +97,18 @@ def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None 
     return _keep_also(~bottom_k(norms, n_targets(w.shape[1], fraction)), previous)
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS, previous_keep=_PREVIOUS_KEEP)
 def magnitude_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None = None) -> np.ndarray:
-    """Layer-wise unstructured pruning: remove the k = floor(f N_row N_col)
-    smallest |W| of the whole matrix (ties: lower index first, in C order of
-    ``w``), whatever column they are in."""
+    """Layer-wise unstructured pruning: the k = floor(f N_row N_col) smallest |W| removed.
+
+    They are taken over the whole matrix (ties: lower index first, in C order
+    of ``w``), whatever column they are in.
+
+    {{weight}}
+    fraction : float
+        The pruning fraction f, in [0, 1]; k = floor(f N_row N_col) over the whole matrix.
+    {{previous_keep}}
+    """
     return _union_prune_keep([w], fraction, [previous], "magnitude_prune_keep")[0]
 
 
@@ -78,8 +118,23 @@ def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarra
     The k = floor(f sum_l N_l) smallest magnitudes of the union of all entries
     are removed (ties: the earlier matrix first, then lower index in C order),
     so a layer loses more or less than f depending on how its magnitudes
-    compare with the others'. Returns one keep-mask per matrix; ``previous``
-    is a list of earlier keep-masks (None for a matrix not pruned yet).
+    compare with the others'.
+
+    Parameters
+    ----------
+    weights : list or tuple of ndarray
+        The weight matrices, each 2-D, float16, float32 or float64, finite;
+        N_l entries for the l-th.
+    fraction : float
+        The pruning fraction f, in [0, 1]; k = floor(f sum_l N_l) over all the matrices.
+    previous : list of (ndarray of bool or None), optional
+        One earlier keep-mask per matrix, shaped like it (None for a matrix
+        not pruned yet); what they drop stays dropped.
+
+    Returns
+    -------
+    list of ndarray of bool
+        One keep-mask per matrix, shaped like it.
     """
     return _union_prune_keep(weights, fraction, previous, "global_prune_keep")
 
@@ -104,10 +159,22 @@ def _union_prune_keep(weights, fraction: float, previous, owner: str) -> list[np
     return [_keep_also(~part.reshape(w.shape), p) for part, w, p in zip(np.split(removed, ends), weights, previous)]
 
 
+@shared_docstring(previous_keep=_PREVIOUS_KEEP)
 def std_prune_keep(w: np.ndarray, quality: float, previous: np.ndarray | None = None) -> np.ndarray:
-    """Han et al. (2015), section 4: keep |W| >= q std(W), the threshold a
-    quality parameter q times the standard deviation of the layer's weights
-    (over all its entries, pruned zeros included; computed in float64)."""
+    """Threshold pruning of Han et al. (2015), section 4: keep |W| >= q std(W).
+
+    The threshold is a quality parameter q times the standard deviation of
+    the layer's weights (over all its entries, pruned zeros included;
+    computed in float64).
+
+    Parameters
+    ----------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        The weight matrix W; finite.
+    quality : float
+        q >= 0.
+    {{previous_keep}}
+    """
     check_weight(w, "std_prune_keep")
     quality = check_real(quality, "quality", "std_prune_keep", low=0.0)
     if previous is not None:

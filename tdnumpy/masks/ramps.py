@@ -16,7 +16,13 @@ from .._validation import check_int, check_real
 
 @dataclass(frozen=True)
 class Fixed:
-    """value(t) = value, for a gamma or alpha that does not change."""
+    """value(t) = value, for a gamma or alpha that does not change.
+
+    Parameters
+    ----------
+    value : float
+        The value, in [0, 1].
+    """
 
     value: float
 
@@ -28,35 +34,51 @@ class Fixed:
 
 
 @dataclass(frozen=True)
-class LinearRamp:
-    """value(t) = final * min(1, t / steps): from 0 to ``final`` over ``steps`` steps."""
+class _Ramp:
+    """The fields the ramps share, and their checks: a ramp to ``final`` in [0, 1] over ``steps`` >= 1 steps."""
 
     final: float
     steps: int
 
     def __post_init__(self):
-        check_real(self.final, "final", "LinearRamp", low=0.0, high=1.0)
-        check_int(self.steps, "steps", "LinearRamp", low=1)
+        check_real(self.final, "final", type(self).__name__, low=0.0, high=1.0)
+        check_int(self.steps, "steps", type(self).__name__, low=1)
+
+
+@dataclass(frozen=True)
+class LinearRamp(_Ramp):
+    """value(t) = final * min(1, t / steps): from 0 to ``final`` over ``steps`` steps.
+
+    Parameters
+    ----------
+    final : float
+        The value from step ``steps`` on, in [0, 1].
+    steps : int
+        The length of the ramp, >= 1.
+    """
 
     def __call__(self, t: int) -> float:
         return self.final * min(1.0, t / self.steps)
 
 
 @dataclass(frozen=True)
-class TwoPhaseRamp:
-    """The ramp of the targeted-dropout authors' released code, with S = ``steps``:
+class TwoPhaseRamp(_Ramp):
+    """The ramp of the targeted-dropout authors' released code.
+
+    With S = ``steps`` (20000 in the released code),
 
         value(t) = 0.95 final min(1, t / S) + 0.05 final max(0, min(1, (t - S) / S)),
 
-    95% of ``final`` reached linearly over the first S steps, the last 5% over
-    the next S."""
+    capped at ``final``: 95% of ``final`` reached linearly over the first S
+    steps, the last 5% over the next S.
 
-    final: float
-    steps: int
-
-    def __post_init__(self):
-        check_real(self.final, "final", "TwoPhaseRamp", low=0.0, high=1.0)
-        check_int(self.steps, "steps", "TwoPhaseRamp", low=1)
+    Parameters
+    ----------
+    final : float
+        The value from step 2S on, in [0, 1].
+    steps : int
+        S, >= 1.
+    """
 
     def __call__(self, t: int) -> float:
         s = self.steps
@@ -64,7 +86,21 @@ class TwoPhaseRamp:
 
 
 def as_schedule(value, name: str):
-    """A schedule from a number (a :class:`Fixed` value) or a callable step -> value."""
+    """A schedule from a number (a :class:`Fixed` value) or a callable step -> value.
+
+    Parameters
+    ----------
+    value : float or callable
+        A Python int or float in [0, 1] (bools refused), or a schedule: any
+        callable of the step t, returned as it is.
+    name : str
+        The parameter's name (``"gamma"``, ``"alpha"``), for the message.
+
+    Returns
+    -------
+    schedule : callable
+        ``value`` if callable, else ``Fixed(float(value))``.
+    """
     if callable(value):
         return value
     if isinstance(value, (bool,)) or not isinstance(value, (int, float)):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_generator, check_real
-from ._select import check_weight, magnitude_keys
+from ._select import WEIGHT_PARAMETERS, check_weight, magnitude_keys
 from .targeted import unit_norms
 
 
@@ -28,6 +29,7 @@ def _tf_threshold_rows(rows: np.ndarray, idx: int) -> np.ndarray:
     return rows < np.partition(rows, idx, axis=1)[:, idx:idx + 1]
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def tf_weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """Targets as the released ``targeted_weight_dropout`` computes them.
 
@@ -43,6 +45,15 @@ def tf_weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
       released code; here every entry is then targeted.
 
     On tie-free columns (and exact idx) the two agree.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; idx = int(float32(gamma) * float32(N_row)).
+
+    Returns
+    -------
+    targets : ndarray of bool, shape (fan_in, units)
+        True at the targets of each column.
     """
     check_weight(w, "tf_weight_targets", finite=False)  # checked on the keys
     gamma = check_real(gamma, "gamma", "tf_weight_targets", low=0, high=1)
@@ -50,16 +61,29 @@ def tf_weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     return _tf_threshold_rows(magnitude_keys(w, "tf_weight_targets"), idx).T
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def tf_unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
-    """Targets as the released ``targeted_unit_dropout`` computes them:
+    """Targets as the released ``targeted_unit_dropout`` computes them.
+
     idx = int(gamma N_col) (a Python float product), and the columns with
     ||W[:, o]||_2 < sort(norms)[idx]. Same differences as
-    :func:`tf_weight_targets` (strict threshold, gamma = 1 targets all)."""
+    :func:`tf_weight_targets` (strict threshold, gamma = 1 targets all).
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; idx = int(gamma N_col).
+
+    Returns
+    -------
+    targets : ndarray of bool, shape (units,)
+        True at the targeted units.
+    """
     check_weight(w, "tf_unit_targets")
     gamma = check_real(gamma, "gamma", "tf_unit_targets", low=0, high=1)
     return _tf_threshold_rows(unit_norms(w)[None, :], int(gamma * w.shape[1]))[0]
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
                             training: bool = True) -> np.ndarray:
     """Keep-mask of the released ``targeted_weight_dropout``, shaped like ``w``.
@@ -67,9 +91,26 @@ def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.r
     Training: drop = target and u < alpha, u ~ U[0, 1) drawn in float32 (as
     ``tf.random_uniform``) for every weight; column by column here (a
     convention of this library: TensorFlow draws in w's row-major order from
-    its own generator, which cannot be reproduced anyway). Evaluation (``training=False``): every target is dropped, i.e. the
-    released code prunes at test time; the paper's definition applies no
-    dropout at evaluation and leaves pruning to an explicit step.
+    its own generator, which cannot be reproduced anyway). Evaluation
+    (``training=False``): every target is dropped, i.e. the released code
+    prunes at test time; the paper's definition applies no dropout at
+    evaluation and leaves pruning to an explicit step.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; the targets are those of
+        :func:`tf_weight_targets`.
+    alpha : float
+        The drop rate of each target, in [0, 1].
+    rng : numpy.random.Generator
+        The source of u; unused when ``training`` is False.
+    training : bool, default=True
+        Training (random drops) or evaluation (every target dropped).
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (fan_in, units)
+        True where the weight is kept.
     """
     targets = tf_weight_targets(w, gamma).T  # one row per column of w
     alpha = check_real(alpha, "alpha", "tf_targeted_weight_keep", low=0, high=1)
@@ -79,6 +120,7 @@ def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.r
     return ~(targets & (u < np.float32(alpha))).T
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def tf_targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
                           training: bool = True) -> np.ndarray:
     """Keep-mask of the released ``targeted_unit_dropout``, shaped like ``w``.
@@ -89,6 +131,22 @@ def tf_targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.ran
     weights rather than all or nothing; the bias is not touched; and at
     evaluation every targeted column is zeroed. u is drawn in float32 and
     compared with float32(1 - alpha), as in the TensorFlow code.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; the targeted columns are those of
+        :func:`tf_unit_targets`.
+    alpha : float
+        The drop rate of each weight in a targeted column, in [0, 1].
+    rng : numpy.random.Generator
+        The source of u, one per weight; unused when ``training`` is False.
+    training : bool, default=True
+        Training (random drops) or evaluation (every targeted column zeroed).
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (fan_in, units)
+        True where the weight is kept; one entry per weight, not per unit.
     """
     columns = tf_unit_targets(w, gamma)
     alpha = check_real(alpha, "alpha", "tf_targeted_unit_keep", low=0, high=1)

@@ -35,9 +35,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
-from ._select import (bernoulli_complement, bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys,
-                      n_targets)
+from ._select import (WEIGHT_PARAMETERS, bernoulli_complement, bottom_k, bottom_k_rows, check_mask, check_weight,
+                      magnitude_keys, n_targets)
 
 
 def _weight_target_rows(w: np.ndarray, gamma: float, owner: str) -> np.ndarray:
@@ -45,12 +46,22 @@ def _weight_target_rows(w: np.ndarray, gamma: float, owner: str) -> np.ndarray:
     return bottom_k_rows(magnitude_keys(w, owner), n_targets(w.shape[0], gamma))
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """The weight variant's target set, a boolean mask shaped like ``w``.
 
     For every column o, the k = floor(gamma N_row) entries of smallest |W[i, o]|
     (ties: lower row index first). Gomez et al. (2019), section 3: the weights
     of a column ranked by magnitude, the bottom gamma fraction targeted.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; k = floor(gamma N_row) per column.
+
+    Returns
+    -------
+    targets : ndarray of bool, shape (fan_in, units)
+        True at the k targets of each column.
     """
     check_weight(w, "weight_targets", finite=False)  # checked while ranking
     gamma = check_real(gamma, "gamma", "weight_targets", low=0, high=1)
@@ -63,6 +74,16 @@ def unit_norms(w: np.ndarray) -> np.ndarray:
     Each column is divided by its largest magnitude m before squaring and the
     result multiplied back, ||w|| = m ||w / m||, so no weight is too large or
     too small to square; a power-of-two scaling of W scales every norm exactly.
+
+    Parameters
+    ----------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        The weight matrix W; not checked here.
+
+    Returns
+    -------
+    norms : ndarray of shape (units,), float64
+        The column norms.
     """
     m = np.abs(w).max(axis=0).astype(np.float64)
     safe = np.where(m > 0, m, 1.0)
@@ -70,12 +91,22 @@ def unit_norms(w: np.ndarray) -> np.ndarray:
     return m * np.sqrt(np.einsum("io,io->o", scaled, scaled))
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """The unit variant's target set, one boolean per column (unit).
 
     The k = floor(gamma N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties:
     lower column index first). Gomez et al. (2019), section 3: units ranked by
     the norm of their weight column, the bottom gamma fraction targeted.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; k = floor(gamma N_col) of the columns.
+
+    Returns
+    -------
+    targets : ndarray of bool, shape (units,)
+        True at the k targeted units.
     """
     check_weight(w, "unit_targets")
     gamma = check_real(gamma, "gamma", "unit_targets", low=0, high=1)
@@ -89,14 +120,45 @@ def random_weight_targets(shape, gamma: float, rng: np.random.Generator) -> np.n
     random instead of by magnitude (each weight targeted with probability
     gamma, so about gamma N_row per column, not exactly k). Draw once and keep
     the result; pass it as ``targets`` to :func:`targeted_weight_keep`.
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        The weight matrix's shape, (fan_in, units).
+    gamma : float
+        The probability that a weight is targeted, in [0, 1].
+    rng : numpy.random.Generator
+        The source of u, float64.
+
+    Returns
+    -------
+    targets : ndarray of bool, shape ``shape``
+        True at the targets.
     """
     gamma = check_real(gamma, "gamma", "random_weight_targets", low=0, high=1)
     return check_generator(rng, "rng", "random_weight_targets").random(shape) < gamma
 
 
 def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> np.ndarray:
-    """Fixed-pattern unit targets: u < gamma for one stored uniform draw per unit
-    (the authors' ``targeted_unit_random`` baseline)."""
+    """Fixed-pattern unit targets: u < gamma for one stored uniform draw per unit.
+
+    The authors' ``targeted_unit_random`` baseline; pass the result as
+    ``targets`` to :func:`targeted_unit_keep`.
+
+    Parameters
+    ----------
+    units : int
+        The number of units N_col.
+    gamma : float
+        The probability that a unit is targeted, in [0, 1].
+    rng : numpy.random.Generator
+        The source of u, float64.
+
+    Returns
+    -------
+    targets : ndarray of bool, shape (units,)
+        True at the targeted units.
+    """
     gamma = check_real(gamma, "gamma", "random_unit_targets", low=0, high=1)
     return check_generator(rng, "rng", "random_unit_targets").random(units) < gamma
 
@@ -110,6 +172,23 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
     (for per-example unit masks, (batch, units)). Drawing for every position,
     not only the targets, measured faster: boolean-indexed assignment costs
     more than the extra draws.
+
+    Parameters
+    ----------
+    targets : ndarray of bool
+        The target set T.
+    alpha : float
+        The drop rate, in [0, 1].
+    rng : numpy.random.Generator
+        The source of d.
+    shape : tuple of int, optional
+        The shape of the mask, to which ``targets`` broadcasts; None for
+        ``targets.shape``.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape ``shape`` (or ``targets.shape``)
+        False exactly where a target is dropped.
     """
     alpha = check_real(alpha, "alpha", "drop_targets", low=0, high=1)
     shape = targets.shape if shape is None else shape
@@ -117,6 +196,7 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
     return np.less_equal(targets, no_drop, out=no_drop)  # not (target and d) = (target <= not d)
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
                          targets: np.ndarray | None = None) -> np.ndarray:
     """Targeted weight dropout: a boolean keep-mask shaped like ``w``.
@@ -129,8 +209,24 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
 
     so E[kept fraction of a column] = 1 - alpha k / N_row. Kept weights are
     not rescaled. The draws d run column by column (C order of the transposed
-    mask), the order the selection works in. ``targets`` may be given when the caller already has them
-    (fixed-pattern targeting, or targets computed once per step).
+    mask), the order the selection works in.
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; k = floor(gamma N_row) per column.
+        Unused when ``targets`` is given.
+    alpha : float
+        The drop rate, in [0, 1].
+    rng : numpy.random.Generator
+        The source of d.
+    targets : ndarray of bool, shape (fan_in, units), optional
+        T, when the caller already has it (fixed-pattern targeting, or
+        targets computed once per step); by default :func:`weight_targets`.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (fan_in, units)
+        True where the weight is kept.
     """
     check_weight(w, "targeted_weight_keep", finite=targets is not None)  # else checked while ranking
     gamma = check_real(gamma, "gamma", "targeted_weight_keep", low=0, high=1)
@@ -143,6 +239,7 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
     return drop_targets(rows, alpha, rng).T
 
 
+@shared_docstring(weight=WEIGHT_PARAMETERS)
 def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
                        batch: int | None = None, targets: np.ndarray | None = None) -> np.ndarray:
     """Targeted unit dropout: one boolean per unit (column of ``w``).
@@ -156,6 +253,24 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
     contributes nothing: the layer zeroes its weight column and its bias.
     With ``batch`` = B the mask has shape (B, N_col), one independent draw per
     example (the same as masking that layer's outputs example by example).
+
+    {{weight}}
+    gamma : float
+        The targeting proportion, in [0, 1]; k = floor(gamma N_col) of the columns.
+        Unused when ``targets`` is given.
+    alpha : float
+        The drop rate, in [0, 1].
+    rng : numpy.random.Generator
+        The source of d.
+    batch : int, optional
+        B >= 1, for one mask per example; None for a single mask.
+    targets : ndarray of bool, shape (units,), optional
+        T, when the caller already has it; by default :func:`unit_targets`.
+
+    Returns
+    -------
+    keep : ndarray of bool, shape (units,) or (batch, units)
+        True where the unit is kept.
     """
     check_weight(w, "targeted_unit_keep")
     gamma = check_real(gamma, "gamma", "targeted_unit_keep", low=0, high=1)

@@ -73,7 +73,26 @@ class WeightTargetTracker:
         self.reranked = 0
 
     def rows(self, w: np.ndarray, gamma: float) -> np.ndarray:
-        """The targets transposed: a C-contiguous (units, fan_in) boolean array."""
+        """The targets transposed: a C-contiguous (units, fan_in) boolean array.
+
+        Parameters
+        ----------
+        w : ndarray of shape (fan_in, units), float16, float32 or float64
+            The current weights W; finite.
+        gamma : float
+            The targeting proportion, in [0, 1].
+
+        Returns
+        -------
+        ndarray of bool, shape (units, fan_in), C-contiguous
+            ``weight_targets(w, gamma).T``: the tracker's buffer, overwritten by
+            the next call.
+
+        Raises
+        ------
+        ValueError
+            If ``w`` has NaN or infinite entries.
+        """
         owner = type(self).__name__
         check_weight(w, owner, finite=False)  # checked on the keys below
         gamma = check_real(gamma, "gamma", owner, low=0, high=1)

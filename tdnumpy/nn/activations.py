@@ -10,7 +10,10 @@ from .module import Module
 
 
 class _Elementwise(Module):
-    """y = f(x) element by element; subclasses give f and f' in terms of y."""
+    """y = f(x) element by element; subclasses give f and f' in terms of y.
+
+    ``f(x)`` and ``df(y)`` are static methods; DropConnect's Gaussian
+    inference applies ``f`` to its draws."""
 
     _y = None
 
@@ -25,7 +28,15 @@ class _Elementwise(Module):
 
 
 class ReLU(_Elementwise):
-    """y = max(x, 0);  dL/dx = dL/dy * [y > 0] (the subgradient 0 at x = 0)."""
+    """Rectified linear unit, y = max(x, 0).
+
+    dL/dx = dL/dy * [y > 0] (the subgradient 0 at x = 0).
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "relu"
 
@@ -39,7 +50,15 @@ class ReLU(_Elementwise):
 
 
 class Tanh(_Elementwise):
-    """y = tanh(x);  dL/dx = dL/dy * (1 - y^2)."""
+    """Hyperbolic tangent, y = tanh(x).
+
+    dL/dx = dL/dy * (1 - y^2).
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "tanh"
 
@@ -53,8 +72,15 @@ class Tanh(_Elementwise):
 
 
 class Sigmoid(_Elementwise):
-    """y = 1 / (1 + exp(-x)) (overflow-free, via scipy.special.expit);
-    dL/dx = dL/dy * y (1 - y)."""
+    """Logistic sigmoid, y = 1 / (1 + exp(-x)) (overflow-free, via scipy.special.expit).
+
+    dL/dx = dL/dy * y (1 - y).
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "sigmoid"
 

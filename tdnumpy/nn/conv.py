@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_float_dtype, check_generator, check_int
 from .im2col import (ConvGeometry, channels_first, channels_last, col2im_matmul, cols_order, im2col,
                      output_size, pad_input, same_padding, unpad)
 from .init import get_initializer
 from .module import Parameter
-from .weighted import WeightedLayer, apply_units
+from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -19,6 +20,7 @@ def _pair(value, name: str) -> tuple[int, int]:
     return (v, v)
 
 
+@shared_docstring(dtype_and_name=DTYPE_AND_NAME)
 class Conv2D(WeightedLayer):
     """Convolution ``y[n, f] = b[f] + sum_c (x[n, c] * k[f, c])`` on NCHW input.
 
@@ -45,12 +47,34 @@ class Conv2D(WeightedLayer):
 
     Parameters
     ----------
-    in_channels, out_channels : int
-    kernel_size : int or (kh, kw)
-    stride, dilation : int >= 1
-    padding : int >= 0, (ph, pw), ``"valid"`` (= 0) or ``"same"`` (ceil(H / stride)
-        outputs; an odd total padding puts the extra row/column at the bottom/right).
-    bias : bool
+    in_channels : int >= 1
+        Input channels C.
+    out_channels : int >= 1
+        Output channels (filters) F, the columns of W.
+    kernel_size : int or (int, int)
+        (kh, kw); an int k means (k, k).
+    rng : numpy.random.Generator
+        Draws the initial weights; the layer's weight-noise rule draws from it too.
+    stride : int >= 1, default=1
+        Stride s, the same along both axes.
+    padding : int >= 0, (int, int), "valid" or "same", default=0
+        Zeros added on each side, (ph, pw) or one int for both; ``"valid"`` is 0;
+        ``"same"`` gives ceil(H / s) outputs (an odd total padding puts the
+        extra row/column at the bottom/right).
+    dilation : int >= 1, default=1
+        Dilation d, the spacing of the kernel taps.
+    bias : bool, default=True
+        Whether the layer has a bias b, initialised to 0.
+    init : str, default="he"
+        Initialiser of W, a key of ``tdnumpy.nn.init.INITIALIZERS``.
+    {{dtype_and_name}}
+
+    Attributes
+    ----------
+    weight : Parameter
+        W, (kh kw in_channels, out_channels), rows in (i, j, c) order.
+    bias : Parameter or None
+        b, (out_channels,).
     """
 
     kind = "conv"
@@ -91,10 +115,12 @@ class Conv2D(WeightedLayer):
 
     @property
     def fan_in(self) -> int:
+        """kh kw in_channels, the rows of W."""
         return self.in_channels * self.kh * self.kw
 
     @property
     def units(self) -> int:
+        """out_channels, the columns of W."""
         return self.out_channels
 
     @property
@@ -106,7 +132,25 @@ class Conv2D(WeightedLayer):
         return [self.weight] if self.bias is None else [self.weight, self.bias]
 
     def geometry(self, shape) -> ConvGeometry:
-        """Sizes of this convolution for an input of ``shape``, validated."""
+        """Sizes of this convolution for an input of ``shape``, validated.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Input shape (batch, in_channels, height, width).
+
+        Returns
+        -------
+        ConvGeometry
+            Input, kernel and output sizes, with the padding resolved to
+            (top, bottom, left, right).
+
+        Raises
+        ------
+        ValueError
+            If ``shape`` is not 4-D with ``in_channels`` channels, or the
+            kernel does not fit in the padded input.
+        """
         if len(shape) != 4:
             raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
                              f"Got shape {tuple(shape)} instead.")
@@ -159,8 +203,27 @@ class Conv2D(WeightedLayer):
         return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
 
     def linear_rows(self, x):
-        """The rows v the layer multiplies by W (the patches of x) and the map from
-        a (N OH OW, F) result to the layer's (N, F, OH, OW) output."""
+        """The rows v the layer multiplies by W, and the map back to its output shape.
+
+        For rules that compute their own product with W (DropConnect's Gaussian inference).
+
+        Parameters
+        ----------
+        x : ndarray of shape (N, in_channels, H, W)
+            Input, in the layer's dtype.
+
+        Returns
+        -------
+        rows : ndarray of shape (N OH OW, kh kw in_channels)
+            The patch matrix of ``x`` (a buffer the layer reuses at its next call).
+        finish : callable
+            Maps an (N OH OW, F) result to the layer's (N, F, OH, OW) output.
+
+        Raises
+        ------
+        ValueError, TypeError
+            If ``x`` has the wrong shape or dtype.
+        """
         g, cols = self._patches(x)
         return cols, lambda y: self._to_output(y, g)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_float_dtype, check_generator, check_int
 from .init import get_initializer
 from .module import Parameter
-from .weighted import WeightedLayer, apply_units
+from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units
 
 
+@shared_docstring(dtype_and_name=DTYPE_AND_NAME)
 class Dense(WeightedLayer):
     """Fully connected layer ``Y = X W + b``.
 
@@ -27,6 +29,27 @@ class Dense(WeightedLayer):
     With a weight-noise rule (``layer.noise``, see :mod:`tdnumpy.nn.noise`), a
     training step uses W * keep.weight and multiplies the outputs by
     keep.units; backward masks G by keep.units and dL/dW by keep.weight.
+
+    Parameters
+    ----------
+    fan_in : int >= 1
+        Number of inputs, the rows of W.
+    units : int >= 1
+        Number of outputs, the columns of W.
+    rng : numpy.random.Generator
+        Draws the initial weights; the layer's weight-noise rule draws from it too.
+    init : str, default="he"
+        Initialiser of W, a key of ``tdnumpy.nn.init.INITIALIZERS``.
+    bias : bool, default=True
+        Whether the layer has a bias b, initialised to 0.
+    {{dtype_and_name}}
+
+    Attributes
+    ----------
+    weight : Parameter
+        W, (fan_in, units), column-major.
+    bias : Parameter or None
+        b, (units,).
     """
 
     kind = "fc"
@@ -73,8 +96,27 @@ class Dense(WeightedLayer):
         return apply_units(y, self._keep.units, len(x))
 
     def linear_rows(self, x):
-        """The rows v the layer multiplies by W (here x itself) and the map from
-        a (batch, units) result to the layer's output shape (the identity)."""
+        """The rows v the layer multiplies by W, and the map back to its output shape.
+
+        For rules that compute their own product with W (DropConnect's Gaussian inference).
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch, fan_in)
+            Input, in the layer's dtype.
+
+        Returns
+        -------
+        rows : ndarray of shape (batch, fan_in)
+            ``x`` itself.
+        finish : callable
+            Maps a (batch, units) result to the layer's output: the identity.
+
+        Raises
+        ------
+        ValueError, TypeError
+            If ``x`` has the wrong shape or dtype.
+        """
         self._check_input(x)
         return x, lambda y: y
 

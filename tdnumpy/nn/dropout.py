@@ -19,7 +19,17 @@ from .module import Module
 
 
 class _ActivationNoise(Module):
-    """Base: y = x * noise in training, y = x * eval_factor at evaluation."""
+    """Base: y = x * noise in training, y = x * eval_factor at evaluation.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability.
+    rng : numpy.random.Generator
+        The module's own generator, for its noise.
+    name : str or None, default=None
+        The layer's name.
+    """
 
     _noise = None
     _out = (None, None)  # shape and dtype of the last forward output
@@ -31,14 +41,21 @@ class _ActivationNoise(Module):
         self.rng = check_generator(rng, "rng", type(self).__name__)
 
     def freeze(self, noise: np.ndarray | None) -> None:
-        """Use ``noise`` (an array broadcastable to the input) in every training
-        forward pass instead of drawing; None draws again."""
+        """Use ``noise`` in every training forward pass instead of drawing.
+
+        Parameters
+        ----------
+        noise : ndarray or None
+            Factor broadcastable to the input, in its dtype; None draws again.
+        """
         self.frozen = noise
 
     def eval_factor(self) -> float:
+        """The factor on x at evaluation (1: the identity)."""
         return 1.0
 
     def draw(self, x: np.ndarray) -> np.ndarray:
+        """Draw a training pass's noise for input ``x``: an array broadcastable to x, in its dtype."""
         raise NotImplementedError
 
     def forward(self, x, training=False):
@@ -71,6 +88,17 @@ class Dropout(_ActivationNoise):
     y = x at evaluation. ``mode="classic"``, as in the original paper: y = x *
     keep in training and y = (1 - p) x at evaluation, the training expectation.
     Either way E[y] in training equals y at evaluation.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of each element.
+    rng : numpy.random.Generator
+        The module's own generator, for its masks.
+    mode : {"inverted", "classic"}, default="inverted"
+        Where the 1 / (1 - p) correction goes, as above.
+    name : str or None, default=None
+        The layer's name.
     """
 
     kind = "drop"
@@ -89,8 +117,19 @@ class Dropout(_ActivationNoise):
 
 
 class GaussianDropout(_ActivationNoise):
-    """y = x * e, e ~ N(1, p / (1 - p)) per element, in training; y = x at
-    evaluation (Srivastava et al. 2014, section 10)."""
+    """Gaussian dropout (Srivastava et al. 2014, section 10).
+
+    y = x * e, e ~ N(1, p / (1 - p)) per element, in training; y = x at evaluation.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of the Bernoulli dropout whose variance the noise matches.
+    rng : numpy.random.Generator
+        The module's own generator, for its noise.
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "gdrop"
 
@@ -99,8 +138,21 @@ class GaussianDropout(_ActivationNoise):
 
 
 class SpatialDropout(_ActivationNoise):
-    """Whole channels of an (N, C, H, W) input dropped per example, kept ones
-    scaled by 1 / (1 - p); the identity at evaluation (Tompson et al. 2015)."""
+    """Spatial dropout (Tompson et al. 2015): whole channels of an (N, C, H, W) input dropped.
+
+    One mask per example and channel, kept channels scaled by 1 / (1 - p);
+    the identity at evaluation.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of each channel of each example; a dropped channel is
+        zero over its whole (H, W) feature map.
+    rng : numpy.random.Generator
+        The module's own generator, for its masks.
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "sdrop"
 
@@ -115,11 +167,26 @@ class SpatialDropout(_ActivationNoise):
 
 
 class Standout(Module):
-    """An activation g with standout (Ba and Frey 2013): from the pre-activation
-    a, h = m * g(a) with m ~ Bernoulli(pi), pi = sigmoid(alpha a + beta), in
-    training, and h = pi * g(a) at evaluation. It replaces the activation
-    module that follows a weighted layer, so a = x W + b is that layer's
-    output. Backward treats m as a constant: dL/da = dL/dh * m * g'(a).
+    """An activation g with standout (Ba and Frey 2013).
+
+    From the pre-activation a, h = m * g(a) with m ~ Bernoulli(pi),
+    pi = sigmoid(alpha a + beta), in training, and h = pi * g(a) at
+    evaluation. It replaces the activation module that follows a weighted
+    layer, so a = x W + b is that layer's output. Backward treats m as a
+    constant: dL/da = dL/dh * m * g'(a).
+
+    Parameters
+    ----------
+    activation : Module
+        The element-wise activation g (ReLU, Tanh or Sigmoid).
+    rng : numpy.random.Generator
+        The module's own generator, for its masks.
+    alpha : float, default=1.0
+        Scale of a in the keep probability.
+    beta : float, default=0.0
+        Shift of the keep probability's argument.
+    name : str or None, default=None
+        The layer's name.
     """
 
     kind = "standout"
@@ -137,7 +204,13 @@ class Standout(Module):
         self._factor = None
 
     def freeze(self, keep: np.ndarray | None) -> None:
-        """Use the keep-mask ``keep`` in every training forward pass (tests)."""
+        """Use the keep-mask ``keep`` in every training forward pass (tests).
+
+        Parameters
+        ----------
+        keep : ndarray or None
+            Mask m (bool or 0/1) shaped like the input; None draws again.
+        """
         self.frozen = keep
 
     def forward(self, x, training=False):

@@ -39,10 +39,25 @@ from typing import NamedTuple
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .._docs import shared_docstring
+
 
 class ConvGeometry(NamedTuple):
-    """Sizes of one convolution (or pooling) of an input with N examples,
-    C channels and H x W pixels."""
+    """Sizes of one convolution (or pooling) of an input with N examples, C channels and H x W pixels.
+
+    Parameters
+    ----------
+    n, c, h, w : int
+        Input shape (N, C, H, W).
+    kh, kw : int
+        Kernel height and width.
+    stride, dilation : int
+        Stride s and dilation d (d = 1 for pools).
+    pad : tuple of int
+        Zero padding (top, bottom, left, right).
+    oh, ow : int
+        Output height OH and width OW.
+    """
 
     n: int
     c: int
@@ -64,50 +79,158 @@ class ConvGeometry(NamedTuple):
 
     @property
     def cols_shape(self) -> tuple:
+        """Shape of the patch matrix, (N OH OW, kh kw C)."""
         return (self.n * self.oh * self.ow, self.kh * self.kw * self.c)
 
     def offset(self, i: int, j: int) -> tuple:
-        """Index of the (N, OH, OW, C) block of the padded input that kernel
-        offset (i, j) touches: rows p s + i d and columns q s + j d."""
+        """Index of the (N, OH, OW, C) block of the padded input that kernel offset (i, j) touches.
+
+        Rows p s + i d and columns q s + j d, over all output positions (p, q).
+
+        Parameters
+        ----------
+        i, j : int
+            Kernel offset, 0 <= i < kh, 0 <= j < kw.
+
+        Returns
+        -------
+        tuple of slice
+            Index into a channels-last padded (N, Hp, Wp, C) array.
+        """
         s, d = self.stride, self.dilation
         return (slice(None), slice(i * d, i * d + (self.oh - 1) * s + 1, s),
                 slice(j * d, j * d + (self.ow - 1) * s + 1, s), slice(None))
 
 
+# The parameters of one axis of a convolution or pooling window.
+_AXIS = """
+    Parameters
+    ----------
+    size : int
+        Input length, H or W.
+    kernel : int
+        Kernel length, kh or kw.
+    stride, dilation : int
+        Stride s and dilation d.
+    """
+
+
+@shared_docstring(axis=_AXIS)
 def output_size(size: int, kernel: int, stride: int, dilation: int, pad_total: int) -> int:
-    """floor((size + pad_total - dilation (kernel - 1) - 1) / stride) + 1 (may be <= 0)."""
+    """Number of output positions along one axis.
+
+    floor((size + pad_total - dilation (kernel - 1) - 1) / stride) + 1.
+
+    {{axis}}
+    pad_total : int
+        Padding on both sides together.
+
+    Returns
+    -------
+    int
+        OH or OW; <= 0 when the kernel does not fit.
+    """
     return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
 
 
+@shared_docstring(axis=_AXIS)
 def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding (before, after) that gives ceil(size / stride) outputs, the extra
-    row or column going after (as in TensorFlow and PyTorch's 'same')."""
+    """Padding (before, after) that gives ceil(size / stride) outputs.
+
+    An odd total puts the extra row or column after, as TensorFlow's and
+    PyTorch's ``'same'`` do.
+
+    {{axis}}
+
+    Returns
+    -------
+    tuple of int
+        (before, after), both >= 0.
+    """
     out = -(-size // stride)
     total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
     return total // 2, total - total // 2
 
 
 def channels_last(x: np.ndarray) -> np.ndarray:
-    """The (N, H, W, C) view of an (N, C, H, W) array (no copy)."""
+    """The (N, H, W, C) view of an (N, C, H, W) array (no copy).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, C, H, W)
+        NCHW array.
+
+    Returns
+    -------
+    ndarray of shape (N, H, W, C)
+        A transposed view of ``x``.
+    """
     return x.transpose(0, 2, 3, 1)
 
 
 def channels_first(x: np.ndarray) -> np.ndarray:
-    """The (N, C, H, W) view of an (N, H, W, C) array (no copy)."""
+    """The (N, C, H, W) view of an (N, H, W, C) array (no copy).
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, H, W, C)
+        Channels-last array.
+
+    Returns
+    -------
+    ndarray of shape (N, C, H, W)
+        A transposed view of ``x``.
+    """
     return x.transpose(0, 3, 1, 2)
 
 
 def pad_input(xl: np.ndarray, pad: tuple, out: np.ndarray) -> np.ndarray:
-    """Copy the channels-last input into the interior of ``out`` (whose border is zero)."""
+    """Copy the channels-last input into the interior of ``out``.
+
+    Parameters
+    ----------
+    xl : ndarray of shape (N, H, W, C)
+        Channels-last input.
+    pad : tuple of int
+        Padding (top, bottom, left, right).
+    out : ndarray of shape (N, H + top + bottom, W + left + right, C)
+        Destination. Its border is not written and must already be zero.
+
+    Returns
+    -------
+    ndarray
+        ``out``.
+    """
     top, _, left, _ = pad
     _, h, w, _ = xl.shape
     out[:, top:top + h, left:left + w, :] = xl
     return out
 
 
+# The parameters of the functions that read the patches out of a padded input.
+_PATCHES = """
+    Parameters
+    ----------
+    xp : ndarray of shape (N, Hp, Wp, C)
+        Channels-last padded input.
+    g : ConvGeometry
+        Sizes of the convolution.
+    """
+
+
+@shared_docstring(patches=_PATCHES)
 def windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """The (N, OH, OW, kh, kw, C) strided view of all patches of a channels-last
-    padded input: windows[n, p, q, i, j, c] = xp[n, p s + i d, q s + j d, c]."""
+    """The strided view of all patches of a channels-last padded input.
+
+    windows[n, p, q, i, j, c] = xp[n, p s + i d, q s + j d, c].
+
+    {{patches}}
+
+    Returns
+    -------
+    ndarray of shape (N, OH, OW, kh, kw, C)
+        A read-only view of ``xp`` (no copy).
+    """
     span_h, span_w = g.dilation * (g.kh - 1) + 1, g.dilation * (g.kw - 1) + 1
     view = sliding_window_view(xp, (span_h, span_w), axis=(1, 2))  # (N, OH', OW', C, span_h, span_w)
     s, d = g.stride, g.dilation
@@ -124,13 +247,34 @@ def cols_order(g: ConvGeometry) -> str:
     first layer (C = 1, OW = 24) gathers about 4x faster column-major, its
     second (C = 20, OW = 8) about 6x faster row-major. The matrix and the
     products with it are the same either way.
+
+    Parameters
+    ----------
+    g : ConvGeometry
+        Sizes of the convolution.
+
+    Returns
+    -------
+    {"C", "F"}
+        The order to allocate the patch matrix in.
     """
     return "C" if g.c >= g.ow else "F"
 
 
+@shared_docstring(patches=_PATCHES)
 def im2col(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np.ndarray:
-    """Patches of the channels-last padded input as rows, (N OH OW, kh kw C),
-    stored in the memory order :func:`cols_order` picks (or ``out``'s)."""
+    """Patches of the channels-last padded input as rows: cols[(n, p, q), (i, j, c)].
+
+    {{patches}}
+    out : ndarray of shape (N OH OW, kh kw C) or None, default=None
+        Destination, C- or F-contiguous, in the dtype of ``xp``. None
+        allocates one in the order :func:`cols_order` picks.
+
+    Returns
+    -------
+    ndarray of shape (N OH OW, kh kw C)
+        The patch matrix (``out`` when given).
+    """
     if out is None:
         out = np.empty(g.cols_shape, xp.dtype, order=cols_order(g))
     if out.flags.c_contiguous:
@@ -144,8 +288,20 @@ def im2col(xp: np.ndarray, g: ConvGeometry, out: np.ndarray | None = None) -> np
 
 
 def col2im(cols: np.ndarray, g: ConvGeometry) -> np.ndarray:
-    """Adjoint of :func:`im2col`: a new channels-last array shaped like the padded
-    input, with every entry of ``cols`` added back where it was copied from."""
+    """Adjoint of :func:`im2col`: every entry of ``cols`` added back where it was copied from.
+
+    Parameters
+    ----------
+    cols : ndarray of shape (N OH OW, kh kw C)
+        A matrix shaped like the patch matrix.
+    g : ConvGeometry
+        Sizes of the convolution.
+
+    Returns
+    -------
+    ndarray of shape (N, Hp, Wp, C)
+        A new channels-last array shaped like the padded input.
+    """
     out = np.zeros(g.padded_shape, cols.dtype)
     blocks = cols.reshape(g.n, g.oh, g.ow, g.kh, g.kw, g.c)
     for i in range(g.kh):
@@ -162,6 +318,22 @@ def col2im_matmul(grad: np.ndarray, weight: np.ndarray, g: ConvGeometry,
     weight, W_ij of shape (C, F), gives the block of the product for kernel
     offset (i, j) as the contiguous (N OH OW, C) matrix grad @ W_ij^T, which is
     added straight onto the input positions that offset touches.
+
+    Parameters
+    ----------
+    grad : ndarray of shape (N OH OW, F)
+        dL/dy as a matrix (fastest C-contiguous).
+    weight : ndarray of shape (kh kw C, F)
+        The weight matrix W (effective, i.e. masked, in a layer's backward).
+    g : ConvGeometry
+        Sizes of the convolution.
+    scratch : ndarray of shape (N OH OW, C) or None, default=None
+        C-contiguous buffer in the dtype of ``grad``; None allocates one.
+
+    Returns
+    -------
+    ndarray of shape (N, Hp, Wp, C)
+        dL/dxp, a new channels-last array shaped like the padded input.
     """
     out = np.zeros(g.padded_shape, grad.dtype)
     if scratch is None:
@@ -176,7 +348,22 @@ def col2im_matmul(grad: np.ndarray, weight: np.ndarray, g: ConvGeometry,
 
 
 def unpad(xp: np.ndarray, pad: tuple, h: int, w: int) -> np.ndarray:
-    """The interior of a channels-last padded array (a view; ``xp`` itself without padding)."""
+    """The interior of a channels-last padded array.
+
+    Parameters
+    ----------
+    xp : ndarray of shape (N, Hp, Wp, C)
+        Channels-last padded array.
+    pad : tuple of int
+        Padding (top, bottom, left, right).
+    h, w : int
+        Unpadded height and width.
+
+    Returns
+    -------
+    ndarray of shape (N, h, w, C)
+        A view of ``xp``; ``xp`` itself when there is no padding.
+    """
     if not any(pad):
         return xp
     top, _, left, _ = pad

@@ -8,10 +8,22 @@ from .._validation import check_labels
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """log softmax(z)_c = z_c - m - log sum_k exp(z_k - m), with m = max_k z_k.
+    """Log softmax of each row, computed without overflow.
+
+    log softmax(z)_c = z_c - m - log sum_k exp(z_k - m), with m = max_k z_k.
 
     Subtracting the row maximum m (the log-sum-exp trick) keeps every exp()
     argument <= 0, so nothing overflows and the largest term is exactly 1.
+
+    Parameters
+    ----------
+    logits : ndarray of shape (batch, classes)
+        Float logits z, one row per example.
+
+    Returns
+    -------
+    ndarray of shape (batch, classes)
+        log softmax(z) row by row, in the dtype of ``logits``.
     """
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -35,10 +47,27 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
 
     The loss and the gradient keep the dtype of ``logits``.
 
+    Parameters
+    ----------
+    logits : ndarray of shape (batch, classes)
+        Float logits z, at least one row.
+    labels : array_like of int of shape (batch,)
+        Class labels y in [0, classes).
+
     Returns
     -------
-    loss : scalar of the logits' dtype
-    grad : ndarray shaped like ``logits``
+    loss : numpy.floating
+        L, a scalar of the logits' dtype.
+    grad : ndarray of shape (batch, classes)
+        dL/dz, in the logits' dtype.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not a non-empty 2-D float array, or a label is out of
+        range or the label count differs from the row count.
+    TypeError
+        If ``labels`` is not a 1-D integer array.
     """
     if not isinstance(logits, np.ndarray) or logits.ndim != 2 or not np.issubdtype(logits.dtype, np.floating):
         raise ValueError(

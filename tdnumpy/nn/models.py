@@ -8,7 +8,7 @@
   layer initialised with Var[w] = 1 / fan_in, Caffe's "xavier" filler).
 - ``lenet5:<c1>-<c2>-<fc>``: the same network with c1 and c2 filters in the
   convolutions and fc units in the hidden dense layer, e.g. ``lenet5:18-47-480``
-  (what :mod:`tdnumpy.shrink` writes after removing dead units);
+  (what :mod:`tdnumpy.pruning.shrink` writes after removing dead units);
   ``lenet5:20-50-500`` builds exactly ``lenet5``, weight for weight.
 - ``mlp:784-1024-1024-10``: any multilayer perceptron, sizes from input to
   output, ReLU between layers; ``mlp:784-500-10:tanh`` picks the activation
@@ -45,7 +45,25 @@ SPEC_HELP = (
 
 
 def parse_mlp_spec(spec: str) -> tuple[list[int], str]:
-    """Return (sizes, activation) of an ``mlp:`` spec or raise ``ValueError``."""
+    """Return (sizes, activation) of an ``mlp:`` spec or raise ``ValueError``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"mlp:<sizes>[:<activation>]"``, e.g. ``"mlp:784-500-10:tanh"``.
+
+    Returns
+    -------
+    sizes : list of int
+        Layer sizes from input to output, at least two, all >= 1.
+    activation : str
+        "relu" (the default), "tanh" or "sigmoid".
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is not a well-formed ``mlp:`` spec.
+    """
     parts = spec.split(":")
     ok = parts[0] == "mlp" and len(parts) in (2, 3)
     sizes: list[int] = []
@@ -61,13 +79,39 @@ def parse_mlp_spec(spec: str) -> tuple[list[int], str]:
 
 
 def is_lenet5_spec(spec: str) -> bool:
-    """Whether ``spec`` names a LeNet-5 (``lenet5`` or ``lenet5:...``, well formed or not)."""
+    """Whether ``spec`` names a LeNet-5 (``lenet5`` or ``lenet5:...``, well formed or not).
+
+    Parameters
+    ----------
+    spec : str
+        A model spec.
+
+    Returns
+    -------
+    bool
+        True for ``"lenet5"`` and anything starting with ``"lenet5:"``.
+    """
     return spec == "lenet5" or spec.startswith("lenet5:")
 
 
 def parse_lenet5_spec(spec: str) -> tuple[int, int, int]:
-    """Return the widths (c1, c2, fc) of a ``lenet5`` or ``lenet5:<c1>-<c2>-<fc>``
-    spec (``lenet5`` alone: 20, 50, 500) or raise ``ValueError``."""
+    """Return the widths (c1, c2, fc) of a LeNet-5 spec or raise ``ValueError``.
+
+    Parameters
+    ----------
+    spec : str
+        ``"lenet5"`` or ``"lenet5:<c1>-<c2>-<fc>"``.
+
+    Returns
+    -------
+    tuple of int
+        (c1, c2, fc), each >= 1; (20, 50, 500) for ``"lenet5"``.
+
+    Raises
+    ------
+    ValueError
+        If ``spec`` is not a well-formed LeNet-5 spec.
+    """
     if spec == "lenet5":
         return LENET5_WIDTHS
     match = re.fullmatch(r"lenet5:([0-9]+)-([0-9]+)-([0-9]+)", spec)
@@ -86,7 +130,27 @@ def _seed_sequence(seed) -> np.random.SeedSequence:
 
 
 def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Sequential:
-    """A multilayer perceptron Dense -> act -> ... -> Dense (logits, no final activation)."""
+    """A multilayer perceptron Dense -> act -> ... -> Dense (logits, no final activation).
+
+    Parameters
+    ----------
+    sizes : sequence of int
+        Layer sizes from input to output, at least two.
+    activation : {"relu", "tanh", "sigmoid"}, default="relu"
+        Activation between the dense layers; He initialisation for ReLU,
+        Glorot uniform otherwise.
+    seed : int >= 0 or numpy.random.SeedSequence, default=0
+        Seed of the layers' generators, one child per dense layer.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        dtype of the parameters.
+    spec : str or None, default=None
+        Spec to record; None writes ``"mlp:<sizes>:<activation>"``.
+
+    Returns
+    -------
+    Sequential
+        The model, with ``input_shape`` (sizes[0],).
+    """
     dtype = check_float_dtype(dtype, "dtype", "mlp")
     n_dense = len(sizes) - 1
     rngs = [np.random.default_rng(s) for s in _seed_sequence(seed).spawn(n_dense)]
@@ -101,10 +165,33 @@ def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Seq
 
 
 def lenet5(widths=LENET5_WIDTHS, *, seed=0, dtype=np.float32, spec=None) -> Sequential:
-    """The Caffe LeNet-5 for (1, 28, 28) inputs (see the module docstring), with
-    ``widths`` = (c1, c2, fc): the filters of the two convolutions and the units
-    of the hidden dense layer. The second pooling leaves c2 maps of 4 x 4 pixels,
-    so the hidden dense layer has 16 c2 inputs."""
+    """The Caffe LeNet-5 for (1, 28, 28) inputs (see the module docstring).
+
+    The second pooling leaves c2 maps of 4 x 4 pixels, so the hidden dense
+    layer has 16 c2 inputs.
+
+    Parameters
+    ----------
+    widths : tuple of 3 int, default=(20, 50, 500)
+        (c1, c2, fc): the filters of the two convolutions and the units of
+        the hidden dense layer.
+    seed : int >= 0 or numpy.random.SeedSequence, default=0
+        Seed of the layers' generators, one child per weighted layer.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        dtype of the parameters.
+    spec : str or None, default=None
+        Spec to record; None writes ``"lenet5"`` or ``"lenet5:<c1>-<c2>-<fc>"``.
+
+    Returns
+    -------
+    Sequential
+        The model, with ``input_shape`` (1, 28, 28).
+
+    Raises
+    ------
+    TypeError
+        If ``widths`` is not a tuple or list of three ints.
+    """
     dtype = check_float_dtype(dtype, "dtype", "lenet5")
     if not isinstance(widths, (tuple, list)) or len(widths) != 3:
         raise TypeError(f"The 'widths' parameter of lenet5 must be a tuple (c1, c2, fc) of three ints. "
@@ -123,7 +210,30 @@ def lenet5(widths=LENET5_WIDTHS, *, seed=0, dtype=np.float32, spec=None) -> Sequ
 
 
 def build_model(spec: str, *, seed=0, dtype=np.float32) -> Sequential:
-    """Build the model named by ``spec`` (see the module docstring)."""
+    """Build the model named by ``spec`` (see the module docstring).
+
+    Parameters
+    ----------
+    spec : str
+        ``"lenet300"``, ``"lenet5"``, ``"lenet5:<c1>-<c2>-<fc>"`` or
+        ``"mlp:<sizes>[:<activation>]"``.
+    seed : int >= 0 or numpy.random.SeedSequence, default=0
+        Seed of the layers' initial weights (and, later, of their noise).
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        dtype of the parameters.
+
+    Returns
+    -------
+    Sequential
+        The model, with ``spec`` recorded as given.
+
+    Raises
+    ------
+    TypeError
+        If ``spec`` is not a string.
+    ValueError
+        If ``spec`` names no model.
+    """
     if not isinstance(spec, str):
         raise TypeError(f"The model spec must be a string, {SPEC_HELP}. Got {spec!r} instead.")
     if is_lenet5_spec(spec):

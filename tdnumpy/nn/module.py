@@ -13,6 +13,13 @@ import numpy as np
 class Parameter:
     """A trainable array with its gradient and an optional fixed keep-mask.
 
+    Parameters
+    ----------
+    value : ndarray
+        The initial array, float32 or float64; stored as is, not copied.
+    name : str, default=""
+        The parameter's name; :class:`Sequential` makes it ``<layer>.<name>``.
+
     Attributes
     ----------
     value : ndarray
@@ -24,6 +31,8 @@ class Parameter:
         invariant ``value[~mask] == 0`` holds: :meth:`set_mask` zeroes the
         pruned entries and the optimisers zero their gradients before every
         update, so the pruned entries and their optimiser state stay exactly 0.
+    name : str
+        The full name, e.g. ``"fc1.weight"``.
     """
 
     __slots__ = ("value", "grad", "mask", "name")
@@ -36,18 +45,34 @@ class Parameter:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """Shape of ``value``."""
         return self.value.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """dtype of ``value``."""
         return self.value.dtype
 
     @property
     def size(self) -> int:
+        """Number of entries of ``value``, pruned ones included."""
         return self.value.size
 
     def set_mask(self, keep: np.ndarray | None) -> None:
-        """Fix a keep-mask (or remove it with ``None``) and zero what it drops."""
+        """Fix a keep-mask (or remove it with ``None``) and zero what it drops.
+
+        Parameters
+        ----------
+        keep : ndarray of bool or None
+            Keep-mask of the value's shape (True = kept), copied in the value's
+            memory order; the dropped entries of ``value`` and ``grad`` are set
+            to +0.0. None removes the mask and leaves the values alone.
+
+        Raises
+        ------
+        ValueError
+            If ``keep`` is not a boolean array of the value's shape.
+        """
         if keep is None:
             self.mask = None
             return
@@ -72,7 +97,12 @@ class Module:
 
     Subclasses set ``kind`` (the prefix of automatic layer names such as
     ``fc1``) and implement ``forward`` and ``backward``; weighted layers also
-    override ``parameters``.
+    override ``parameters``. ``module(x, training)`` is ``module.forward(x, training)``.
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name; :class:`Sequential` names an unnamed layer ``<kind><count>``.
     """
 
     kind = "module"
@@ -81,6 +111,23 @@ class Module:
         self.name = name
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Compute the output and remember what ``backward`` needs.
+
+        Parameters
+        ----------
+        x : ndarray
+            Input batch, examples along axis 0: (batch, fan_in) for dense
+            layers, (batch, channels, height, width) for conv and pool layers.
+            float32 or float64; a weighted layer takes only its own dtype.
+        training : bool, default=False
+            Training pass: noise (dropout, weight-noise rules) is drawn. At
+            evaluation the layer applies its deterministic inference rule.
+
+        Returns
+        -------
+        ndarray
+            The output batch, in the dtype of ``x``.
+        """
         raise NotImplementedError
 
     def _check_grad(self, grad_out, expected_shape, expected_dtype) -> None:
@@ -99,12 +146,41 @@ class Module:
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill each parameter's ``grad`` and return dL/dx.
 
-        With ``input_grad=False`` the input gradient is not computed and
-        ``None`` is returned: the first layer of a network never needs it.
+        Differentiates the latest ``forward``, with the noise it drew held
+        fixed. Each ``grad`` is overwritten, never accumulated into.
+
+        Parameters
+        ----------
+        grad_out : ndarray
+            dL/dy, of the shape and dtype of the latest forward output.
+        input_grad : bool, default=True
+            If False, a weighted layer skips dL/dx and returns None: the first
+            layer of a network never needs it. Other layers ignore it.
+
+        Returns
+        -------
+        ndarray or None
+            dL/dx, shaped like the latest forward input; None when skipped.
+
+        Raises
+        ------
+        RuntimeError
+            If ``forward`` has not been called yet.
+        ValueError
+            If ``grad_out`` is not an array of the forward output's shape.
+        TypeError
+            If ``grad_out`` has another dtype than the forward output.
         """
         raise NotImplementedError
 
     def parameters(self) -> list[Parameter]:
+        """The trainable parameters.
+
+        Returns
+        -------
+        list of Parameter
+            Weight then bias for a weighted layer; empty for the others.
+        """
         return []
 
     def __call__(self, x: np.ndarray, training: bool = False) -> np.ndarray:
@@ -119,9 +195,33 @@ class Sequential(Module):
 
     Layers without a name are named ``<kind><count>`` (``fc1``, ``relu1``,
     ``fc2`` ...), and each parameter as ``<layer>.<parameter>`` (``fc1.weight``).
+    At evaluation a weighted layer whose rule has ``integrates_activation``
+    (DropConnect's Gaussian inference) is computed together with the
+    element-wise activation after it, by the rule's ``infer``.
 
-    ``spec`` and ``input_shape`` describe a model built by
-    :func:`tdnumpy.models.build_model` and are what a checkpoint records.
+    Parameters
+    ----------
+    *layers : Module
+        The layers, input to output; unnamed ones are named here.
+    spec : str or None, default=None
+        The model spec of :func:`tdnumpy.nn.models.build_model`; a checkpoint records it.
+    input_shape : tuple of int or None, default=None
+        Shape of one example, without the batch axis (e.g. (784,) or (1, 28, 28));
+        a checkpoint records it.
+    name : str or None, default=None
+        The container's name.
+
+    Attributes
+    ----------
+    layers : list of Module
+        The layers, in order.
+
+    Raises
+    ------
+    TypeError
+        If a layer is not a Module.
+    ValueError
+        If two layers have the same name.
     """
 
     kind = "seq"
@@ -164,8 +264,23 @@ class Sequential(Module):
         return x
 
     def insert_after(self, name: str, module: "Module") -> None:
-        """Insert ``module`` right after the layer called ``name`` (naming it
-        ``<kind><count>`` if it has no name)."""
+        """Insert ``module`` right after the layer called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            Name of the layer to insert after.
+        module : Module
+            The module to insert. If unnamed, it is named ``<kind><count>``
+            with the first count not taken. Its parameters are not renamed.
+
+        Raises
+        ------
+        KeyError
+            If no layer is called ``name``.
+        ValueError
+            If a layer is already called ``module.name``.
+        """
         index = self.layers.index(self.layer(name)) + 1
         if module.name is None:
             count = 1 + sum(layer.kind == module.kind for layer in self.layers)
@@ -178,7 +293,20 @@ class Sequential(Module):
         self.layers.insert(index, module)
 
     def replace(self, name: str, module: "Module") -> None:
-        """Put ``module`` in the place of the layer called ``name`` (it takes that name)."""
+        """Put ``module`` in the place of the layer called ``name``; it takes that name.
+
+        Parameters
+        ----------
+        name : str
+            Name of the layer to replace.
+        module : Module
+            The replacement; its ``name`` is overwritten (its parameters' are not).
+
+        Raises
+        ------
+        KeyError
+            If no layer is called ``name``.
+        """
         index = self.layers.index(self.layer(name))
         module.name = name
         self.layers[index] = module
@@ -194,10 +322,33 @@ class Sequential(Module):
         return [p for layer in self.layers for p in layer.parameters()]
 
     def named_parameters(self) -> dict[str, Parameter]:
-        """Parameters by their full name, in network order."""
+        """Parameters by their full name, in network order.
+
+        Returns
+        -------
+        dict of str to Parameter
+            ``{"fc1.weight": ..., "fc1.bias": ..., ...}``.
+        """
         return {p.name: p for p in self.parameters()}
 
     def layer(self, name: str) -> Module:
+        """The layer called ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A layer's name, e.g. ``"fc1"``.
+
+        Returns
+        -------
+        Module
+            The layer.
+
+        Raises
+        ------
+        KeyError
+            If no layer is called ``name``; the message lists the names.
+        """
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -205,10 +356,18 @@ class Sequential(Module):
         raise KeyError(f"No layer named {name!r}; the layers are {names}.")
 
     def n_parameters(self) -> int:
+        """Number of trainable scalars.
+
+        Returns
+        -------
+        int
+            Total size of the parameters, pruned entries included.
+        """
         return sum(p.size for p in self.parameters())
 
     @property
     def dtype(self) -> np.dtype:
+        """dtype of the parameters (float32 for a model without any)."""
         params = self.parameters()
         return params[0].dtype if params else np.dtype(np.float32)
 

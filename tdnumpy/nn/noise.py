@@ -1,12 +1,9 @@
 """Weight-noise rules: what a Dense or Conv2D layer applies to its weight in training.
 
-A layer carries at most one rule (``layer.noise``). Before each training
-forward pass the layer asks its rule for a :class:`Keep`: a keep-mask on the
-weight matrix (fan_in, units) and/or a keep-mask on the units, the latter of
-shape (units,) for one mask per mini-batch or (batch, units) for one per
-example. The layer then computes with W * keep.weight and multiplies its
-outputs (bias included) by keep.units, and masks the gradients the same way
-in backward. At evaluation nothing is applied.
+A layer carries at most one rule (``layer.noise``). The contract between a
+layer and its rule, the :class:`~tdnumpy.nn.weighted.Keep` a rule returns for
+each training step (and for evaluation) and what the layer does with it in
+forward and backward, is in :mod:`tdnumpy.nn.weighted`.
 
 The rules only decide *which* mask; the masks themselves come from
 :mod:`tdnumpy.masks`. Each rule draws from the generator of the layer it is
@@ -20,19 +17,35 @@ from __future__ import annotations
 import numpy as np
 
 from .. import masks
+from .._docs import shared_docstring
 from .._validation import check_choice, check_int, check_real
 from ..masks.ramps import as_schedule
 from ..masks.tracking import WeightTargetTracker
 from .weighted import (NO_KEEP, Keep, WeightedLayer, WeightNoise, apply_units, attach,  # noqa: F401
                        choose_layers)
 
+# The drop rate alpha, the same in every targeted rule that lists it on its own.
+_ALPHA = """
+    alpha : float in [0, 1] or callable
+        Drop rate of the targets, or a schedule of the training step.
+    """
 
+
+@shared_docstring(alpha=_ALPHA)
 class TargetedWeightDropout(WeightNoise):
-    """Targeted weight dropout (Gomez et al. 2019): per column, the floor(gamma N_row)
-    weights of smallest magnitude are each dropped with probability alpha.
+    """Targeted weight dropout (Gomez et al. 2019).
 
-    ``gamma`` and ``alpha`` are numbers or schedules of the training step
-    (see :mod:`tdnumpy.schedules`: ``LinearRamp``, ``TwoPhaseRamp``)."""
+    Per column, the floor(gamma N_row) weights of smallest magnitude are each
+    dropped with probability alpha, as :func:`tdnumpy.masks.targeted_weight_keep`
+    (targets kept up to date by a :class:`~tdnumpy.masks.tracking.WeightTargetTracker`).
+
+    Parameters
+    ----------
+    gamma : float in [0, 1] or callable
+        Targeting proportion, or a schedule of the training step
+        (:mod:`tdnumpy.masks.ramps`: ``LinearRamp``, ``TwoPhaseRamp``).
+    {{alpha}}
+    """
 
     def __init__(self, gamma, alpha):
         super().__init__()
@@ -46,9 +59,18 @@ class TargetedWeightDropout(WeightNoise):
 
 
 class TargetedUnitDropout(WeightNoise):
-    """Targeted unit dropout (Gomez et al. 2019): the floor(gamma N_col) units whose
-    weight columns have the smallest L2 norm are each dropped with probability
-    alpha, weight column and bias. ``per_example`` draws one mask per example."""
+    """Targeted unit dropout (Gomez et al. 2019).
+
+    The floor(gamma N_col) units whose weight columns have the smallest L2
+    norm are each dropped with probability alpha, weight column and bias.
+
+    Parameters
+    ----------
+    gamma, alpha : float in [0, 1] or callable
+        Targeting proportion and drop rate, as in :class:`TargetedWeightDropout`.
+    per_example : bool, default=False
+        One (batch, units) mask per example instead of one (units,) per mini-batch.
+    """
 
     def __init__(self, gamma, alpha, per_example: bool = False):
         super().__init__()
@@ -60,10 +82,24 @@ class TargetedUnitDropout(WeightNoise):
                                                    layer.rng, batch=batch if self.per_example else None))
 
 
+@shared_docstring(alpha=_ALPHA)
 class RandomTargetedWeightDropout(WeightNoise):
-    """The authors' ``targeted_weight_random`` baseline: targets fixed once, at the
-    first training step, by a stored uniform draw below gamma; each target is
-    then dropped with probability alpha at every step."""
+    """The authors' ``targeted_weight_random`` baseline.
+
+    Targets fixed once, at the first training step, by a stored uniform draw
+    below gamma; each target is then dropped with probability alpha at every step.
+
+    Parameters
+    ----------
+    gamma : float in [0, 1]
+        Probability that a weight is a target (a number, not a schedule).
+    {{alpha}}
+
+    Attributes
+    ----------
+    targets : ndarray of bool of shape (fan_in, units) or None
+        The stored targets; None before the first training step.
+    """
 
     def __init__(self, gamma: float, alpha):
         super().__init__()
@@ -79,9 +115,26 @@ class RandomTargetedWeightDropout(WeightNoise):
                                                       targets=self.targets))
 
 
+@shared_docstring(alpha=_ALPHA)
 class RandomTargetedUnitDropout(WeightNoise):
-    """The authors' ``targeted_unit_random`` baseline: unit targets fixed once by a
-    stored uniform draw below gamma, each dropped with probability alpha."""
+    """The authors' ``targeted_unit_random`` baseline.
+
+    Unit targets fixed once, at the first training step, by a stored uniform
+    draw below gamma; each is dropped with probability alpha at every step.
+
+    Parameters
+    ----------
+    gamma : float in [0, 1]
+        Probability that a unit is a target (a number, not a schedule).
+    {{alpha}}
+    per_example : bool, default=False
+        One (batch, units) mask per example instead of one (units,) per mini-batch.
+
+    Attributes
+    ----------
+    targets : ndarray of bool of shape (units,) or None
+        The stored targets; None before the first training step.
+    """
 
     def __init__(self, gamma: float, alpha, per_example: bool = False):
         super().__init__()
@@ -99,18 +152,29 @@ class RandomTargetedUnitDropout(WeightNoise):
 
 
 class DropConnect(WeightNoise):
-    """DropConnect (Wan et al. 2013): each weight and bias kept with probability
-    1 - p, no scaling in training; one mask per mini-batch, or per example with
-    ``per_example`` (dense layers only; it holds a (batch, fan_in, units) mask).
+    """DropConnect (Wan et al. 2013).
 
-    Evaluation, ``inference``:
-    - ``"mean"``: W and b times 1 - p, the expectation of the pre-activation;
-    - ``"gaussian"``: Wan et al.'s moment matching, the average of the
-      activation over ``samples`` draws of u ~ N(E[u], Var[u])
-      (:func:`tdnumpy.masks.dropconnect_gaussian_inference`). Its draws come
-      from a generator seeded with ``seed`` afresh at every evaluation call,
-      so evaluating twice gives the same answer and training draws are not
-      disturbed.
+    In training each weight and bias is kept with probability 1 - p, without
+    scaling; one mask per mini-batch, or per example with ``per_example``.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of each weight and bias.
+    per_example : bool, default=False
+        One mask per example: a (batch, fan_in, units) weight mask. Dense
+        layers only; a Conv2D raises ValueError at its first training step.
+    inference : {"mean", "gaussian"}, default="mean"
+        Evaluation. ``"mean"``: W and b times 1 - p, the expectation of the
+        pre-activation. ``"gaussian"``: Wan et al.'s moment matching, the
+        average of the activation over ``samples`` draws of u ~ N(E[u], Var[u])
+        (:func:`tdnumpy.masks.dropconnect_gaussian_inference`), by :meth:`infer`.
+    samples : int >= 1, default=100
+        Draws per evaluation call for ``"gaussian"``.
+    seed : int, default=0
+        Seed of the ``"gaussian"`` draws' generator, created afresh at every
+        evaluation call, so evaluating twice gives the same answer and
+        training draws are not disturbed.
     """
 
     def __init__(self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100,
@@ -123,6 +187,7 @@ class DropConnect(WeightNoise):
 
     @property
     def integrates_activation(self) -> bool:
+        """True for ``inference="gaussian"``: ``Sequential`` then evaluates through :meth:`infer`."""
         return self.mode == "gaussian"
 
     def _sample(self, layer, batch, step):
@@ -141,7 +206,24 @@ class DropConnect(WeightNoise):
         return Keep(weight_scale=1.0 - self.p, bias_scale=1.0 - self.p)
 
     def infer(self, layer, x, activation):
-        """Evaluation output of ``layer`` followed by ``activation`` (None: linear)."""
+        """Evaluation output of ``layer`` followed by ``activation``, by moment matching.
+
+        Parameters
+        ----------
+        layer : Dense or Conv2D
+            The layer the rule is attached to.
+        x : ndarray
+            The layer's input, as for its ``forward``.
+        activation : Module or None
+            The element-wise activation after the layer (ReLU, Tanh, Sigmoid),
+            whose ``f`` is averaged over the draws; None for a linear output
+            (the mean, E[u], without sampling).
+
+        Returns
+        -------
+        ndarray
+            The estimated activation, of the layer's output shape and dtype.
+        """
         rows, finish = layer.linear_rows(x)
         b = None if layer.bias is None else layer.bias.value
         mean, var = masks.dropconnect_moments(rows, layer.weight.value, b, self.p)
@@ -151,9 +233,16 @@ class DropConnect(WeightNoise):
 
 
 class UnitDropout(WeightNoise):
-    """The paper's untargeted unit dropout: whole columns of W dropped with
-    probability p, W * keep / (1 - p), the bias untouched (the released code's
-    ``untargeted_unit``)."""
+    """The paper's untargeted unit dropout (the released code's ``untargeted_unit``).
+
+    Whole columns of W dropped with probability p, W * keep / (1 - p), the
+    bias untouched.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of each unit (column of W).
+    """
 
     def __init__(self, p: float):
         super().__init__()
@@ -165,8 +254,15 @@ class UnitDropout(WeightNoise):
 
 
 class WeightDropout(WeightNoise):
-    """The paper's untargeted weight dropout: each weight dropped with
-    probability p, W * keep / (1 - p), the bias untouched (``untargeted_weight``)."""
+    """The paper's untargeted weight dropout (the released code's ``untargeted_weight``).
+
+    Each weight dropped with probability p, W * keep / (1 - p), the bias untouched.
+
+    Parameters
+    ----------
+    p : float in [0, 1)
+        Drop probability of each weight.
+    """
 
     def __init__(self, p: float):
         super().__init__()
@@ -186,8 +282,17 @@ def _in_memory_order(w: np.ndarray, draw) -> np.ndarray:
 
 
 class FixedKeep(WeightNoise):
-    """Always the given masks: for gradient checks and tests, where the noise
-    must stay frozen between forward passes."""
+    """Always the given masks, for gradient checks and tests.
+
+    The noise stays frozen between forward passes.
+
+    Parameters
+    ----------
+    weight, units, bias : ndarray of bool or None, default=None
+        Keep-masks, as in :class:`~tdnumpy.nn.weighted.Keep`.
+    weight_scale, bias_scale : float, default=1.0
+        Factors, as in :class:`~tdnumpy.nn.weighted.Keep`.
+    """
 
     def __init__(self, weight=None, units=None, bias=None, weight_scale=1.0, bias_scale=1.0):
         super().__init__()

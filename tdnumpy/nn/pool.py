@@ -16,6 +16,7 @@ import math
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_int
 from .im2col import ConvGeometry, channels_first, channels_last, output_size
 from .module import Module
@@ -33,7 +34,25 @@ class _Pool2D(Module):
         self.stride = self.kh if stride is None else check_int(stride, "stride", owner, low=1)
 
     def geometry(self, x) -> ConvGeometry:
-        """Sizes of this pooling for input ``x``, which is validated."""
+        """Sizes of this pooling for input ``x``, which is validated.
+
+        Parameters
+        ----------
+        x : ndarray of shape (N, C, H, W)
+            The layer's float input; only its shape is used, once validated.
+
+        Returns
+        -------
+        ConvGeometry
+            Input, window and output sizes (no padding, dilation 1).
+
+        Raises
+        ------
+        TypeError
+            If ``x`` is not a float array.
+        ValueError
+            If ``x`` is not 4-D or is smaller than the window.
+        """
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
             what = f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
             raise TypeError(f"{self!r} expects a float NumPy array. Got a {what} instead.")
@@ -58,7 +77,13 @@ class _Pool2D(Module):
         self._check_grad(grad_out, None if g is None else (g.n, g.c, g.oh, g.ow), self._dtype)
 
     def offsets(self):
-        """Kernel offsets (k, i, j) in row-major order, k = i kw + j."""
+        """Kernel offsets (k, i, j) in row-major order, k = i kw + j.
+
+        Returns
+        -------
+        list of tuple of int
+            ``[(0, 0, 0), (1, 0, 1), ...]``, kh kw entries.
+        """
         return [(i * self.kw + j, i, j) for i in range(self.kh) for j in range(self.kw)]
 
     def _fold(self, xl: np.ndarray, g: ConvGeometry, ufunc) -> np.ndarray:
@@ -81,14 +106,30 @@ class _Pool2D(Module):
         return f"{type(self).__name__} {self.name!r} ({self.kh}x{self.kw}, stride {self.stride})"
 
 
+# The constructor's parameters, the same for both pooling layers.
+_POOL = """
+    Parameters
+    ----------
+    kernel_size : int or (int, int)
+        Window (kh, kw); an int k means (k, k).
+    stride : int >= 1 or None, default=None
+        Stride s, the same along both axes; None means kh.
+    name : str or None, default=None
+        The layer's name.
+    """
+
+
+@shared_docstring(pool=_POOL)
 class MaxPool2D(_Pool2D):
-    """y[n, c, p, q] = max_{i, j} x[n, c, p s + i, q s + j].
+    """Max pooling, y[n, c, p, q] = max_{i, j} x[n, c, p s + i, q s + j].
 
     The gradient of each output goes to exactly one input: the position of the
     maximum in its window, and when several inputs tie for the maximum, the
     first of them in row-major order within the window (smallest i, then
     smallest j). Where windows overlap, an input that is the chosen maximum of
     several windows receives the sum of their gradients.
+
+    {{pool}}
     """
 
     kind = "maxpool"
@@ -133,9 +174,14 @@ def _keep_first(hits) -> None:
         claimed |= hit
 
 
+@shared_docstring(pool=_POOL)
 class AvgPool2D(_Pool2D):
-    """y[n, c, p, q] = (1 / (kh kw)) sum_{i, j} x[n, c, p s + i, q s + j];
-    each input in a window receives 1 / (kh kw) of the window's gradient."""
+    """Average pooling, y[n, c, p, q] = (1 / (kh kw)) sum_{i, j} x[n, c, p s + i, q s + j].
+
+    Each input in a window receives 1 / (kh kw) of the window's gradient.
+
+    {{pool}}
+    """
 
     kind = "avgpool"
 
@@ -153,7 +199,15 @@ class AvgPool2D(_Pool2D):
 
 
 class Flatten(Module):
-    """(N, C, H, W) -> (N, C H W) in C order (channel-major, as PyTorch's flatten)."""
+    """(N, C, H, W) -> (N, C H W) in C order (channel-major, as PyTorch's flatten).
+
+    Any input of 2 or more dimensions is flattened after the batch axis.
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name.
+    """
 
     kind = "flatten"
     _shape = _dtype = None

@@ -25,9 +25,21 @@ class Keep(NamedTuple):
 
     The layer computes with W_eff = W * weight * weight_scale and
     b_eff = b * bias * bias_scale and multiplies its outputs by ``units``.
-    ``weight`` is (fan_in, units), or (batch, fan_in, units) for one mask per
-    example (dense layers only); ``bias`` is (units,) or (batch, units);
-    ``units`` is (units,) or (batch, units).
+    Masks are boolean (True = kept).
+
+    Parameters
+    ----------
+    weight : ndarray of bool or None, default=None
+        Weight keep-mask, (fan_in, units), or (batch, fan_in, units) for one
+        mask per example (dense layers only).
+    units : ndarray of bool or None, default=None
+        Output keep-mask, (units,) for the mini-batch or (batch, units) per example.
+    bias : ndarray of bool or None, default=None
+        Bias keep-mask, (units,) or (batch, units).
+    weight_scale : float, default=1.0
+        Factor on the masked weight, e.g. 1 / (1 - p).
+    bias_scale : float, default=1.0
+        Factor on the masked bias.
     """
 
     weight: np.ndarray | None = None
@@ -38,12 +50,19 @@ class Keep(NamedTuple):
 
 
 class WeightNoise:
-    """Base class of the rules; ``sample`` returns a training step's :class:`Keep`,
-    ``inference`` what the layer applies at evaluation (default: nothing).
+    """Base class of the weight-noise rules.
 
-    A rule whose ``integrates_activation`` is True computes the evaluation
-    output of its layer *and* the activation after it (``infer``), as
-    DropConnect's moment-matching inference must; ``Sequential`` calls it."""
+    ``sample`` returns a training step's :class:`Keep`, ``inference`` what
+    the layer applies at evaluation (default: nothing); subclasses implement
+    ``_sample``. A rule whose ``integrates_activation`` is True computes the
+    evaluation output of its layer *and* the activation after it (``infer``),
+    as DropConnect's moment-matching inference must; ``Sequential`` calls it.
+
+    Attributes
+    ----------
+    step : int
+        Training steps sampled so far; the step a schedule of gamma or alpha sees.
+    """
 
     integrates_activation = False
 
@@ -51,20 +70,65 @@ class WeightNoise:
         self.step = 0
 
     def sample(self, layer, batch: int) -> Keep:
+        """Draw the masks of one training step, then advance ``step``.
+
+        Parameters
+        ----------
+        layer : WeightedLayer
+            The layer the rule is attached to; the rule reads its weight and
+            draws from its generator ``layer.rng``.
+        batch : int
+            Number of examples in the step's input (for per-example masks).
+
+        Returns
+        -------
+        Keep
+            What the layer applies in this forward pass and its backward.
+        """
         keep = self._sample(layer, batch, self.step)
         self.step += 1
         return keep
 
     def _sample(self, layer, batch: int, step: int) -> Keep:
+        """The :class:`Keep` of training step ``step`` (0 first): what subclasses implement."""
         raise NotImplementedError
 
     def inference(self, layer) -> Keep:
+        """What the layer applies at evaluation.
+
+        Parameters
+        ----------
+        layer : WeightedLayer
+            The layer the rule is attached to.
+
+        Returns
+        -------
+        Keep
+            ``NO_KEEP`` (the plain weights) unless a rule overrides it.
+        """
         return NO_KEEP
 
 
 def apply_units(y: np.ndarray, units: np.ndarray | None, batch: int) -> np.ndarray:
-    """y * keep.units for a (batch * positions, units) output matrix: a (units,)
-    mask applies to every row, a (batch, units) mask to the rows of its example."""
+    """y * keep.units for a (batch * positions, units) output matrix.
+
+    A (units,) mask applies to every row, a (batch, units) mask to the rows of
+    its example (positions: 1 for a dense layer, OH OW for a convolution).
+
+    Parameters
+    ----------
+    y : ndarray of shape (batch * positions, units)
+        Output (or output gradient) matrix, rows grouped by example.
+    units : ndarray of bool of shape (units,) or (batch, units), or None
+        The unit keep-mask; None leaves ``y`` alone.
+    batch : int
+        Number of examples.
+
+    Returns
+    -------
+    ndarray of shape (batch * positions, units)
+        A new masked array, or ``y`` itself when ``units`` is None.
+    """
     if units is None:
         return y
     if units.ndim == 1:
@@ -74,9 +138,35 @@ def apply_units(y: np.ndarray, units: np.ndarray | None, batch: int) -> np.ndarr
 
 NO_KEEP = Keep()
 
+# The last two parameters of the weighted layers' constructors (Dense, Conv2D).
+DTYPE_AND_NAME = """
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        dtype of the parameters and of the input the layer takes.
+    name : str or None, default=None
+        The layer's name.
+    """
+
 
 class WeightedLayer(Module):
-    """A layer with a (fan_in, units) weight that can carry one weight-noise rule."""
+    """Base of the layers with a (fan_in, units) weight that can carry one weight-noise rule.
+
+    Subclasses (``Dense``, ``Conv2D``) set the attributes below and call
+    ``_step_weight``, ``_step_bias`` and ``_mask_grads`` in forward and backward.
+
+    Parameters
+    ----------
+    name : str or None, default=None
+        The layer's name.
+
+    Attributes
+    ----------
+    weight : Parameter
+        W, of shape (fan_in, units): column o holds the incoming weights of unit o.
+    bias : Parameter or None
+        b, of shape (units,).
+    rng : numpy.random.Generator
+        The layer's generator; its weight-noise rule draws from it.
+    """
 
     _keep = NO_KEEP
     _noise = None
@@ -84,7 +174,7 @@ class WeightedLayer(Module):
 
     @property
     def noise(self) -> WeightNoise | None:
-        """The layer's weight-noise rule (None: none)."""
+        """The layer's weight-noise rule, a :class:`WeightNoise` or None (TypeError otherwise)."""
         return self._noise
 
     @noise.setter
@@ -146,8 +236,25 @@ def _mask_grad(grad: np.ndarray, mask: np.ndarray | None, scale: float) -> None:
 
 
 def choose_layers(model, layers=None) -> list[str]:
-    """Names of the weighted layers of ``model`` that ``layers`` (a list of names,
-    default: all weighted layers) picks; an unknown name is an error."""
+    """Names of the weighted layers of ``model`` that ``layers`` picks.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    layers : iterable of str or None, default=None
+        Names of weighted layers; None picks them all.
+
+    Returns
+    -------
+    list of str
+        The chosen names: ``layers`` in its order, or all in network order.
+
+    Raises
+    ------
+    ValueError
+        If a name is not that of a weighted layer of ``model``.
+    """
     names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
     chosen = names if layers is None else list(layers)
     unknown = [n for n in chosen if n not in names]
@@ -158,8 +265,28 @@ def choose_layers(model, layers=None) -> list[str]:
 
 
 def attach(model, make, layers=None) -> list[str]:
-    """Give each chosen weighted layer of ``model`` (see :func:`choose_layers`)
-    its own rule ``make()``. Returns the names of the layers that got one."""
+    """Give each chosen weighted layer of ``model`` its own rule ``make()``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    make : callable
+        Called once per chosen layer, without arguments; returns a WeightNoise
+        (or None, which removes the layer's rule).
+    layers : iterable of str or None, default=None
+        Names of weighted layers, as for :func:`choose_layers`; None: all.
+
+    Returns
+    -------
+    list of str
+        Names of the layers that got a rule.
+
+    Raises
+    ------
+    ValueError
+        If a name is not that of a weighted layer of ``model``.
+    """
     chosen = choose_layers(model, layers)
     for layer in model.layers:
         if layer.name in chosen:

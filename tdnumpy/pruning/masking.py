@@ -41,9 +41,25 @@ KINDS = ("weight", "unit", "layer", "global", "std")
 
 
 def prunable_layers(model, layers=None, *, kind: str = "weight") -> list[WeightedLayer]:
-    """The weighted layers to prune: ``layers`` (names) or, by default, all of
-    them, except for unit pruning, which by default leaves the output layer
-    alone (its units are the classes)."""
+    """The weighted layers to prune.
+
+    ``layers`` (names) or, by default, all of them, except for unit pruning,
+    which by default leaves the output layer alone (its units are the classes).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model whose weighted layers are chosen.
+    layers : list of str, optional
+        Names of weighted layers; an unknown name is a ValueError.
+    kind : {"weight", "unit", "layer", "global", "std"}, default "weight"
+        The pruning kind; only ``"unit"`` changes the default choice.
+
+    Returns
+    -------
+    list of WeightedLayer
+        The chosen layers, in the order of ``layers`` if given, else the model's.
+    """
     names = choose_layers(model, layers)
     if layers is None and kind == "unit":
         names = names[:-1]
@@ -82,8 +98,36 @@ def _prune_units(layer: WeightedLayer, fraction: float) -> None:
 
 
 def prune(model, kind: str, amount, layers=None) -> list[dict]:
-    """Prune ``model`` in place (see the module docstring for ``kind`` and
-    ``amount``); returns one line of :func:`report` per pruned layer."""
+    """Prune ``model`` in place.
+
+    See the module docstring for ``kind`` and ``amount``. The new masks are
+    combined with those already set, so pruning only ever removes more.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model; the chosen parameters' masks are set in place.
+    kind : {"weight", "unit", "layer", "global", "std"}
+        What is ranked and what ``amount`` means.
+    amount : float or dict of str to float
+        The fraction to prune, in [0, 1], or for ``"std"`` the quality q >= 0:
+        one value for every chosen layer, or a dict {layer name: value} that
+        prunes only the layers it names (not for ``"global"``).
+    layers : list of str, optional
+        The weighted layers to prune (default: :func:`prunable_layers`).
+
+    Returns
+    -------
+    list of dict
+        :func:`report` of the chosen layers, one dict per layer.
+
+    Raises
+    ------
+    ValueError
+        If ``kind``, a layer name or an amount is invalid.
+    TypeError
+        If ``amount`` is a dict and ``kind`` is ``"global"``.
+    """
     kind = check_choice(kind, "kind", "prune", KINDS)
     chosen = prunable_layers(model, layers, kind=kind)
     if kind == "global":
@@ -105,13 +149,38 @@ def prune(model, kind: str, amount, layers=None) -> list[dict]:
 
 
 def kept_weights(layer: WeightedLayer) -> int:
-    """C_i, the number of connections (weights) of a layer that are not pruned."""
+    """C_i, the number of connections (weights) of a layer that are not pruned.
+
+    Parameters
+    ----------
+    layer : WeightedLayer
+        A Dense or Conv2D layer.
+
+    Returns
+    -------
+    int
+        The entries its weight mask keeps; all of them without a mask.
+    """
     mask = layer.weight.mask
     return layer.weight.size if mask is None else int(np.count_nonzero(mask))
 
 
 def report(model, layers=None) -> list[dict]:
-    """Per weighted layer: weights, kept weights and sparsity (pruned fraction)."""
+    """Per weighted layer: weights, kept weights and sparsity (pruned fraction).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    layers : list of str, optional
+        Names of the weighted layers to report (default: all).
+
+    Returns
+    -------
+    list of dict
+        One dict per layer: ``layer`` (str), ``weights`` (int), ``kept`` (int,
+        :func:`kept_weights`) and ``sparsity`` (float, 1 - kept / weights).
+    """
     rows = []
     for name in choose_layers(model, layers):
         layer = model.layer(name)
@@ -121,18 +190,42 @@ def report(model, layers=None) -> list[dict]:
 
 
 def sparsity(model, layers=None) -> float:
-    """The fraction of the chosen layers' weights (biases excluded) that is pruned."""
+    """The fraction of the chosen layers' weights (biases excluded) that is pruned.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+    layers : list of str, optional
+        Names of the weighted layers counted (default: all).
+
+    Returns
+    -------
+    float
+        1 - (kept weights) / (weights), over the chosen layers together.
+    """
     rows = report(model, layers)
     return 1.0 - sum(r["kept"] for r in rows) / sum(r["weights"] for r in rows)
 
 
 def parameters_left(model) -> int:
-    """Parameters that are not pruned, biases included."""
+    """The number of parameter entries that are not pruned, biases included.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model.
+
+    Returns
+    -------
+    int
+        The entries kept by their masks, plus every entry of an unmasked parameter.
+    """
     return sum(p.size if p.mask is None else int(np.count_nonzero(p.mask)) for p in model.parameters())
 
 
 def retrain_dropout_rate(rate: float, kept: int, original: int) -> float:
-    """Han et al. (2015), equation 2: the dropout rate for retraining a pruned layer,
+    """The dropout rate for retraining a pruned layer (Han et al. 2015, equation 2).
 
         D_r = D_o sqrt(C_ir / C_io),
 
@@ -140,6 +233,25 @@ def retrain_dropout_rate(rate: float, kept: int, original: int) -> float:
     connections before pruning and after. A pruned layer has less capacity
     and needs less regularisation; dropout acts on units, whose number goes
     as the square root of the connections (C_i = N_i N_(i-1)).
+
+    Parameters
+    ----------
+    rate : float
+        D_o, in [0, 1).
+    kept : int
+        C_ir, the connections left, 0 <= kept <= original.
+    original : int
+        C_io > 0, the connections before pruning.
+
+    Returns
+    -------
+    float
+        D_r.
+
+    Raises
+    ------
+    ValueError
+        If ``rate`` or the counts are out of range.
     """
     rate = check_real(rate, "rate", "retrain_dropout_rate", low=0.0, high=1.0, closed="left")
     if not (isinstance(original, (int, np.integer)) and isinstance(kept, (int, np.integer))
@@ -150,12 +262,27 @@ def retrain_dropout_rate(rate: float, kept: int, original: int) -> float:
 
 
 def adjust_dropout(model, original_rates: dict[str, float] | None = None) -> dict[str, float]:
-    """Set each dropout-type module's rate (:class:`~tdnumpy.nn.Dropout`,
-    Gaussian and spatial dropout) to :func:`retrain_dropout_rate` of the
-    weighted layer before it, whose unpruned size is C_io. ``original_rates``
-    ({module name: D_o}) defaults to the modules' current rates; the function
-    returns the rates it used as D_o, to pass back in later rounds of
-    iterative pruning so that each round starts from the original rate."""
+    """Set the dropout rates for retraining after pruning.
+
+    Each dropout-type module's rate (:class:`~tdnumpy.nn.Dropout`, Gaussian
+    and spatial dropout) becomes :func:`retrain_dropout_rate` of the weighted
+    layer before it, whose unpruned size is C_io. Modules before the first
+    weighted layer are left alone.
+
+    Parameters
+    ----------
+    model : Sequential
+        The pruned model; its dropout modules' ``p`` is set in place.
+    original_rates : dict of str to float, optional
+        {module name: D_o}; a module not in it (or every module, by default)
+        takes its current rate as D_o.
+
+    Returns
+    -------
+    dict of str to float
+        The rates used as D_o, by module name: pass them back in later rounds
+        of iterative pruning so that each round starts from the original rate.
+    """
     used = {}
     previous = None
     for module in model.layers:
@@ -170,12 +297,24 @@ def adjust_dropout(model, original_rates: dict[str, float] | None = None) -> dic
 
 @dataclass
 class GradualPruning:
-    """Gradual pruning during training (Zhu and Gupta 2017): at each pruning
-    step of ``schedule`` (a :class:`tdnumpy.schedules.PolynomialSparsity`) the
-    chosen layers are pruned to sparsity s_t, by ``kind`` (default ``layer``,
-    as Zhu and Gupta do; also ``weight``, ``unit`` or ``global``). Pass it as
-    ``before_step`` to :func:`tdnumpy.train.fit`; it acts before the step's
-    forward pass."""
+    """Gradual pruning during training (Zhu and Gupta 2017).
+
+    At each pruning step of ``schedule`` the chosen layers are pruned to
+    sparsity s_t, by ``kind``. Pass it as ``before_step`` to
+    :func:`tdnumpy.training.fit.fit`; called with the step number, it acts
+    before the step's forward pass.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model being trained.
+    schedule : PolynomialSparsity
+        s_t and the pruning steps (:class:`tdnumpy.training.schedules.PolynomialSparsity`).
+    kind : {"layer", "weight", "unit", "global"}, default "layer"
+        How each step prunes (see :func:`prune`); ``"layer"`` as Zhu and Gupta do.
+    layers : list of str, optional
+        The weighted layers to prune (default: :func:`prunable_layers`).
+    """
 
     model: object
     schedule: PolynomialSparsity

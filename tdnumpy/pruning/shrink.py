@@ -53,6 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._docs import shared_docstring
 from ..nn.models import NAMED, is_lenet5_spec, parse_lenet5_spec, parse_mlp_spec
 from ..nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, GaussianDropout, MaxPool2D, Sequential,
                  SpatialDropout, Standout)
@@ -66,7 +67,7 @@ _UNITWISE_ZERO_TO_ZERO = (MaxPool2D, AvgPool2D, Flatten, Dropout, GaussianDropou
 class ShrinkReport:
     """What :func:`remove_dead_units` did.
 
-    Attributes
+    Parameters
     ----------
     model : Sequential
         The new, smaller model (the input model is left untouched).
@@ -78,7 +79,7 @@ class ShrinkReport:
         ``n_parameters()`` of the input and of the new model.
     passes : int
         Removal passes made until no unit was dead (0: nothing was dead).
-    notes : tuple of str
+    notes : tuple of str, default ()
         What else changed: the weight-noise rules dropped, one note per layer.
     """
 
@@ -91,7 +92,13 @@ class ShrinkReport:
     notes: tuple = ()
 
     def summary(self) -> str:
-        """One line: the widths before and after and the parameter counts."""
+        """One line: the widths before and after and the parameter counts.
+
+        Returns
+        -------
+        str
+            E.g. ``fc1: 300 -> 290 units; ...; parameters 266,610 -> 256,255 (2 passes)``.
+        """
         widths = "; ".join(f"{name}: {len(self.kept[name]) + len(gone)} -> {len(self.kept[name])} units"
                            for name, gone in self.removed.items())
         return (f"{widths}; parameters {self.parameters_before:,} -> {self.parameters_after:,} "
@@ -259,15 +266,31 @@ def _remove_until_none_dead(arrays: list[_Arrays], junctions: list[_Junction]) -
         passes += 1
 
 
+# The parameter of dead_units and remove_dead_units.
+_MODEL = """
+    Parameters
+    ----------
+    model : Sequential
+        Dense and Conv2D layers joined as the module docstring describes.
+    """
+
+
+@shared_docstring(model=_MODEL)
 def dead_units(model) -> dict[str, np.ndarray]:
-    """The units one pass of :func:`remove_dead_units` would remove, by weighted
-    layer name (indices into the layer's units, ascending; every weighted layer
-    is listed, the last always with none). Nothing is changed.
+    """The units one pass of :func:`remove_dead_units` would remove. Nothing is changed.
 
     A unit is dead when it is silent (its incoming weights and bias pruned and
     the modules to the next weighted layer map 0 to 0: not behind a sigmoid) or
     unheard (every weight of the next layer that reads it pruned): Han et al.
     2015, section 3. See the module docstring for the rules.
+
+    {{model}}
+
+    Returns
+    -------
+    dict of str to ndarray of int
+        By weighted layer name, the indices of its dead units, ascending; every
+        weighted layer is listed, the last always with none.
     """
     weighted, junctions = _chain(model)
     dead = _dead([_Arrays.of(layer) for layer in weighted], junctions)
@@ -356,21 +379,36 @@ def _fill(param, value: np.ndarray, mask: np.ndarray | None) -> None:
     param.set_mask(mask)
 
 
+@shared_docstring(model=_MODEL)
 def remove_dead_units(model) -> ShrinkReport:
-    """Remove the dead units of ``model`` until none is left (Han et al. 2015,
-    section 3; the rules are in the module docstring) and return a
-    :class:`ShrinkReport` whose ``model`` is a new, smaller Sequential.
+    """Remove the dead units of ``model`` until none is left, into a new, smaller model.
 
-    The input model is left untouched. The new model has the same layers by
+    Han et al. 2015, section 3; the rules are in the module docstring. The
+    input model is left untouched. The new model has the same layers by
     name and kind, the surviving weights, biases and masks, a copy of each
     layer's generator and of every other module, and a spec that
-    :func:`tdnumpy.models.build_model` rebuilds with the new widths (so its
+    :func:`tdnumpy.nn.models.build_model` rebuilds with the new widths (so its
     checkpoints load): ``mlp:784-290-95-10:relu`` for an mlp or ``lenet300``,
     ``lenet5:18-47-480`` for a LeNet-5; the spec is unchanged when nothing
     is removed, and a model without a spec gets none. Weight-noise rules are
     dropped, with a note in the report, since their state is shaped for the
-    old layers; a rule that changes the evaluation output (DropConnect) is a
-    ValueError, since dropping it would change the network's outputs.
+    old layers.
+
+    {{model}}
+
+    Returns
+    -------
+    ShrinkReport
+        The new model (``report.model``) and what was removed.
+
+    Raises
+    ------
+    TypeError
+        For another layer kind, or a module between weighted layers it does not know.
+    ValueError
+        For an unsupported junction, a spec that does not describe the model, or a
+        weight-noise rule that changes the evaluation output (DropConnect):
+        dropping it would change the network's outputs.
     """
     weighted, junctions = _chain(model)
     make_spec = _spec_maker(model, weighted)

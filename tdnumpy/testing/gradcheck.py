@@ -26,7 +26,18 @@ import numpy as np
 
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
-    """The entry-wise relative error defined in the module docstring."""
+    """The entry-wise relative error defined in the module docstring.
+
+    Parameters
+    ----------
+    analytic, numeric : ndarray
+        The two gradients, of the same shape.
+
+    Returns
+    -------
+    float
+        max_i |a_i - n_i| / max(|a_i|, |n_i|, floor); 0.0 when both are all zero.
+    """
     a, n = np.abs(analytic), np.abs(numeric)
     scale = max(a.max(initial=0.0), n.max(initial=0.0))
     if scale == 0:
@@ -37,7 +48,18 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class GradCheck:
-    """Relative error per checked array (``"input"`` and each parameter name)."""
+    """The result of :func:`check_gradients`.
+
+    Parameters
+    ----------
+    errors : dict of str to float
+        :func:`relative_error` per checked array: ``"input"`` and each parameter name.
+
+    Attributes
+    ----------
+    max_error : float
+        The largest of ``errors``.
+    """
 
     errors: dict
 
@@ -70,6 +92,33 @@ def check_gradients(module, x: np.ndarray, rng: np.random.Generator, *, training
     each array is checked on that many entries drawn at random (all entries
     otherwise). ``training`` is passed to ``forward``; a module with noise must
     hold it fixed between calls for the check to make sense.
+
+    Parameters
+    ----------
+    module : Module
+        The module to check; its parameters are perturbed and restored in place.
+    x : ndarray of float64
+        The input (copied).
+    rng : numpy.random.Generator
+        Draws the upstream gradient R and the checked entries.
+    training : bool, default False
+        Passed to ``forward``.
+    h : float, default 1e-5
+        The step of the central differences.
+    max_entries : int, optional
+        Entries checked per array (default: all).
+    check_input : bool, default True
+        Also check the gradient with respect to ``x``.
+
+    Returns
+    -------
+    GradCheck
+        The relative error per checked array.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` or a parameter is not float64.
     """
     params = {p.name or f"param{i}": p for i, p in enumerate(module.parameters())}
     for name, p in params.items():

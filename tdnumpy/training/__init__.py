@@ -1,1 +1,1 @@
-"""placeholder"""
+"""Training: the loop, optimisers, schedules, penalties and checkpoints."""

@@ -34,8 +34,28 @@ class CheckpointError(ValueError):
 
 
 def save_checkpoint(path, model, **metadata) -> Path:
-    """Write ``model``'s parameters and masks with ``metadata`` (JSON-serialisable;
-    the keys in ``RESERVED`` are written by this function and cannot be given)."""
+    """Write ``model``'s parameters and masks with ``metadata`` to ``path``, atomically.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.npz`` file to write; missing folders are created.
+    model : Sequential
+        The model to save.
+    **metadata : JSON-serialisable
+        Recorded in ``meta.json`` (epoch, metrics ...). The keys in ``RESERVED``
+        are written by this function and cannot be given.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If ``metadata`` uses a key of ``RESERVED``.
+    """
     clash = sorted(set(metadata) & set(RESERVED))
     if clash:
         raise ValueError(f"save_checkpoint writes {', '.join(RESERVED)} itself; do not pass {clash}.")
@@ -58,7 +78,28 @@ def save_checkpoint(path, model, **metadata) -> Path:
 
 
 def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict]:
-    """Return (values, masks, metadata) of a checkpoint, validated as a file."""
+    """Read a checkpoint, validated as a file (not against any model).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    values : dict of str to ndarray
+        Each parameter's value, by name (``fc1.weight`` ...).
+    masks : dict of str to ndarray
+        The keep-mask of each pruned parameter, by name.
+    metadata : dict
+        The ``meta.json`` record.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, unreadable, of another format or version, or holds
+        unexpected entries or masks without a parameter.
+    """
     path = Path(path)
     contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError)
     values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
@@ -73,12 +114,30 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
 
 
 def load_into(model, path) -> dict:
-    """Copy a checkpoint's parameters and masks into ``model``; return the metadata.
+    """Copy a checkpoint's parameters and masks into ``model``.
 
     The checkpoint must be of the same model spec, hold every parameter of the
     model with the same shape as floats, and nothing else. Values are cast to
     the model's dtype (a float32 checkpoint loads into a float64 model for
     gradient checks).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model to load into, in place; a model without a spec skips the spec check.
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    dict
+        The checkpoint's metadata.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is not a valid checkpoint or does not match ``model``; the
+        model is left unchanged.
     """
     values, masks, meta = read_checkpoint(path)
     _assign(model, values, masks, meta, Path(path))
@@ -114,7 +173,28 @@ def _assign(model, values, masks, meta, path: Path) -> None:
 
 
 def load_checkpoint(path, *, dtype=None):
-    """Rebuild the model a checkpoint describes and load it; return (model, metadata)."""
+    """Rebuild the model a checkpoint describes and load it.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+    dtype : str or numpy.dtype, optional
+        The model's dtype, float32 or float64; by default the checkpoint's
+        (float32 if it records none).
+
+    Returns
+    -------
+    model : Sequential
+        The model built from the checkpoint's spec, with its parameters and masks.
+    metadata : dict
+        The checkpoint's metadata.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is not a valid checkpoint, or its spec cannot be built.
+    """
     values, masks, meta = read_checkpoint(path)
     try:
         model = build_model(meta["spec"], dtype=dtype or meta.get("dtype", "float32"))

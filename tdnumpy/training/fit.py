@@ -25,11 +25,24 @@ class TrainingDiverged(FloatingPointError):
 
 @dataclass
 class History:
-    """Per-epoch metrics of a :func:`fit` call, one dict per epoch."""
+    """Per-epoch metrics of a :func:`fit` call, one dict per epoch.
+
+    Parameters
+    ----------
+    epochs : list of dict, default []
+        The metrics of each epoch, in order (the keys are listed under :func:`fit`).
+    """
 
     epochs: list = field(default_factory=list)
 
     def last(self) -> dict:
+        """The metrics of the latest epoch.
+
+        Returns
+        -------
+        dict
+            The last entry of ``epochs``; empty if there is none.
+        """
         return self.epochs[-1] if self.epochs else {}
 
 
@@ -49,7 +62,24 @@ def _check_data(model, x, y, name: str, owner: str):
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> dict:
-    """Mean loss and accuracy of ``model`` in evaluation mode (``training=False``)."""
+    """Mean loss and accuracy of ``model`` in evaluation mode (``training=False``).
+
+    Parameters
+    ----------
+    model : Sequential
+        The model; its output is the logits.
+    x : ndarray, shape (n, ...)
+        Inputs in the model's dtype and input shape.
+    y : ndarray of int, shape (n,)
+        Class labels.
+    batch_size : int, default 1000
+        Examples per forward pass.
+
+    Returns
+    -------
+    dict
+        ``loss`` (mean softmax cross-entropy) and ``accuracy``, floats.
+    """
     batch_size = check_int(batch_size, "batch_size", "evaluate", low=1)
     y = _check_data(model, x, y, "x", "evaluate")
     total_loss, correct = 0.0, 0
@@ -69,21 +99,46 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
 
     Parameters
     ----------
-    x, y : inputs of the model's dtype and shape, and integer labels.
-    optimizer : an :mod:`tdnumpy.optim` optimiser over ``model.parameters()``.
-    epochs, batch_size : positive ints. The last batch of an epoch may be smaller.
-    rng : the generator that shuffles the examples each epoch.
-    lr_schedule : optional callable step -> learning rate (see :mod:`tdnumpy.schedules`).
-    validation : optional (x_val, y_val), evaluated after every epoch.
-    progress : show a tqdm bar; ``None`` shows it only on a terminal.
-    on_epoch_end : optional callable(epoch_metrics) called after every epoch.
-    penalties : :mod:`tdnumpy.penalties` (L1, L2) whose gradients are added
+    model : Sequential
+        The model, trained in place; its output is the logits.
+    x : ndarray, shape (n, ...)
+        Inputs in the model's dtype and input shape.
+    y : ndarray of int, shape (n,)
+        Class labels.
+    optimizer : Optimizer
+        An :mod:`tdnumpy.training.optim` optimiser over ``model.parameters()``.
+    epochs, batch_size : int
+        Positive. The last batch of an epoch may be smaller.
+    rng : numpy.random.Generator
+        The generator that shuffles the examples each epoch.
+    lr_schedule : callable, optional
+        step -> learning rate, set before every update (see
+        :mod:`tdnumpy.training.schedules`).
+    validation : tuple of (ndarray, ndarray), optional
+        (x_val, y_val), evaluated after every epoch.
+    progress : bool, optional
+        Show a tqdm bar; ``None`` shows it only on a terminal.
+    on_epoch_end : callable, optional
+        Called with the epoch's metrics dict after every epoch.
+    penalties : sequence of Penalty, default ()
+        :mod:`tdnumpy.training.penalties` (L1, L2) whose gradients are added
         after each backward pass; the reported loss is the data term.
-    before_step : optional callable(step) called before each step's forward
-        pass (step = 0, 1, ... over the whole run), e.g.
-        :class:`tdnumpy.prune.GradualPruning`.
+    before_step : callable, optional
+        Called with the step (0, 1, ... over the whole run) before each step's
+        forward pass, e.g. :class:`tdnumpy.pruning.masking.GradualPruning`.
 
-    Raises :class:`TrainingDiverged` as soon as a batch loss is NaN or infinite.
+    Returns
+    -------
+    History
+        One dict per epoch: ``epoch``, ``lr`` (after the epoch's last step),
+        ``train_loss`` and ``train_accuracy`` (over the epoch's batches, in
+        training mode), ``seconds``, and with ``validation`` ``val_loss`` and
+        ``val_accuracy``.
+
+    Raises
+    ------
+    TrainingDiverged
+        As soon as a batch loss is NaN or infinite.
     """
     epochs = check_int(epochs, "epochs", "fit", low=1)
     batch_size = check_int(batch_size, "batch_size", "fit", low=1)

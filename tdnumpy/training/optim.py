@@ -23,6 +23,22 @@ from .._validation import check_real
 
 
 class Optimizer:
+    """Base class of the optimisers: parameters, ``lr``, masking of pruned entries.
+
+    Subclasses implement :meth:`step` and, if they keep per-parameter
+    buffers, ``_state_of`` (so that pruning during training zeroes them) and
+    :meth:`state`.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to update; must not be empty.
+    lr : float
+        The learning rate, > 0 here; a schedule may later set any value >= 0.
+    owner : str
+        The optimiser's name, for error messages.
+    """
+
     def __init__(self, params, lr: float, owner: str):
         self.params = list(params)
         if not self.params:
@@ -61,10 +77,22 @@ class Optimizer:
         return []
 
     def step(self) -> None:
+        """Update every parameter in place by one step of the rule.
+
+        The gradients of pruned entries are zeroed first; ``grad`` may be
+        modified in place.
+        """
         raise NotImplementedError
 
     def state(self) -> dict[str, np.ndarray]:
-        """The optimiser's buffers by name, for checkpoints."""
+        """The optimiser's buffers by name, for checkpoints.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``<buffer>/<parameter name>``: the live buffer (not a copy), in the
+            parameter's shape and dtype; empty for a stateless optimiser.
+        """
         return {}
 
 
@@ -80,6 +108,19 @@ class SGD(Optimizer):
         w <- w - eta (g + mu v)          (Nesterov momentum)
 
     With mu = 0 this is plain SGD, w <- w - eta g.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to update (``model.parameters()``).
+    lr : float
+        eta > 0.
+    momentum : float, default 0.0
+        mu, in [0, 1).
+    nesterov : bool, default False
+        Use Nesterov momentum (needs ``momentum`` > 0).
+    weight_decay : float, default 0.0
+        lambda >= 0, applied to every parameter, biases included.
     """
 
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
@@ -126,6 +167,19 @@ class Adam(Optimizer):
         m <- beta1 m + (1 - beta1) g
         v <- beta2 v + (1 - beta2) g^2
         w <- w - eta * (m / (1 - beta1^t)) / (sqrt(v / (1 - beta2^t)) + eps)
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+        The parameters to update (``model.parameters()``).
+    lr : float, default 1e-3
+        eta > 0.
+    betas : tuple of (float, float), default (0.9, 0.999)
+        (beta1, beta2), each in [0, 1).
+    eps : float, default 1e-8
+        eps > 0.
+    weight_decay : float, default 0.0
+        lambda >= 0, applied to every parameter, biases included.
     """
 
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,

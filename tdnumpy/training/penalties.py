@@ -19,12 +19,29 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._docs import shared_docstring
 from .._validation import check_real
 from ..nn.weighted import WeightedLayer
 
 
+# The constructor's parameters, the same for every penalty.
+_PENALTY = """
+    Parameters
+    ----------
+    model : Sequential
+        The model whose weighted layers' weights (not biases) are penalised, as
+        found at construction.
+    strength : float
+        lambda >= 0.
+    """
+
+
+@shared_docstring(penalty=_PENALTY)
 class Penalty:
-    """lambda * a penalty on the weights of ``model``'s weighted layers."""
+    """Base class: lambda * a penalty on the weights of ``model``'s weighted layers.
+
+    {{penalty}}
+    """
 
     name = "penalty"
 
@@ -34,7 +51,13 @@ class Penalty:
         self._scratch = [np.empty_like(p.value) for p in self.weights]
 
     def value(self) -> float:
-        """R(W), summed over the weight matrices, in float64."""
+        """R(W), summed over the weight matrices, in float64.
+
+        Returns
+        -------
+        float
+            The penalty's value, lambda included.
+        """
         raise NotImplementedError
 
     def add_gradient(self) -> None:
@@ -42,8 +65,12 @@ class Penalty:
         raise NotImplementedError
 
 
+@shared_docstring(penalty=_PENALTY)
 class L1(Penalty):
-    """R = lambda sum |w|, gradient lambda sign(w)."""
+    """R = lambda sum |w|, gradient lambda sign(w).
+
+    {{penalty}}
+    """
 
     name = "l1"
 
@@ -57,8 +84,12 @@ class L1(Penalty):
             p.grad += tmp
 
 
+@shared_docstring(penalty=_PENALTY)
 class L2(Penalty):
-    """R = (lambda / 2) sum w^2, gradient lambda w."""
+    """R = (lambda / 2) sum w^2, gradient lambda w.
+
+    {{penalty}}
+    """
 
     name = "l2"
 

@@ -17,28 +17,48 @@ from ..masks.ramps import Fixed, LinearRamp, TwoPhaseRamp, as_schedule  # noqa: 
 
 
 @dataclass(frozen=True)
-class Constant:
-    """lr(t) = lr."""
+class _LearningRate:
+    """The field the learning-rate schedules start with, and its check: lr > 0."""
 
     lr: float
 
     def __post_init__(self):
-        check_real(self.lr, "lr", "Constant", low=0.0, closed="neither")
+        check_real(self.lr, "lr", type(self).__name__, low=0.0, closed="neither")
+
+
+@dataclass(frozen=True)
+class Constant(_LearningRate):
+    """lr(t) = lr.
+
+    Parameters
+    ----------
+    lr : float
+        The learning rate, > 0.
+    """
 
     def __call__(self, t: int) -> float:
         return self.lr
 
 
 @dataclass(frozen=True)
-class StepDecay:
-    """lr(t) = lr * factor ** floor(t / step_size)."""
+class StepDecay(_LearningRate):
+    """lr(t) = lr * factor ** floor(t / step_size).
 
-    lr: float
+    Parameters
+    ----------
+    lr : float
+        The initial learning rate, > 0.
+    step_size : int
+        Steps between decays, >= 1.
+    factor : float, default 0.1
+        The decay factor, in (0, 1].
+    """
+
     step_size: int
     factor: float = 0.1
 
     def __post_init__(self):
-        check_real(self.lr, "lr", "StepDecay", low=0.0, closed="neither")
+        super().__post_init__()
         check_int(self.step_size, "step_size", "StepDecay", low=1)
         check_real(self.factor, "factor", "StepDecay", low=0.0, high=1.0, closed="right")
 
@@ -47,16 +67,26 @@ class StepDecay:
 
 
 @dataclass(frozen=True)
-class Cosine:
-    """lr(t) = min_lr + (lr - min_lr) (1 + cos(pi min(t, T) / T)) / 2 over T = total_steps
-    (Loshchilov and Hutter 2017, without restarts)."""
+class Cosine(_LearningRate):
+    """Cosine annealing of the learning rate (Loshchilov and Hutter 2017, without restarts).
 
-    lr: float
+        lr(t) = min_lr + (lr - min_lr) (1 + cos(pi min(t, T) / T)) / 2,   T = total_steps.
+
+    Parameters
+    ----------
+    lr : float
+        The initial learning rate, > 0.
+    total_steps : int
+        T >= 1; from t = T on the rate stays ``min_lr``.
+    min_lr : float, default 0.0
+        The final learning rate, in [0, lr].
+    """
+
     total_steps: int
     min_lr: float = 0.0
 
     def __post_init__(self):
-        check_real(self.lr, "lr", "Cosine", low=0.0, closed="neither")
+        super().__post_init__()
         check_int(self.total_steps, "total_steps", "Cosine", low=1)
         check_real(self.min_lr, "min_lr", "Cosine", low=0.0, high=self.lr)
 
@@ -65,12 +95,14 @@ class Cosine:
         return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-# Schedules of the sparsity of gradual pruning (tdnumpy.prune.GradualPruning).
+# Schedules of the sparsity of gradual pruning (tdnumpy.pruning.masking.GradualPruning).
 
 
 @dataclass(frozen=True)
 class PolynomialSparsity:
-    """Zhu and Gupta, "To prune, or not to prune" (2017), equation 1: pruning at
+    """The sparsity schedule of gradual pruning, polynomial in t.
+
+    Zhu and Gupta, "To prune, or not to prune" (2017), equation 1: pruning at
     the steps t = t0, t0 + dt, ..., t0 + n dt to the sparsity
 
         s_t = s_f + (s_i - s_f) (1 - (t - t0) / (n dt))^3,
@@ -80,6 +112,19 @@ class PolynomialSparsity:
     redundant, slower as fewer are left. value(t) is the sparsity of the
     latest pruning step at or before t (0 before t0, s_f after t0 + n dt);
     :meth:`is_pruning_step` says whether t is one of them.
+
+    Parameters
+    ----------
+    final : float
+        s_f, in [0, 1].
+    start : int
+        t0 >= 0, the first pruning step.
+    steps : int
+        n >= 1, the number of intervals (n + 1 pruning steps).
+    interval : int
+        dt >= 1, the steps between two pruning steps.
+    initial : float, default 0.0
+        s_i, in [0, final].
     """
 
     final: float
@@ -96,6 +141,18 @@ class PolynomialSparsity:
         check_int(self.interval, "interval", "PolynomialSparsity", low=1)
 
     def is_pruning_step(self, t: int) -> bool:
+        """Whether t is one of the pruning steps t0, t0 + dt, ..., t0 + n dt.
+
+        Parameters
+        ----------
+        t : int
+            The training step.
+
+        Returns
+        -------
+        bool
+            True at a pruning step.
+        """
         return self.start <= t <= self.start + self.steps * self.interval and (t - self.start) % self.interval == 0
 
     def __call__(self, t: int) -> float:

@@ -1,4 +1,4 @@
-"""Relative-index sparse storage (Han et al.): the codec against a plain
+"""Relative-index sparse storage (tdnumpy.pruning.sparse, Han et al.): the codec against a plain
 reference encoder, bit packing, Han et al.'s byte count on a hand-worked
 example, model export / import and clear errors for damaged files."""
 
@@ -11,11 +11,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tdnumpy.checkpoint import save_checkpoint
-from tdnumpy.models import build_model
-from tdnumpy.nn.noise import WeightedLayer
-from tdnumpy.sparse import (RelativeCSR, SparseFormatError, decode, dense_bytes, encode, export_model,
-                            import_model, pack_gaps, report, sparse_bytes, total, unpack_gaps)
+from tdnumpy.nn.models import build_model
+from tdnumpy.nn.weighted import WeightedLayer
+from tdnumpy.pruning.sparse import (RelativeCSR, SparseFormatError, decode, dense_bytes, encode, export_model,
+                                    import_model, pack_gaps, report, sparse_bytes, total, unpack_gaps)
+from tdnumpy.training.checkpoint import save_checkpoint
 
 BITS = st.sampled_from([1, 2, 3, 5, 8])
 

@@ -1,4 +1,4 @@
-"""Checkpoints: round trip, atomic writes, and clear errors for corrupt or mismatched files."""
+"""Checkpoints (tdnumpy.training.checkpoint): round trip, atomic writes, and clear errors for corrupt or mismatched files."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import zipfile
 import numpy as np
 import pytest
 
-from tdnumpy.checkpoint import CheckpointError, load_checkpoint, load_into, read_checkpoint, save_checkpoint
-from tdnumpy.models import build_model
+from tdnumpy.nn.models import build_model
+from tdnumpy.training.checkpoint import CheckpointError, load_checkpoint, load_into, read_checkpoint, save_checkpoint
 
 
 @pytest.fixture

@@ -12,12 +12,14 @@ import re
 import numpy as np
 import pytest
 
-from tdnumpy import prune as pruning
-from tdnumpy.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from synthetic import synthetic_dataset
 from tdnumpy.cli import main
 from tdnumpy.data import load_dataset, to_inputs
-from tdnumpy.sparse import compressed_bytes, import_model
-from tdnumpy.train import evaluate
+from tdnumpy.experiments import RunConfig, train_run
+from tdnumpy.pruning import masking as pruning
+from tdnumpy.pruning.sparse import compressed_bytes, import_model
+from tdnumpy.training.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from tdnumpy.training.fit import evaluate
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +28,15 @@ def trained(tmp_path_factory, mnist_dir):
     out = tmp_path_factory.mktemp("trained")
     assert main(["train", "--model", "mlp:784-64-32-10", "--epochs", "1", "--quiet", "--data-dir",
                  str(mnist_dir), "--out", str(out)]) == 0
+    return out / "checkpoint.npz"
+
+
+@pytest.fixture(scope="module")
+def synthetic_checkpoint(tmp_path_factory):
+    """The same network trained on synthetic images: for the tests of the
+    command's arguments, which must fail before any data are read."""
+    out = tmp_path_factory.mktemp("synthetic")
+    train_run(RunConfig(model="mlp:784-64-32-10", epochs=1), out=out, data=synthetic_dataset(), progress=False)
     return out / "checkpoint.npz"
 
 
@@ -82,10 +93,10 @@ def test_iterative_prune_and_retrain_keeps_pruned_weights_at_zero(trained, mnist
     assert rows[1]["test_accuracy"] > unretrained + 0.01
 
 
-def test_export_sparse_round_trip_and_note_for_unpruned(trained, tmp_path, capsys):
-    assert main(["export-sparse", str(trained), str(tmp_path / "dense.npz")]) == 0
+def test_export_sparse_round_trip_and_note_for_unpruned(synthetic_checkpoint, tmp_path, capsys):
+    assert main(["export-sparse", str(synthetic_checkpoint), str(tmp_path / "dense.npz")]) == 0
     assert "not pruned" in capsys.readouterr().out
-    model, _ = load_checkpoint(trained)
+    model, _ = load_checkpoint(synthetic_checkpoint)
     pruning.prune(model, "weight", 0.9)
     save_checkpoint(tmp_path / "pruned.npz", model)
     assert main(["export-sparse", str(tmp_path / "pruned.npz"), str(tmp_path / "sparse.npz")]) == 0
@@ -106,21 +117,21 @@ def test_export_sparse_round_trip_and_note_for_unpruned(trained, tmp_path, capsy
     (["--fractions", "0.9,0.5", "--iterative"], "--iterative prunes more at every row"),
     (["--kind", "global", "--fractions", "fc1=0.5"], "--kind global takes one fraction per row"),
 ])
-def test_prune_rejects_bad_requests(argv, match, trained, tmp_path, capsys):
-    assert main(["prune", str(trained), "--out", str(tmp_path / "o"), *argv]) == 1
+def test_prune_rejects_bad_requests(argv, match, synthetic_checkpoint, tmp_path, capsys):
+    assert main(["prune", str(synthetic_checkpoint), "--out", str(tmp_path / "o"), *argv]) == 1
     err = capsys.readouterr().err
     assert re.search(match, err), err
 
 
 @pytest.mark.parametrize("value", ["-0.5", "abc", "nan", "", "0.5,,0.9", "fc1=0.5,fc1=0.9", "fc1=0.5;"])
-def test_prune_fraction_syntax_is_a_usage_error(value, trained, capsys):
+def test_prune_fraction_syntax_is_a_usage_error(value, synthetic_checkpoint, capsys):
     with pytest.raises(SystemExit) as info:
-        main(["prune", str(trained), "--fractions", value])
+        main(["prune", str(synthetic_checkpoint), "--fractions", value])
     assert info.value.code == 2 and "--fractions" in capsys.readouterr().err
 
 
-def test_prune_a_checkpoint_that_does_not_match_its_model(trained, tmp_path, capsys):
-    model, meta = load_checkpoint(trained)
+def test_prune_a_checkpoint_that_does_not_match_its_model(synthetic_checkpoint, tmp_path, capsys):
+    model, meta = load_checkpoint(synthetic_checkpoint)
     model.spec = "mlp:784-64-10"  # parameters of a 784-64-32-10 network recorded as another model
     save_checkpoint(tmp_path / "bad.npz", model)
     assert main(["prune", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "o")]) == 1
@@ -213,14 +224,14 @@ def test_prune_units_and_remove_them_for_real(trained, mnist_dir, tmp_path):
     assert rows[True]["compressed_bytes"] < rows[False]["compressed_bytes"]
 
 
-def test_prune_output_and_layer_mistakes(trained, tmp_path, capsys):
+def test_prune_output_and_layer_mistakes(synthetic_checkpoint, tmp_path, capsys):
     blocker = tmp_path / "taken"
     blocker.write_text("x")
-    assert main(["prune", str(trained), "--out", str(blocker)]) == 1
+    assert main(["prune", str(synthetic_checkpoint), "--out", str(blocker)]) == 1
     assert f"--out {blocker}: File exists and is not a folder" in capsys.readouterr().err
-    assert main(["prune", str(trained), "--layers", "fc1,fc1", "--out", str(tmp_path / "o")]) == 1
+    assert main(["prune", str(synthetic_checkpoint), "--layers", "fc1,fc1", "--out", str(tmp_path / "o")]) == 1
     assert "--layers names a layer twice" in capsys.readouterr().err
-    assert main(["export-sparse", str(trained), str(tmp_path)]) == 1
+    assert main(["export-sparse", str(synthetic_checkpoint), str(tmp_path)]) == 1
     assert "must be a file name, not a folder" in capsys.readouterr().err
 
 

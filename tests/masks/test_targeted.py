@@ -1,4 +1,7 @@
-"""Property-based tests of the targeted-dropout masks (tdnumpy.masks).
+"""Property-based tests of targeted dropout (tdnumpy.masks.targeted): the
+target sets, drops only among targets and the limits, per-target drop
+frequencies, invariance and equivariance, reproducibility, bad input and
+fixed-pattern (random) targets.
 
 Statistical tests use exact binomial intervals (scipy.stats.binom) with the
 false-failure rate stated next to each; none is above 1e-6.
@@ -13,9 +16,10 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 
 from strategies import FRACTIONS, SHAPES, weights
-from tdnumpy.masks import (bernoulli, bottom_k, n_targets, uniform_bytes, random_unit_targets, random_weight_targets, targeted_unit_keep,
-                           targeted_weight_keep, tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets,
-                           tf_weight_targets, unit_norms, unit_targets, weight_targets)
+from tdnumpy.masks._select import bernoulli, n_targets
+from tdnumpy.masks.targeted import (random_unit_targets, random_weight_targets, targeted_unit_keep,
+                                    targeted_weight_keep, unit_norms, unit_targets, weight_targets)
+
 
 def reference_bottom_k(scores, k):
     """Sort-based bottom-k per column (by value, then index): the plain definition."""
@@ -27,7 +31,7 @@ def reference_bottom_k(scores, k):
     return out
 
 
-# ---------------------------------------------------------------- 1. targets
+# ------------------------------------------------------------- 1. targets
 
 
 @settings(max_examples=300, deadline=None)
@@ -56,20 +60,20 @@ def test_unit_targets_are_exactly_the_k_columns_of_smallest_norm(w, gamma):
     np.testing.assert_array_equal(targets, reference_bottom_k(norms, k)[:, 0])
 
 
-def test_k_is_the_floor_of_the_float64_product():
-    assert n_targets(10, 0.3) == 3 and n_targets(10, 0.7) == 7 and n_targets(3, 1 / 3) == 1
-    assert n_targets(100, 0.29) == 28  # 0.29 * 100 rounds to 28.999999999999996
-    assert n_targets(10, 0.5) == 5 and n_targets(7, 1.0) == 7 and n_targets(7, 0.0) == 0
-    assert n_targets(3, 0.999) == 2
-
-
 def test_ties_go_to_the_lower_index():
     w = np.array([[1.0], [0.0], [0.0], [0.0], [2.0]])
     np.testing.assert_array_equal(weight_targets(w, 0.4)[:, 0], [False, True, True, False, False])
     np.testing.assert_array_equal(unit_targets(np.array([[1.0, -1.0, 1.0, 3.0]]), 0.5), [True, True, False, False])
 
 
-# ------------------------------------------------------- 2. drops and limits
+def test_unit_norms_neither_overflow_nor_underflow():
+    w = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
+    for scale in (2.0 ** 66, 2.0 ** -80):  # squares leave float32's range; the scaling is exact
+        np.testing.assert_array_equal(unit_targets(w * np.float32(scale), 0.4), unit_targets(w, 0.4))
+    np.testing.assert_allclose(unit_norms(w), np.linalg.norm(w.astype(np.float64), axis=0), rtol=1e-12)
+
+
+# ---------------------------------------------------- 2. drops and limits
 
 
 @settings(max_examples=200, deadline=None)
@@ -106,67 +110,7 @@ def test_gamma_one_is_plain_dropout_with_rate_alpha(w, alpha, seed):
     np.testing.assert_array_equal(ukeep, ~bernoulli(np.random.default_rng(seed), alpha, (w.shape[1],)))
 
 
-def test_bernoulli_draws():
-    """With t = round(p 2^32) a multiple of 2^24 (p = 1/4 here) the top byte
-    alone decides: d = [u_hi < t_hi], from one byte per event in C order."""
-    rng = np.random.default_rng(0)
-    top = uniform_bytes(np.random.default_rng(1), 15)
-    assert top.dtype == np.uint8 and top.shape == (15,)
-    np.testing.assert_array_equal(bernoulli(np.random.default_rng(1), 0.25, (3, 5)), (top < 64).reshape(3, 5))
-    assert bernoulli(rng, 1.0, (50,)).all() and not bernoulli(rng, 0.0, (50,)).any()
-    # p = 1/2: one bit per event, the top bit of u, most significant bit of each byte first
-    bits = np.unpackbits(uniform_bytes(np.random.default_rng(2), 3))[:20]
-    np.testing.assert_array_equal(bernoulli(np.random.default_rng(2), 0.5, (4, 5)), (bits == 0).reshape(4, 5))
-    assert uniform_bytes(np.random.Generator(np.random.MT19937(0)), 7).dtype == np.uint8
-    # false-failure rate 1e-6: the count of 10^6 Bernoulli(0.3) events
-    lo, hi = binom.interval(1 - 1e-6, 10**6, 0.3)
-    assert lo <= bernoulli(rng, 0.3, (10**6,)).sum() <= hi
-    lo, hi = binom.interval(1 - 1e-6, 10**6, 0.5)
-    assert lo <= bernoulli(rng, 0.5, (10**6,)).sum() <= hi
-
-
-@pytest.mark.parametrize("p", [128.5 / 256, 0.25, 1 / 256, 0.75, 1 - 2**-20])
-@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.MT19937])
-def test_bernoulli_rates(bit_generator, p):
-    """The rate of 10^7 events, exact binomial bound (false-failure rate 1e-6 per
-    case). The p cover each branch: low bits needed for a tie of the top byte
-    (128.5 / 256: ignoring them gives 0.5, 12 standard deviations away), the top
-    byte alone (1/4, 3/4, 1/256: a > for >= there gives (t_hi + 1) / 256,
-    28 standard deviations away at 1/4), and p within 2^-20 of 1."""
-    n = 10**7
-    rng = np.random.Generator(bit_generator(3))
-    lo, hi = binom.interval(1 - 1e-6, n, p)
-    assert lo <= np.count_nonzero(bernoulli(rng, p, (n,))) <= hi
-
-
-def test_bernoulli_reads_u_a_byte_at_a_time():
-    """d = [u < t] for u rebuilt from the bytes drawn: first one top byte per
-    event, then, for the events whose top byte equals t's, three low bytes each,
-    most significant first."""
-    t = 0x5A3C1F07
-    events = bernoulli(np.random.default_rng(11), t / 2**32, (50_000,))
-    rng = np.random.default_rng(11)
-    u = uniform_bytes(rng, 50_000).astype(np.int64) << 24
-    tied = np.flatnonzero(u >> 24 == t >> 24)
-    low = uniform_bytes(rng, 3 * len(tied)).reshape(-1, 3).astype(np.int64)
-    u[tied] += (low[:, 0] << 16) | (low[:, 1] << 8) | low[:, 2]
-    assert len(tied) > 100
-    np.testing.assert_array_equal(events, u < t)
-
-
-def test_bernoulli_compares_all_24_low_bits(monkeypatch):
-    """Every event's top byte ties with t's, and the low bytes are chosen around
-    t_lo, one unit apart in each byte: d must equal [u_lo < t_lo] exactly."""
-    t_hi, t_lo = 0x5A, 0x3C1F07
-    lows = [t_lo + d for d in (-1, 0, 1, -256, 256, -65536, 65536)]
-    supplies = iter([np.full(len(lows), t_hi, np.uint8),
-                     np.array([[v >> 16, (v >> 8) & 255, v & 255] for v in lows], np.uint8).ravel()])
-    monkeypatch.setattr("tdnumpy.masks._select.uniform_bytes", lambda rng, n: next(supplies)[:n])
-    events = bernoulli(np.random.default_rng(0), (t_hi * 2**24 + t_lo) / 2**32, (len(lows),))
-    np.testing.assert_array_equal(events, np.array(lows) < t_lo)
-
-
-# ------------------------------------------------------------ 3. statistics
+# ---------------------------------------------------------- 3. statistics
 
 
 def drop_counts(keep_fn, draws):
@@ -241,37 +185,67 @@ def test_per_example_unit_masks_are_independent_rows():
     assert_drop_frequencies(counts, unit_targets(w, 0.5), 0.5, 64)
 
 
-# ------------------------------------------------- 4. invariance, equivariance
+def test_generators_with_32_bit_outputs_drop_at_rate_alpha():
+    """MT19937's raw outputs hold 32 bits; the draws must still be uniform.
+    False-failure rate of the interval: 1e-6."""
+    rng = np.random.Generator(np.random.MT19937(0))
+    w = np.ones((1000, 100))
+    dropped = (~targeted_weight_keep(w, 1.0, 0.1, rng)).sum()
+    lo, hi = binom.interval(1 - 1e-6, w.size, 0.1)
+    assert lo <= dropped <= hi
+
+
+# -------------------------------------------- 4. invariance, equivariance
 
 
 @settings(max_examples=200, deadline=None)
-@given(w=weights(), gamma=FRACTIONS, exponent=st.integers(-20, 20), alpha=st.sampled_from([0.0, 1.0]))
-def test_scale_invariance(w, gamma, exponent, alpha):
-    """c = 2^e scales exactly in floating point, so nothing but the definition is tested."""
+@given(w=weights(), gamma=FRACTIONS, exponent=st.integers(-60, 60),
+       alpha=st.one_of(st.sampled_from([0.5, 0.25, 0.3]), st.floats(0.0, 1.0, exclude_min=True)),
+       seed=st.integers(0, 2**32 - 1))
+def test_scale_invariance(w, gamma, exponent, alpha, seed):
+    """c = 2^e scales exactly in floating point, so nothing but the definition is
+    tested; e runs from -60 to 60, far enough for an absolute threshold hidden
+    in the ranking (a "numerically zero" norm, say) to show. cW has the targets
+    of W, so its keep-masks are those of W at alpha = 1 (keep = not T) and,
+    drawn from two generators in the same state, at any 0 < alpha < 1 too (the
+    draws are made position by position whatever the weights, so they line
+    up). alpha = 0 is left out: it keeps everything."""
     scaled = w * np.asarray(2.0 ** exponent, w.dtype)
     assume(np.isfinite(scaled).all() and (np.abs(scaled[w != 0]) >= np.finfo(w.dtype).tiny * 2 ** 30).all())
-    rng = np.random.default_rng(0)
     np.testing.assert_array_equal(weight_targets(scaled, gamma), weight_targets(w, gamma))
     np.testing.assert_array_equal(unit_targets(scaled, gamma), unit_targets(w, gamma))
-    np.testing.assert_array_equal(targeted_weight_keep(scaled, gamma, alpha, rng),
-                                  targeted_weight_keep(w, gamma, alpha, rng))
+    for a in (1.0, alpha):
+        for keep in (targeted_weight_keep, targeted_unit_keep):
+            np.testing.assert_array_equal(keep(scaled, gamma, a, np.random.default_rng(seed)),
+                                          keep(w, gamma, a, np.random.default_rng(seed)), err_msg=keep.__name__)
 
 
 @settings(max_examples=200, deadline=None)
-@given(shape=SHAPES, gamma=FRACTIONS, alpha=st.sampled_from([0.0, 1.0]), seed=st.integers(0, 2**32 - 1))
-def test_permutation_equivariance(shape, gamma, alpha, seed):
-    """Permuting rows permutes the weight targets; permuting columns permutes the
-    unit targets. Magnitudes and norms are distinct, so no tie-break is involved."""
+@given(shape=SHAPES, gamma=FRACTIONS, seed=st.integers(0, 2**32 - 1))
+def test_permutation_equivariance(shape, gamma, seed):
+    """Permuting rows permutes the weight targets and leaves the unit targets;
+    permuting columns permutes both. Magnitudes are distinct, and so are the
+    norms (the columns' sums of squares, exact integers here, are assumed
+    distinct: 1^2 + 8^2 = 4^2 + 7^2 would tie two units, and a tie-break by
+    index is not equivariant), so no tie-break is involved. Keep-masks are
+    compared at alpha = 1 only, where keep = not T: below it the draws are made
+    position by position, so a permuted matrix meets other draws, and at
+    alpha = 0 everything is kept."""
     rng = np.random.default_rng(seed)
     w = (rng.permutation(np.prod(shape)) + 1.0).reshape(shape) * rng.choice([-1.0, 1.0], shape)
+    assume(len(np.unique((w ** 2).sum(axis=0))) == shape[1])
     rows, cols = rng.permutation(shape[0]), rng.permutation(shape[1])
-    np.testing.assert_array_equal(targeted_weight_keep(w[rows], gamma, alpha, rng),
-                                  targeted_weight_keep(w, gamma, alpha, rng)[rows])
-    np.testing.assert_array_equal(targeted_unit_keep(w[:, cols], gamma, alpha, rng),
-                                  targeted_unit_keep(w, gamma, alpha, rng)[cols])
+    np.testing.assert_array_equal(weight_targets(w[rows], gamma), weight_targets(w, gamma)[rows])
+    np.testing.assert_array_equal(weight_targets(w[:, cols], gamma), weight_targets(w, gamma)[:, cols])
+    np.testing.assert_array_equal(unit_targets(w[:, cols], gamma), unit_targets(w, gamma)[cols])
+    np.testing.assert_array_equal(unit_targets(w[rows], gamma), unit_targets(w, gamma))  # norms ignore row order
+    np.testing.assert_array_equal(targeted_weight_keep(w[rows], gamma, 1.0, rng),
+                                  targeted_weight_keep(w, gamma, 1.0, rng)[rows])
+    np.testing.assert_array_equal(targeted_unit_keep(w[:, cols], gamma, 1.0, rng),
+                                  targeted_unit_keep(w, gamma, 1.0, rng)[cols])
 
 
-# ---------------------------------------------------------- 6. reproducibility
+# ----------------------------------------------------- 6. reproducibility
 
 
 def test_same_generator_state_same_mask_different_seeds_different_masks():
@@ -286,7 +260,7 @@ def test_same_generator_state_same_mask_different_seeds_different_masks():
     assert not np.array_equal(u[0], u[2])  # 128 targeted draws: 2^-128
 
 
-# ------------------------------------------------------------- 7. bad input
+# ----------------------------------------------------------- 7. bad input
 
 GOOD = np.ones((4, 3))
 
@@ -347,84 +321,3 @@ def test_random_targets_are_a_fixed_uniform_draw_below_gamma():
     w = np.random.default_rng(1).standard_normal((400, 50))
     keep = targeted_weight_keep(w, 0.3, 1.0, np.random.default_rng(0), targets=targets)
     np.testing.assert_array_equal(keep, ~targets)
-
-
-# ---------------------------------------------- the released TensorFlow code
-
-
-@settings(max_examples=200, deadline=None)
-@given(w=weights(ties=False, dtype=np.float64), gamma=FRACTIONS)
-def test_released_code_agrees_on_tie_free_weights(w, gamma):
-    """Where the float32 index equals floor(gamma N), the released code's strict
-    threshold selects the same targets as the definition on tie-free columns."""
-    assume(int(np.float32(gamma) * np.float32(w.shape[0])) == n_targets(w.shape[0], gamma))
-    assume(len(np.unique(np.abs(w))) == w.size)
-    np.testing.assert_array_equal(tf_weight_targets(w, gamma), weight_targets(w, gamma))
-    assume(int(gamma * w.shape[1]) == n_targets(w.shape[1], gamma))
-    np.testing.assert_array_equal(tf_unit_targets(w, gamma), unit_targets(w, gamma))
-
-
-def test_released_code_differs_under_ties_and_at_gamma_one():
-    column = np.array([[0.0], [0.0], [0.0], [1.0], [2.0]])
-    # more than k = 2 exact zeros: the strict threshold 0 < 0 targets nothing
-    assert not tf_weight_targets(column, 0.4).any()
-    assert weight_targets(column, 0.4).sum() == 2
-    ties = np.array([[1.0], [1.0], [1.0], [3.0]])
-    assert tf_weight_targets(ties, 0.5).sum() == 0 and weight_targets(ties, 0.5).sum() == 2
-    w = np.random.default_rng(0).standard_normal((6, 4))
-    assert tf_weight_targets(w, 1.0).all() and tf_unit_targets(w, 1.0).all()  # documented gamma = 1 behaviour
-
-
-def test_released_code_evaluation_prunes_and_unit_noise_is_per_weight():
-    rng = np.random.default_rng(0)
-    w = rng.standard_normal((30, 8))
-    np.testing.assert_array_equal(tf_targeted_weight_keep(w, 0.5, 0.3, rng, training=False),
-                                  ~tf_weight_targets(w, 0.5))
-    keep = tf_targeted_unit_keep(w, 0.5, 0.5, rng)
-    targeted = tf_unit_targets(w, 0.5)
-    assert keep[:, ~targeted].all()
-    partly = [(~keep[:, o]).sum() for o in np.flatnonzero(targeted)]
-    assert any(0 < d < w.shape[0] for d in partly)  # columns lose some weights, not all or none
-    np.testing.assert_array_equal(tf_targeted_unit_keep(w, 0.5, 0.5, rng, training=False),
-                                  np.broadcast_to(~targeted, w.shape))
-
-
-def test_released_code_index_is_a_float32_product():
-    """float32(0.29) * float32(100) rounds to 29.0: the released code targets 29
-    of 100, the definition floor(0.29 * 100) = 28."""
-    w = np.random.default_rng(0).standard_normal((100, 3))
-    assert (tf_weight_targets(w, 0.29).sum(axis=0) == 29).all()
-    assert (weight_targets(w, 0.29).sum(axis=0) == 28).all()
-
-
-def test_released_code_training_draws():
-    """Training masks from the same draws the TensorFlow code makes: float32 U < alpha
-    for weights, 1 - alpha < U per weight of a targeted unit."""
-    w = np.random.default_rng(0).standard_normal((30, 8))
-    keep = tf_targeted_weight_keep(w, 0.5, 0.3, np.random.default_rng(4))
-    u = np.random.default_rng(4).random(w.shape[::-1], dtype=np.float32).T  # float32, column by column
-    np.testing.assert_array_equal(keep, ~(tf_weight_targets(w, 0.5) & (u < np.float32(0.3))))
-    keep = tf_targeted_unit_keep(w, 0.5, 0.3, np.random.default_rng(4))
-    u = np.random.default_rng(4).random(w.shape, dtype=np.float32)  # in C order of w
-    np.testing.assert_array_equal(keep, ~(tf_unit_targets(w, 0.5) & (np.float32(1 - 0.3) < u)))
-
-
-def test_unit_norms_neither_overflow_nor_underflow():
-    w = np.random.default_rng(0).standard_normal((50, 7)).astype(np.float32)
-    for scale in (2.0 ** 66, 2.0 ** -80):  # squares leave float32's range; the scaling is exact
-        np.testing.assert_array_equal(unit_targets(w * np.float32(scale), 0.4), unit_targets(w, 0.4))
-    np.testing.assert_allclose(unit_norms(w), np.linalg.norm(w.astype(np.float64), axis=0), rtol=1e-12)
-
-
-def test_generators_with_32_bit_outputs_drop_at_rate_alpha():
-    """MT19937's raw outputs hold 32 bits; the draws must still be uniform.
-    False-failure rate of the interval: 1e-6."""
-    rng = np.random.Generator(np.random.MT19937(0))
-    w = np.ones((1000, 100))
-    dropped = (~targeted_weight_keep(w, 1.0, 0.1, rng)).sum()
-    lo, hi = binom.interval(1 - 1e-6, w.size, 0.1)
-    assert lo <= dropped <= hi
-
-
-def test_bottom_k_of_a_vector():
-    np.testing.assert_array_equal(bottom_k(np.array([3.0, 1.0, 2.0, 1.0]), 2), [False, True, False, True])

@@ -1,4 +1,4 @@
-"""Removing dead units (tdnumpy.shrink): same outputs, the expected dead sets and
+"""Removing dead units (tdnumpy.pruning.shrink): same outputs, the expected dead sets and
 parameter counts, a fixed point, the input model untouched, the sigmoid and
 bias exceptions, cascades, noise rules, specs and checkpoints.
 
@@ -6,7 +6,7 @@ The property tests compare with a reference written here with loops over
 units, in the *original* index space (nothing is sliced): the rows of the next
 layer that read a unit come from reshapes of the row index in the layouts the
 layers document (a conv weight is the (kh, kw, C, F) kernel reshaped, Flatten
-is the C-order flattening of (C, H, W)), not from tdnumpy.shrink.
+is the C-order flattening of (C, H, W)), not from tdnumpy.pruning.shrink.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tdnumpy.checkpoint import load_checkpoint, save_checkpoint
-from tdnumpy.models import build_model
 from tdnumpy.nn import AvgPool2D, Conv2D, Dense, Dropout, Flatten, ReLU, Sequential, Sigmoid
-from tdnumpy.nn.noise import DropConnect, TargetedWeightDropout, WeightedLayer
-from tdnumpy.shrink import ShrinkReport, dead_units, remove_dead_units
+from tdnumpy.nn.models import build_model
+from tdnumpy.nn.noise import DropConnect, TargetedWeightDropout
+from tdnumpy.nn.weighted import WeightedLayer
+from tdnumpy.pruning.shrink import ShrinkReport, dead_units, remove_dead_units
+from tdnumpy.training.checkpoint import load_checkpoint, save_checkpoint
 
 TOL = {np.float32: 1e-6, np.float64: 1e-12}
 

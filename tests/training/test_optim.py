@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules against their equations written out by hand."""
+"""The optimisers (tdnumpy.training.optim) against their equations written out by hand."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from tdnumpy.nn import Parameter
-from tdnumpy.optim import SGD, Adam
-from tdnumpy.schedules import Constant, Cosine, StepDecay
+from tdnumpy.training.optim import SGD, Adam
 
 
 def _param(rng, shape=(4, 3), dtype=np.float64):
@@ -93,21 +92,6 @@ def test_adam_and_empty_parameter_lists_are_validated(rng):
         Adam([_param(rng)], betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="empty parameter list"):
         SGD([], lr=0.1)
-
-
-def test_schedules():
-    assert Constant(0.3)(10_000) == 0.3
-    step = StepDecay(1.0, step_size=10, factor=0.5)
-    assert [step(t) for t in (0, 9, 10, 25)] == [1.0, 1.0, 0.5, 0.25]
-    cos = Cosine(1.0, total_steps=100, min_lr=0.1)
-    assert cos(0) == 1.0 and cos(100) == pytest.approx(0.1) and cos(500) == pytest.approx(0.1)
-    assert cos(50) == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi / 2)))
-    with pytest.raises(ValueError, match="'step_size'"):
-        StepDecay(1.0, step_size=0)
-    with pytest.raises(ValueError, match="'lr'"):
-        Constant(0.0)
-    with pytest.raises(ValueError, match="'min_lr'"):
-        Cosine(0.1, total_steps=10, min_lr=0.2)
 
 
 def test_float32_updates_round_like_a_float32_reference(rng):

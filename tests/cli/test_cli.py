@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from tdnumpy.checkpoint import read_checkpoint
 from tdnumpy.cli import build_parser, main
-from tdnumpy.regularisers import ACTIVATION_NOISE, NAMES
+from tdnumpy.experiments.regularisers import ACTIVATION_NOISE, NAMES
+from tdnumpy.training.checkpoint import read_checkpoint
 
 
 def _subparsers(parser):

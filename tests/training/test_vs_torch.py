@@ -10,11 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tdnumpy.bench import torch_twin
-from tdnumpy.models import build_model
+from tdnumpy.experiments.bench import torch_twin
 from tdnumpy.nn import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, ReLU, Sequential
 from tdnumpy.nn import softmax_cross_entropy
-from tdnumpy.optim import SGD, Adam
+from tdnumpy.nn.models import build_model
+from tdnumpy.training.optim import SGD, Adam
 
 torch = pytest.importorskip("torch", reason="PyTorch is an optional cross-check peer ([bench] extra)")
 

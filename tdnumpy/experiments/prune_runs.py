@@ -1,0 +1,255 @@
+"""Accuracy versus sparsity: :func:`prune_run` prunes a run at several
+fractions, optionally retrains (Han et al. 2015), and measures each network.
+
+Each row prunes a fresh copy of the run's network (with ``iterative``, the
+previous row's network), retrains it on the training images (less the run's
+held-out ones) with the run's optimiser, batch size, penalties and
+regularisers, the pruned weights held at 0 and every dropout rate scaled by
+Han et al.'s sqrt(C_ir / C_io), optionally removes the units left dead, and
+evaluates it on the test set. ``tdnumpy prune`` is this function and a
+printed table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json
+from .._validation import ParameterError, check_choice, check_int, check_real
+from ..data import to_inputs
+from ..nn.weighted import choose_layers
+from ..pruning import masking as pruning
+from ..pruning import shrink
+from ..pruning.sparse import compressed_bytes
+from ..training.checkpoint import save_checkpoint
+from ..training.fit import evaluate, fit
+from ..training.schedules import Cosine
+from .build import make_optimizer, make_penalties
+from .runs import dataset_for, output_folder
+
+DEFAULT_FRACTIONS = (0.0, 0.5, 0.9, 0.95, 0.99)
+
+
+def amount_label(amount) -> str:
+    """A pruning amount as the tables show it: ``0.9`` or ``fc1=0.6 fc2=0.3``.
+
+    Parameters
+    ----------
+    amount : float or dict of str to float
+        One fraction for all layers, or one per layer.
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    return " ".join(f"{n}={v:g}" for n, v in amount.items()) if isinstance(amount, dict) else f"{amount:g}"
+
+
+def pruned_layers(model, kind: str, layers=None, skip_output: bool = False) -> list[str]:
+    """The names of the layers a prune of ``kind`` acts on.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network.
+    kind : str
+        A kind of :data:`tdnumpy.pruning.masking.KINDS`.
+    layers : sequence of str or None
+        The weighted layers to prune; None for all (unit pruning: all but the output layer).
+    skip_output : bool
+        Leave the output layer unpruned.
+
+    Returns
+    -------
+    list of str
+        The layer names, in network order.
+    """
+    names = None if layers is None else list(layers)
+    if names is not None and len(set(names)) != len(names):
+        raise ParameterError(f"`layers` names a layer twice: {','.join(names)!r}.")
+    chosen = [layer.name for layer in pruning.prunable_layers(model, names, kind=kind)]
+    if skip_output:
+        last = choose_layers(model)[-1]
+        chosen = [n for n in chosen if n != last]
+    if not chosen:
+        raise ParameterError("No layer is left to prune (`layers` and `skip_output` leave none).")
+    return chosen
+
+
+def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) -> list:
+    """Refuse fractions that name other layers, leave [0, 1], or decrease under ``iterative``.
+
+    Parameters
+    ----------
+    fractions : sequence of float or of dict of str to float
+        One amount per row (kind ``std``: quality parameters q >= 0).
+    layers : list of str
+        The layers pruned.
+    kind : str
+        The kind of pruning.
+    iterative : bool
+        Whether each row starts from the previous one.
+
+    Returns
+    -------
+    list
+        The rows, as a list.
+    """
+    rows = list(fractions)
+    if not rows:
+        raise ParameterError("`fractions` needs at least one row.")
+    for row in rows:
+        values = row if isinstance(row, dict) else {name: row for name in layers}
+        unknown = sorted(set(values) - set(layers))
+        if unknown:
+            raise ParameterError(f"`fractions` names layers {unknown} that are not pruned; the layers pruned are "
+                                 f"{layers}.")
+        if kind == "global" and isinstance(row, dict):
+            raise ParameterError("`kind` global takes one fraction per row (a single threshold for all layers), "
+                                 "not LAYER=FRACTION pairs.")
+        too_big = {n: v for n, v in values.items() if v > 1 and kind != "std"}
+        if too_big:
+            raise ParameterError(f"`fractions` must be in [0, 1] for `kind` {kind}; got {too_big}.")
+    if iterative:
+        for before, after in zip(rows, rows[1:]):
+            b = before if isinstance(before, dict) else dict.fromkeys(layers, before)
+            a = after if isinstance(after, dict) else dict.fromkeys(layers, after)
+            if any(a.get(n, 0.0) < b.get(n, 0.0) for n in layers):
+                raise ParameterError(f"`iterative` prunes more at every row; the fractions {before} -> {after} "
+                                     f"decrease.")
+    return rows
+
+
+def _retrain(model, x, y, config, epochs: int, lr: float, seed: int) -> None:
+    optimizer = make_optimizer(config, model, lr)
+    steps = epochs * -(-len(x) // config.batch_size)
+    fit(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=config.batch_size,
+        rng=np.random.default_rng(seed), lr_schedule=Cosine(lr, steps), progress=False,
+        penalties=make_penalties(config, model))
+
+
+def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=None, skip_output: bool = False,
+              retrain_epochs: int = 0, retrain_lr: float | None = None, iterative: bool = False,
+              remove_dead_units: bool = False, dense_bits: int = 5, conv_bits: int = 8, out=None, data=None,
+              log=None) -> list[dict]:
+    """Prune ``run`` at each fraction (optionally retraining) and measure every network.
+
+    Parameters
+    ----------
+    run : Run
+        The trained run (:func:`train_run` or :func:`load_run`); it is not changed.
+    kind : {"weight", "unit", "layer", "global", "std"}
+        What is removed (see :mod:`tdnumpy.pruning.masking`).
+    fractions : sequence of float or of dict of str to float
+        One row each: a fraction in [0, 1] for every pruned layer or
+        {layer: fraction} (kind ``std``: Han et al.'s quality parameter q >= 0).
+    layers : sequence of str or None
+        The weighted layers to prune (default: all; for unit pruning all but the output layer).
+    skip_output : bool
+        Leave the output layer unpruned.
+    retrain_epochs : int
+        Epochs of retraining after each pruning (0: none).
+    retrain_lr : float or None
+        Learning rate of retraining, decayed by a cosine; None: a tenth of the run's.
+    iterative : bool
+        Each row starts from the previous row's (retrained) network; fractions must not decrease.
+    remove_dead_units : bool
+        Remove the units left with no input or no output (the saved networks are the smaller ones).
+    dense_bits, conv_bits : int
+        Index bits of dense and convolution layers in the compressed size.
+    out : str, os.PathLike or None
+        A folder for ``prune.csv``, ``prune.json`` and ``pruned-<row>.npz``; None writes nothing.
+    data : Dataset, str, os.PathLike, callable or None
+        The dataset (loaded with the run's ``validation``), its folder, a
+        loader (see :func:`tdnumpy.experiments.runs.dataset_for`), or None to
+        look it up.
+    log : callable or None
+        Called with each line of the log.
+
+    Returns
+    -------
+    list of dict
+        One row per fraction: the amount (key ``"fraction"``, or ``"q"`` for
+        kind std), ``sparsity`` reached, ``test_accuracy``, ``test_loss``,
+        ``parameters_left``, ``parameters``, ``dense_bytes`` (the unpruned
+        network in 32 bits), ``compressed_bytes``, ``checkpoint`` (path or
+        None) and per-layer ``layers`` (see :func:`tdnumpy.pruning.masking.report`).
+    """
+    log = log or (lambda line: None)
+    kind = check_choice(kind, "kind", "prune_run", pruning.KINDS)
+    retrain_epochs = check_int(retrain_epochs, "retrain_epochs", "prune_run", low=0)
+    if retrain_lr is not None:
+        retrain_lr = check_real(retrain_lr, "retrain_lr", "prune_run", low=0.0, closed="neither")
+    dense_bits = check_int(dense_bits, "dense_bits", "prune_run", low=1, high=16)
+    conv_bits = check_int(conv_bits, "conv_bits", "prune_run", low=1, high=16)
+    config = run.config
+    chosen = pruned_layers(run.model, kind, layers, skip_output)
+    rows_in = check_fractions(fractions, chosen, kind, iterative)
+    folder = None if out is None else output_folder(out)
+    if any(p.mask is not None for p in run.model.parameters()):
+        log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "
+            f"layers chosen); pruning only adds to its masks")
+    if kind == "unit" and choose_layers(run.model)[-1] in chosen:
+        log("note: unit pruning of the output layer removes classes")
+    dataset = dataset_for(config, data, any_name=True)  # retrain on the images training saw, not the held-out ones
+    x = to_inputs(dataset.train.images, run.model.input_shape, run.model.dtype)
+    x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
+    retrain_lr = retrain_lr or config.lr / 10
+    log(f"pruning {run.checkpoint} ({run.model.spec}), kind {kind}, layers {', '.join(chosen)}"
+        + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
+    rows, network, original_rates = [], None, None
+    for i, amount in enumerate(rows_in):
+        if network is None or not iterative:
+            network, original_rates = run.fresh_model(), None
+        pruning.prune(network, kind, amount, chosen)
+        if retrain_epochs:
+            original_rates = pruning.adjust_dropout(network, original_rates)
+            _retrain(network, x, dataset.train.labels, config, retrain_epochs, retrain_lr, seed=config.seed + i)
+        rates = {name: network.layer(name).p for name in original_rates or {}}
+        kept = network
+        if remove_dead_units:
+            shrunk = shrink.remove_dead_units(network)
+            kept = shrunk.model
+            log(f"  {amount_label(amount)}: {shrunk.summary()}")
+        test = evaluate(kept, x_test, dataset.test.labels)
+        path = None
+        if folder is not None:
+            path = save_checkpoint(
+                folder / f"pruned-{i}.npz", kept, seed=config.seed, dataset=dataset.name, config=config.to_dict(),
+                metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
+                pruned={"kind": kind, "amount": amount, "layers": chosen,
+                        "source": None if run.checkpoint is None else str(run.checkpoint),
+                        "retrain_epochs": retrain_epochs, "iterative": iterative, "dropout_rates": rates})
+        rows.append({"q" if kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, chosen),
+                     "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                     "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
+                     "dense_bytes": 4 * network.n_parameters(),  # the network before any units were removed
+                     "compressed_bytes": compressed_bytes(kept, dense_bits=dense_bits, conv_bits=conv_bits),
+                     "checkpoint": None if path is None else str(path), "layers": pruning.report(network, chosen)})
+        log(f"  {amount_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, "
+            f"test accuracy {100 * test['accuracy']:.2f}%")
+    if folder is not None:
+        write_prune_table(folder, kind, rows)
+    return rows
+
+
+def write_prune_table(folder, kind: str, rows: list[dict]) -> None:
+    """Write ``prune.csv`` (one line per row) and ``prune.json`` (the rows) to ``folder``.
+
+    Parameters
+    ----------
+    folder : Path
+        The output folder.
+    kind : str
+        The kind of pruning (``std`` rows are labelled q, the others fraction).
+    rows : list of dict
+        As :func:`prune_run` returns them.
+    """
+    head = "q" if kind == "std" else "fraction"
+    lines = [f"{head},sparsity,test_accuracy,parameters_left,compressed_bytes,compression_ratio"]
+    for r in rows:
+        lines.append(f"\"{amount_label(r[head])}\",{r['sparsity']:.6f},{r['test_accuracy']:.4f},"
+                     f"{r['parameters_left']},{r['compressed_bytes']},{r['dense_bytes'] / r['compressed_bytes']:.3f}")
+    atomic_write_bytes(folder / "prune.csv", ("\n".join(lines) + "\n").encode())
+    atomic_write_json(folder / "prune.json", {"kind": kind, "rows": rows})

@@ -1,0 +1,347 @@
+"""Runs as library objects: :func:`train_run` trains what a :class:`RunConfig`
+describes, :func:`load_run` reads a run back, and :class:`Run` holds the
+config, the model and the metrics.
+
+The model of a run is the model its regularisers make: DropConnect's mean or
+Gaussian inference, classic dropout's and standout's evaluation scaling, and
+the dropout rates a pruned network was retrained with are part of what is
+evaluated, so :func:`load_run` puts them back exactly as training left them.
+``tdnumpy train`` and ``tdnumpy evaluate`` are these functions and a print.
+
+A run folder holds ``checkpoint.npz`` (parameters, pruning masks and a JSON
+record holding the config, see :mod:`tdnumpy.training.checkpoint`) and
+``metrics.json`` (per-epoch metrics, test loss and accuracy, the config).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._io import atomic_write_json
+from .._validation import ParameterError
+from ..data import Dataset, load_dataset, to_inputs
+from ..nn.models import build_model
+from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from ..training.fit import evaluate, fit
+from . import regularisers
+from .build import describe, gradual_pruning, lr_schedule, make_optimizer, make_penalties
+from .config import RunConfig
+
+SPLITS = ("test", "validation", "train")
+# Keys of release 0.1's checkpoint configs (the train command's argparse
+# namespace) that belong to the command line, not to the run.
+COMMAND_LINE_KEYS = ("command", "func", "out", "quiet", "data_dir", "no_download", "mirror")
+
+
+@dataclass(eq=False)
+class Run:
+    """A trained (or loaded) run: its config, its model and what it measured.
+
+    Parameters
+    ----------
+    config : RunConfig
+        What the run was trained with.
+    model : Sequential
+        The network, with the regularisers it was trained with put back (and,
+        for a pruned and retrained network, its retraining dropout rates).
+    metrics : dict
+        ``metrics.json`` of the run folder (per-epoch ``epochs``,
+        ``test_loss``, ``test_accuracy``, ``train_seconds`` ...) or, for a
+        checkpoint without one, the checkpoint's recorded metrics.
+    checkpoint : Path or None
+        The checkpoint file the run was loaded from or saved to.
+    pruned : dict or None
+        The pruning record of a checkpoint written by :func:`prune_run`.
+    applied : tuple of str
+        One line per regulariser put on the model, saying what went where.
+    """
+
+    config: RunConfig
+    model: object
+    metrics: dict
+    checkpoint: Path | None = None
+    pruned: dict | None = None
+    applied: tuple = ()
+    _data: Dataset | None = field(default=None, init=False, repr=False)  # a dataset looked up, kept
+
+    def evaluate(self, split: str = "test", *, data=None, batch_size: int = 1000) -> dict:
+        """Mean loss and accuracy of the model on one split, in evaluation mode.
+
+        Parameters
+        ----------
+        split : {"test", "validation", "train"}
+            The split; "validation" needs a config with ``validation`` > 0, and
+            "train" is the training images less the held-out ones.
+        data : Dataset, str, os.PathLike or None
+            A loaded dataset (used as given, whatever its name), a folder
+            holding the IDX files, or None to look the config's dataset up
+            (:func:`tdnumpy.data.load_dataset`); a dataset looked up is kept
+            for the next call.
+        batch_size : int
+            Examples per forward pass (the result does not depend on it).
+
+        Returns
+        -------
+        dict
+            ``{"loss": float, "accuracy": float}``.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"The 'split' parameter of Run.evaluate must be one of {', '.join(map(repr, SPLITS))}. "
+                             f"Got {split!r} instead.")
+        if isinstance(data, Dataset):
+            dataset = data
+        else:
+            if self._data is None or data is not None:
+                self._data = dataset_for(self.config, data)
+            dataset = self._data
+        part = getattr(dataset, split)
+        if part is None:
+            raise ValueError(f"Run.evaluate(split='validation') needs held-out images; this run's config has "
+                             f"validation {self.config.validation}.")
+        x = to_inputs(part.images, self.model.input_shape, self.model.dtype)
+        return evaluate(self.model, x, part.labels, batch_size=batch_size)
+
+    def fresh_model(self):
+        """A copy of the model as its checkpoint loads: same parameters and masks,
+        fresh generators (those of seed 0, as :func:`load_checkpoint` builds),
+        the regularisers put back.
+
+        Returns
+        -------
+        Sequential
+            A new network, independent of ``self.model``.
+        """
+        model = build_model(self.model.spec, dtype=self.model.dtype)
+        for p, q in zip(model.parameters(), self.model.parameters()):
+            p.value[...] = q.value
+            p.set_mask(q.mask)
+        restore_regularisers(model, self.config, self.pruned)
+        return model
+
+
+def dataset_for(config: RunConfig, data=None, *, any_name: bool = False) -> Dataset:
+    """The dataset a run uses, its last ``config.validation`` training images held out.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run's config (``dataset``, ``validation``).
+    data : Dataset, str, os.PathLike, callable or None
+        A loaded dataset; a folder holding the IDX files; a callable
+        ``(name, validation) -> Dataset`` that loads it (called only when the
+        data are needed, after every argument has been checked); or None for
+        the usual look-up (see :mod:`tdnumpy.data.datasets`).
+    any_name : bool
+        Accept a dataset of another name than ``config.dataset``.
+
+    Returns
+    -------
+    Dataset
+        The dataset.
+    """
+    if data is None or isinstance(data, (str, os.PathLike)):
+        return load_dataset(config.dataset, data, validation=config.validation)
+    if callable(data) and not isinstance(data, Dataset):
+        data = data(config.dataset, config.validation)
+    if not isinstance(data, Dataset):
+        raise TypeError(f"The 'data' parameter must be a tdnumpy.data.Dataset, a data folder, a loader or None. "
+                        f"Got {type(data).__name__} instead.")
+    if not any_name and data.name != config.dataset:
+        raise ParameterError(f"`data` holds {data.name!r} but the config's `dataset` is {config.dataset!r}.")
+    held_out = 0 if data.validation is None else len(data.validation)
+    if held_out != config.validation:
+        raise ParameterError(f"`data` holds out {held_out} validation images but the config's `validation` is "
+                             f"{config.validation}; load it with load_dataset(..., validation={config.validation}).")
+    return data
+
+
+def output_folder(out) -> Path:
+    """Make the output folder now, so that a bad one fails before any work.
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The folder.
+
+    Returns
+    -------
+    Path
+        The folder, which exists.
+    """
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"`out` {path}: File exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None) -> Run:
+    """Train the run ``config`` describes; save it to ``out`` if given.
+
+    Parameters
+    ----------
+    config : RunConfig
+        The run.
+    out : str, os.PathLike or None
+        A folder to write ``checkpoint.npz`` and ``metrics.json`` to (made if
+        needed, checked before any work); None keeps the run in memory.
+    data : Dataset, str, os.PathLike, callable or None
+        The dataset, loaded with ``validation=config.validation``; a folder
+        holding its IDX files; a loader (see :func:`dataset_for`); or None for
+        the usual look-up.
+    progress : bool or None
+        Show a progress bar per epoch; None shows it only on a terminal.
+    log : callable or None
+        Called with each line of the training log (the regularisers and
+        penalties in place, one line per epoch).
+
+    Returns
+    -------
+    Run
+        The trained run; ``run.metrics`` is what ``metrics.json`` holds.
+    """
+    if not isinstance(config, RunConfig):
+        raise TypeError(f"train_run takes a RunConfig. Got {type(config).__name__} instead.")
+    log = log or (lambda line: None)
+    model = build_model(config.model, seed=config.seed)
+    chosen = config.regularisers(model)
+    folder = None if out is None else output_folder(out)
+    dataset = dataset_for(config, data)
+    x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
+    x_test = to_inputs(dataset.test.images, model.input_shape)
+    validation = None
+    if dataset.validation is not None:
+        validation = (to_inputs(dataset.validation.images, model.input_shape), dataset.validation.labels)
+    optimizer = make_optimizer(config, model, config.lr)
+    steps_per_epoch = -(-len(x) // config.batch_size)
+    applied = regularisers.apply(model, chosen, config.settings(), config.epochs * steps_per_epoch)
+    penalties = make_penalties(config, model)
+    gradual = gradual_pruning(config, model, steps_per_epoch)
+    for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
+        log(line)
+    log(f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
+        f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}"))
+
+    def report(m):
+        val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
+        log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
+            f"{m['seconds']:.1f} s")
+
+    start = time.perf_counter()
+    history = fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
+                  rng=np.random.default_rng(config.seed), lr_schedule=lr_schedule(config, steps_per_epoch),
+                  validation=validation, progress=progress, on_epoch_end=report, penalties=penalties,
+                  before_step=gradual)
+    seconds = time.perf_counter() - start
+    test = evaluate(model, x_test, dataset.test.labels)
+    metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
+               "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": history.epochs,
+               "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds}
+    run = Run(config, model, metrics, applied=tuple(applied))
+    run._data = dataset
+    if folder is not None:
+        run.checkpoint = save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=config.epochs,
+                                         dataset=config.dataset, config=config.to_dict(),
+                                         metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+        atomic_write_json(folder / "metrics.json", metrics)
+    return run
+
+
+def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -> list[str]:
+    """Put back on ``model`` the regularisers it was trained with, and the
+    dropout rates it was retrained with after pruning (Han et al.'s D_r).
+
+    Their evaluation behaviour is part of the model: DropConnect's inference,
+    classic dropout's and standout's scaling. Ramped rules are put back with
+    a one-step ramp, at their final values (which is what retraining uses).
+
+    Parameters
+    ----------
+    model : Sequential
+        A network built from the config's model spec (or one shrunk from it).
+    config : RunConfig
+        The config it was trained with.
+    pruned : dict or None
+        The checkpoint's pruning record; its ``dropout_rates`` are set.
+
+    Returns
+    -------
+    list of str
+        One line per regulariser or rate put back.
+    """
+    lines = regularisers.apply(model, config.regularisers(model), config.settings())
+    for name, rate in ((pruned or {}).get("dropout_rates") or {}).items():
+        model.layer(name).p = rate
+        lines.append(f"{name}: p {rate:.4g} (retrained after pruning)")
+    return lines
+
+
+def config_from_record(meta: dict, path) -> RunConfig:
+    """The :class:`RunConfig` a checkpoint's record holds, whatever release wrote it.
+
+    Release 0.1 stored the ``train`` command's arguments; they are migrated
+    (the command-line keys dropped, ``reg_layers`` split at commas). A
+    checkpoint saved without a config gets the defaults, with its model spec,
+    dataset and seed.
+
+    Parameters
+    ----------
+    meta : dict
+        The checkpoint's metadata record.
+    path : str or os.PathLike
+        The checkpoint, for error messages.
+
+    Returns
+    -------
+    RunConfig
+        The config.
+    """
+    record = meta.get("config") or {}
+    try:
+        if "format" in record:
+            return RunConfig.from_dict(record)
+        if record:
+            values = {k: v for k, v in record.items() if k not in COMMAND_LINE_KEYS}
+            layers = values.get("reg_layers")
+            if isinstance(layers, str):
+                values["reg_layers"] = [n.strip() for n in layers.split(",") if n.strip()]
+            return RunConfig.from_dict({**RunConfig().to_dict(), **values})
+        return RunConfig(model=meta["spec"], dataset=meta.get("dataset", "mnist"), seed=meta.get("seed", 0))
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its run configuration is not usable ({e}).") from e
+
+
+def load_run(path) -> Run:
+    """Read a run back: a run folder (its ``checkpoint.npz`` and ``metrics.json``)
+    or a checkpoint file (such as a pruned network ``pruned-0.npz``).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder or the file.
+
+    Returns
+    -------
+    Run
+        The run, its model with the regularisers (and pruning-time dropout
+        rates) it was trained with, exactly as ``tdnumpy evaluate`` evaluates it.
+    """
+    path = Path(path)
+    checkpoint = path / "checkpoint.npz" if path.is_dir() else path
+    model, meta = load_checkpoint(checkpoint)
+    config = config_from_record(meta, checkpoint)
+    applied = restore_regularisers(model, config, meta.get("pruned"))
+    metrics = dict(meta.get("metrics") or {})
+    record = checkpoint.parent / "metrics.json"
+    if checkpoint.name == "checkpoint.npz" and record.is_file():
+        try:
+            metrics = json.loads(record.read_text())
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{record}: not a readable metrics file ({e}).") from e
+    return Run(config, model, metrics, checkpoint=checkpoint, pruned=meta.get("pruned"), applied=tuple(applied))

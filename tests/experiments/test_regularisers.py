@@ -1,0 +1,28 @@
+"""Choosing and attaching regularisers by name (tdnumpy.experiments.regularisers)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tdnumpy.experiments.regularisers import Settings, apply, parse
+from tdnumpy.nn.dropout import Standout
+from tdnumpy.nn.models import build_model
+from tdnumpy.nn.noise import DropConnect
+
+
+def test_regulariser_specifications():
+    model = build_model("lenet300", seed=0)
+    assert parse("dropout", model) == {"fc1": "dropout", "fc2": "dropout"}
+    assert parse("dropconnect", model) == dict.fromkeys(["fc1", "fc2", "fc3"], "dropconnect")
+    assert parse("fc1=dropconnect, fc2=dropout", model) == {"fc1": "dropconnect", "fc2": "dropout"}
+    for bad, match in [("dropot", "'reg' parameter must be one of"), ("fc9=dropout", "No weighted layer named 'fc9'"),
+                       ("fc1=dropout,fc1=gaussian", "twice"), ("fc1", "must be one of")]:
+        with pytest.raises(ValueError, match=match):
+            parse(bad, model)
+    apply(model, {"fc1": "dropout", "fc2": "standout", "fc3": "dropconnect"}, Settings(drop_rate=0.2))
+    assert [layer.name for layer in model.layers] == ["fc1", "relu1", "drop1", "fc2", "relu2", "fc3"]
+    assert isinstance(model.layer("relu2"), Standout) and isinstance(model.layer("fc3").noise, DropConnect)
+    with pytest.raises(ValueError, match="Spatial dropout drops channels of convolution outputs; 'fc1'"):
+        apply(build_model("lenet300", seed=0), {"fc1": "spatial"})
+    with pytest.raises(ValueError, match="no activation follows 'fc3'"):
+        apply(build_model("lenet300", seed=0), {"fc3": "standout"})

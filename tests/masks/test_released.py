@@ -1,0 +1,69 @@
+"""The authors' released TensorFlow code (tdnumpy.masks.released): where it agrees
+with the definition of tdnumpy.masks.targeted and where, and how, it departs."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume, given, settings
+
+from strategies import FRACTIONS, weights
+from tdnumpy.masks._select import n_targets
+from tdnumpy.masks.released import tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets, tf_weight_targets
+from tdnumpy.masks.targeted import unit_targets, weight_targets
+
+
+@settings(max_examples=200, deadline=None)
+@given(w=weights(ties=False, dtype=np.float64), gamma=FRACTIONS)
+def test_released_code_agrees_on_tie_free_weights(w, gamma):
+    """Where the float32 index equals floor(gamma N), the released code's strict
+    threshold selects the same targets as the definition on tie-free columns."""
+    assume(int(np.float32(gamma) * np.float32(w.shape[0])) == n_targets(w.shape[0], gamma))
+    assume(len(np.unique(np.abs(w))) == w.size)
+    np.testing.assert_array_equal(tf_weight_targets(w, gamma), weight_targets(w, gamma))
+    assume(int(gamma * w.shape[1]) == n_targets(w.shape[1], gamma))
+    np.testing.assert_array_equal(tf_unit_targets(w, gamma), unit_targets(w, gamma))
+
+
+def test_released_code_differs_under_ties_and_at_gamma_one():
+    column = np.array([[0.0], [0.0], [0.0], [1.0], [2.0]])
+    # more than k = 2 exact zeros: the strict threshold 0 < 0 targets nothing
+    assert not tf_weight_targets(column, 0.4).any()
+    assert weight_targets(column, 0.4).sum() == 2
+    ties = np.array([[1.0], [1.0], [1.0], [3.0]])
+    assert tf_weight_targets(ties, 0.5).sum() == 0 and weight_targets(ties, 0.5).sum() == 2
+    w = np.random.default_rng(0).standard_normal((6, 4))
+    assert tf_weight_targets(w, 1.0).all() and tf_unit_targets(w, 1.0).all()  # documented gamma = 1 behaviour
+
+
+def test_released_code_evaluation_prunes_and_unit_noise_is_per_weight():
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((30, 8))
+    np.testing.assert_array_equal(tf_targeted_weight_keep(w, 0.5, 0.3, rng, training=False),
+                                  ~tf_weight_targets(w, 0.5))
+    keep = tf_targeted_unit_keep(w, 0.5, 0.5, rng)
+    targeted = tf_unit_targets(w, 0.5)
+    assert keep[:, ~targeted].all()
+    partly = [(~keep[:, o]).sum() for o in np.flatnonzero(targeted)]
+    assert any(0 < d < w.shape[0] for d in partly)  # columns lose some weights, not all or none
+    np.testing.assert_array_equal(tf_targeted_unit_keep(w, 0.5, 0.5, rng, training=False),
+                                  np.broadcast_to(~targeted, w.shape))
+
+
+def test_released_code_index_is_a_float32_product():
+    """float32(0.29) * float32(100) rounds to 29.0: the released code targets 29
+    of 100, the definition floor(0.29 * 100) = 28."""
+    w = np.random.default_rng(0).standard_normal((100, 3))
+    assert (tf_weight_targets(w, 0.29).sum(axis=0) == 29).all()
+    assert (weight_targets(w, 0.29).sum(axis=0) == 28).all()
+
+
+def test_released_code_training_draws():
+    """Training masks from the same draws the TensorFlow code makes: float32 U < alpha
+    for weights, 1 - alpha < U per weight of a targeted unit."""
+    w = np.random.default_rng(0).standard_normal((30, 8))
+    keep = tf_targeted_weight_keep(w, 0.5, 0.3, np.random.default_rng(4))
+    u = np.random.default_rng(4).random(w.shape[::-1], dtype=np.float32).T  # float32, column by column
+    np.testing.assert_array_equal(keep, ~(tf_weight_targets(w, 0.5) & (u < np.float32(0.3))))
+    keep = tf_targeted_unit_keep(w, 0.5, 0.3, np.random.default_rng(4))
+    u = np.random.default_rng(4).random(w.shape, dtype=np.float32)  # in C order of w
+    np.testing.assert_array_equal(keep, ~(tf_unit_targets(w, 0.5) & (np.float32(1 - 0.3) < u)))
