@@ -38,14 +38,17 @@ class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         return importlib.util.spec_from_loader(fullname, self)
 
+    def __init__(self):
+        self._specs = {}  # new path -> the module's own spec, which the import system replaces
+
     def create_module(self, spec):
         module = importlib.import_module(MOVED[spec.name])
-        self._spec = module.__spec__  # the import system overwrites it with the alias's
+        self._specs[module.__name__] = module.__spec__
         return module
 
     def exec_module(self, module):
         """The module at the new path is already executed; give it back its own spec."""
-        module.__spec__ = self._spec
+        module.__spec__ = self._specs.pop(module.__name__)
 
 
 def install() -> None:

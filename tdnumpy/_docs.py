@@ -54,7 +54,8 @@ def shared_docstring(**sections: str):
                                f"shared_docstring was given {sorted(sections)}.")
             return textwrap.indent(textwrap.dedent(sections[name]).strip("\n"), indent)
 
-        obj.__doc__ = _FIELD.sub(replace, obj.__doc__)
+        if obj.__doc__ is not None:  # None under python -OO
+            obj.__doc__ = _FIELD.sub(replace, obj.__doc__)
         return obj
 
     return fill

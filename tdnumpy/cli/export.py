@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._validation import Interval
+from ..pruning.csr import INDEX_BITS
 from ..pruning.sparse import export_model, total
 from ..training.checkpoint import load_checkpoint
 from ._args import number
 
-INDEX_BITS = Interval(int, 1, 16)
 
 
 def add_parser(sub) -> None:

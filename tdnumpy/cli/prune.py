@@ -12,15 +12,14 @@ import inspect
 import math
 from pathlib import Path
 
-from .._validation import Interval
 from ..experiments import load_run, prune_run
-from ..experiments.prune_runs import amount_label
+from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, amount_label
+from ..pruning.csr import INDEX_BITS
 from ..pruning.masking import KINDS
 from ._args import add_data_arguments, load, number, to_stderr
 
 DEFAULTS = {name: p.default for name, p in inspect.signature(prune_run).parameters.items()
             if p.default is not inspect.Parameter.empty}
-INDEX_BITS = number(Interval(int, 1, 16))
 
 
 def fractions(text: str) -> list:
@@ -69,19 +68,19 @@ def add_parser(sub) -> None:
                    metavar="NAMES", help="comma-separated weighted layers to prune (default: all; for unit pruning "
                                          "all but the output layer)")
     p.add_argument("--skip-output", action="store_true", help="leave the output layer unpruned")
-    p.add_argument("--retrain-epochs", type=number(Interval(int, 0)), default=DEFAULTS["retrain_epochs"],
+    p.add_argument("--retrain-epochs", type=number(RETRAIN_EPOCHS), default=DEFAULTS["retrain_epochs"],
                    help="retrain each pruned network this many epochs on the training images (less the "
                         "checkpoint's --validation ones), with its optimiser, batch size, penalties and "
-                        "regularisers (ramped ones at their final values), pruned weights held at 0 and dropout "
+                        "regularisers (a td-ramp ramps again, over one step unless --ramp-steps was set), pruned weights held at 0 and dropout "
                         "rates scaled by sqrt(C_ir / C_io) (Han et al.) (default: %(default)s)")
-    p.add_argument("--retrain-lr", type=number(Interval(float, 0.0, None, "neither")), default=DEFAULTS["retrain_lr"],
+    p.add_argument("--retrain-lr", type=number(RETRAIN_LR), default=DEFAULTS["retrain_lr"],
                    help="learning rate of retraining, decayed by a cosine (default: a tenth of the training lr)")
     p.add_argument("--iterative", action="store_true",
                    help="prune the rows one after the other, each starting from the previous (retrained) "
                         "network, as in Han et al.'s iterative pruning; fractions must not decrease")
-    p.add_argument("--dense-bits", type=INDEX_BITS, default=DEFAULTS["dense_bits"],
+    p.add_argument("--dense-bits", type=number(INDEX_BITS), default=DEFAULTS["dense_bits"],
                    help="index bits of dense layers in the compressed size (default: %(default)s)")
-    p.add_argument("--conv-bits", type=INDEX_BITS, default=DEFAULTS["conv_bits"],
+    p.add_argument("--conv-bits", type=number(INDEX_BITS), default=DEFAULTS["conv_bits"],
                    help="index bits of conv layers in the compressed size (default: %(default)s)")
     p.add_argument("--remove-dead-units", action="store_true",
                    help="after pruning (and retraining), remove the units left with no unpruned input or output "

@@ -37,8 +37,11 @@ FIELD_NAMES = {f.name for f in fields(RunConfig)}
 
 def field_descriptions(cls) -> dict[str, str]:
     """Each parameter's description in the Parameters section of ``cls``'s
-    numpydoc docstring, as one line."""
-    lines = inspect.getdoc(cls).split("Parameters\n----------\n", 1)[1].splitlines()
+    numpydoc docstring, as one line (none under ``python -OO``, which drops docstrings)."""
+    doc = inspect.getdoc(cls) or ""
+    if "Parameters\n----------\n" not in doc:
+        return {}
+    lines = doc.split("Parameters\n----------\n", 1)[1].splitlines()
     found, name = {}, None
     for line, after in zip(lines, lines[1:] + [""]):
         if after and set(after) == {"-"}:  # the next section's header
@@ -63,7 +66,7 @@ def help_text(description: str) -> str:
 def add_config_flag(parser: argparse.ArgumentParser, field, text: str) -> None:
     """Add the flag of one RunConfig field, its default and accepted values taken from the field."""
     rule = field.metadata["rule"]
-    if rule.flag:  # off by default (a test checks), so a store_true flag
+    if rule.boolean:  # off by default (a test checks), so a store_true flag
         parser.add_argument(flag(field.name), action="store_true", default=field.default, help=text)
         return
     options = {"default": field.default, "metavar": METAVARS.get(field.name)}
@@ -73,7 +76,7 @@ def add_config_flag(parser: argparse.ArgumentParser, field, text: str) -> None:
         options["choices"] = rule.choices
     elif rule.interval is not None:
         options["type"] = number(rule.interval)
-    elif rule.names:
+    elif rule.string_list:
         options["type"] = names
     parser.add_argument(flag(field.name), help=text, **options)
 
@@ -88,7 +91,7 @@ def add_parser(sub) -> None:
         if field.name == "dataset":
             continue  # with the other data flags, below
         group = p.add_argument_group(GROUPS[field.name]) if field.name in GROUPS else group
-        add_config_flag(group, field, HELP.get(field.name) or help_text(descriptions[field.name]))
+        add_config_flag(group, field, HELP.get(field.name) or help_text(descriptions.get(field.name, "")))
         if field.name == "validation":
             p.add_argument("--out", type=Path, default=None,
                            help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")

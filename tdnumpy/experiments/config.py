@@ -4,10 +4,11 @@ one set of defaults and one set of checks.
 A config is a frozen dataclass whose fields are the ``train`` flags
 (``--batch-size`` is ``batch_size``). Each field declares what it accepts
 (:class:`Rule`); the command line builds its flags from the same
-declarations, so a default or a range lives in one place. A config that
-exists is valid: every value is checked when it is made, and so are the
-choices that depend on each other or on the model (regulariser names and
-layers, the gradual-pruning epochs). It travels as JSON
+declarations, so a default or a range lives in one place. Every value is
+checked when a config is made, and so are the choices that depend on each
+other or on the model (regulariser names and layers, the gradual-pruning
+epochs); only what needs the number of training images (a gradual-pruning
+interval longer than the pruning phase) waits for the data. It travels as JSON
 (:meth:`RunConfig.to_dict`, :meth:`RunConfig.from_dict`) with a format
 version, inside every checkpoint.
 """
@@ -37,9 +38,9 @@ class Rule:
         For numbers: their type and range.
     choices : tuple of str or None
         For names: the accepted ones.
-    flag : bool
+    boolean : bool
         A bool (True or False).
-    names : bool
+    string_list : bool
         A list or tuple of str (kept as a tuple).
     optional : bool
         None is accepted too (it means "derived", see the field's description).
@@ -47,8 +48,8 @@ class Rule:
 
     interval: Interval | None = None
     choices: tuple | None = None
-    flag: bool = False
-    names: bool = False
+    boolean: bool = False
+    string_list: bool = False
     optional: bool = False
 
     def check(self, value, name: str):
@@ -68,13 +69,13 @@ class Rule:
         """
         if value is None and self.optional:
             return None
-        if self.names:
+        if self.string_list:
             if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
                     isinstance(n, str) for n in value):
                 raise TypeError(f"The {name!r} parameter of RunConfig must be a list of names"
                                 f"{' or None' if self.optional else ''}. Got {value!r} instead.")
             return tuple(value)
-        if self.flag:
+        if self.boolean:
             if not isinstance(value, bool):
                 raise TypeError(f"The {name!r} parameter of RunConfig must be True or False. Got {value!r} instead.")
             return value
@@ -143,13 +144,13 @@ class RunConfig:
         gives bit-identical runs.
     validation : int
         Hold out the last N training images as a validation set, reported per
-        epoch (5000 is usual).
+        epoch; 5000 is usual.
     reg : str
         A regulariser name of :data:`tdnumpy.experiments.regularisers.NAMES` on
         its default layers, or one per layer as "fc1=dropconnect,fc2=dropout".
     reg_layers : tuple of str or None
         The weighted layers a single ``reg`` name goes on, e.g. fc1,fc2 (None:
-        its default layers).
+        the name's own default layers).
     gamma : float
         td-*: the targeting proportion gamma, in [0, 1].
     alpha : float
@@ -186,7 +187,8 @@ class RunConfig:
         Prune the weights during training to sparsity S in [0, 1) along Zhu and
         Gupta's s_t = S (1 - (1 - (t - t0) / (n dt))^3) (None: no gradual pruning).
     gradual_kind : {"layer", "weight", "unit", "global"}
-        What each gradual pruning step removes (see ``tdnumpy prune --help``).
+        What each gradual pruning step removes (the kinds of
+        :mod:`tdnumpy.pruning.masking`).
     gradual_start : int
         Epoch at whose start gradual pruning begins, t0.
     gradual_epochs : int or None
@@ -203,7 +205,7 @@ class RunConfig:
     optimizer: str = _field("sgd", Rule(choices=("sgd", "adam")))
     lr: float = _field(0.05, _number(float, 0.0, None, "neither"))
     momentum: float = _field(0.9, RATE)
-    nesterov: bool = _field(False, Rule(flag=True))
+    nesterov: bool = _field(False, Rule(boolean=True))
     weight_decay: float = _field(0.0, STRENGTH)
     lr_schedule: str = _field("cosine", Rule(choices=("constant", "step", "cosine")))
     lr_step_epochs: int = _field(5, COUNT)
@@ -211,14 +213,14 @@ class RunConfig:
     seed: int = _field(0, _number(int, 0))
     validation: int = _field(0, _number(int, 0))
     reg: str = _field("none")
-    reg_layers: tuple | None = _field(None, Rule(names=True, optional=True))
+    reg_layers: tuple | None = _field(None, Rule(string_list=True, optional=True))
     gamma: float = _field(_REG.gamma, FRACTION)
     alpha: float = _field(_REG.alpha, FRACTION)
     drop_rate: float = _field(_REG.drop_rate, RATE)
     ramp: str = _field(_REG.ramp, Rule(choices=("two-phase", "linear")))
     ramp_steps: int | None = _field(_REG.ramp_steps, _number(int, 1, optional=True))
-    ramp_alpha: bool = _field(_REG.ramp_alpha, Rule(flag=True))
-    per_example: bool = _field(_REG.per_example, Rule(flag=True))
+    ramp_alpha: bool = _field(_REG.ramp_alpha, Rule(boolean=True))
+    per_example: bool = _field(_REG.per_example, Rule(boolean=True))
     dropconnect_inference: str = _field(_REG.dropconnect_inference, Rule(choices=("mean", "gaussian")))
     mc_samples: int = _field(_REG.mc_samples, COUNT)
     standout_alpha: float = _field(_REG.standout_alpha, _number(float))
@@ -234,10 +236,10 @@ class RunConfig:
     def __post_init__(self):
         for f in fields(self):
             object.__setattr__(self, f.name, f.metadata["rule"].check(getattr(self, f.name), f.name))
-        self.regularisers(_skeleton(self.model))  # names and layers exist, standout and spatial fit
+        self._check_against_model()
         if self.nesterov and self.optimizer == "sgd" and self.momentum == 0:
             raise ParameterError("`nesterov` momentum needs `momentum` > 0.")
-        self.gradual_epochs_used()  # the gradual-pruning phase fits in the run
+        self._check_gradual_phase()
 
     def regularisers(self, model) -> dict[str, str]:
         """The regulariser of each layer of ``model`` that gets one.
@@ -275,13 +277,36 @@ class RunConfig:
         """
         if self.gradual_sparsity is None:
             return None
+        return self.gradual_epochs or max(1, (self.epochs - self.gradual_start) // 2)
+
+    def _check_gradual_phase(self) -> None:
+        """Refuse a gradual-pruning phase that does not end inside the run."""
+        epochs = self.gradual_epochs_used()
+        if epochs is None:
+            return
         if self.gradual_start >= self.epochs:
             raise ParameterError(f"`gradual_start` {self.gradual_start} must be below `epochs` {self.epochs}.")
-        epochs = self.gradual_epochs or max(1, (self.epochs - self.gradual_start) // 2)
         if self.gradual_start + epochs > self.epochs:
             raise ParameterError(f"`gradual_start` {self.gradual_start} + `gradual_epochs` {epochs} runs past "
                                  f"`epochs` {self.epochs}; the final sparsity would never be reached.")
-        return epochs
+
+    def _check_against_model(self) -> None:
+        """Refuse a model spec that builds nothing, and regularisers that do not
+        fit the model (unknown names or layers, standout with no activation to
+        replace, spatial dropout on a dense layer)."""
+        try:
+            skeleton = _skeleton(self.model)
+        except ValueError as e:
+            raise ValueError(f"The 'model' parameter of RunConfig is not usable: {e}") from None
+        try:
+            self.regularisers(skeleton)
+        except ParameterError:
+            raise
+        except ValueError as e:
+            if "'reg' parameter" in str(e):  # an unknown name: the message says so
+                raise
+            layers = "" if self.reg_layers is None else f" with `reg_layers` {','.join(self.reg_layers)}"
+            raise ParameterError(f"`reg` {self.reg}{layers} does not fit model {self.model}: {e}") from None
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with some fields changed (and checked again).
@@ -350,7 +375,7 @@ def _check_keys(values: dict, owner: str) -> None:
                          f"(with value {values[unknown[0]]!r}); the fields are {', '.join(names)}.")
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def _skeleton(spec: str):
     """A network of ``spec`` whose layer names and kinds the checks read (never
     trained or changed; cached, since building one costs its weights' draws)."""

@@ -12,14 +12,17 @@ printed table.
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json
-from .._validation import ParameterError, check_choice, check_int, check_real
+from .._validation import Interval, ParameterError, check_choice
 from ..data import to_inputs
 from ..nn.weighted import choose_layers
 from ..pruning import masking as pruning
 from ..pruning import shrink
+from ..pruning.csr import INDEX_BITS
 from ..pruning.sparse import compressed_bytes
 from ..training.checkpoint import save_checkpoint
 from ..training.fit import evaluate, fit
@@ -28,6 +31,8 @@ from .build import make_optimizer, make_penalties
 from .runs import dataset_for, output_folder
 
 DEFAULT_FRACTIONS = (0.0, 0.5, 0.9, 0.95, 0.99)
+RETRAIN_EPOCHS = Interval(int, 0)
+RETRAIN_LR = Interval(float, 0.0, None, "neither")
 
 
 def amount_label(amount) -> str:
@@ -65,6 +70,9 @@ def pruned_layers(model, kind: str, layers=None, skip_output: bool = False) -> l
     list of str
         The layer names, in network order.
     """
+    if layers is not None and (isinstance(layers, str) or not all(isinstance(n, str) for n in layers)):
+        raise TypeError(f"The 'layers' parameter of prune_run must be a list of layer names or None. "
+                        f"Got {layers!r} instead.")
     names = None if layers is None else list(layers)
     if names is not None and len(set(names)) != len(names):
         raise ParameterError(f"`layers` names a layer twice: {','.join(names)!r}.")
@@ -96,9 +104,13 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
     list
         The rows, as a list.
     """
+    if isinstance(fractions, (str, dict)) or not isinstance(fractions, (list, tuple)):
+        raise TypeError(f"The 'fractions' parameter of prune_run must be a list of rows (numbers, or dicts of "
+                        f"layer to number). Got {fractions!r} instead.")
     rows = list(fractions)
     if not rows:
         raise ParameterError("`fractions` needs at least one row.")
+    amounts = Interval(float, 0) if kind == "std" else Interval(float, 0, 1)
     for row in rows:
         values = row if isinstance(row, dict) else {name: row for name in layers}
         unknown = sorted(set(values) - set(layers))
@@ -107,10 +119,11 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
                                  f"{layers}.")
         if kind == "global" and isinstance(row, dict):
             raise ParameterError("`kind` global takes one fraction per row (a single threshold for all layers), "
-                                 "not LAYER=FRACTION pairs.")
-        too_big = {n: v for n, v in values.items() if v > 1 and kind != "std"}
-        if too_big:
-            raise ParameterError(f"`fractions` must be in [0, 1] for `kind` {kind}; got {too_big}.")
+                                 "not one per layer.")
+        bad = {n: v for n, v in values.items()
+               if isinstance(v, bool) or not isinstance(v, numbers.Real) or v not in amounts}
+        if bad:
+            raise ParameterError(f"`fractions` must be in {amounts} for `kind` {kind}; got {bad}.")
     if iterative:
         for before, after in zip(rows, rows[1:]):
             b = before if isinstance(before, dict) else dict.fromkeys(layers, before)
@@ -178,11 +191,11 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     """
     log = log or (lambda line: None)
     kind = check_choice(kind, "kind", "prune_run", pruning.KINDS)
-    retrain_epochs = check_int(retrain_epochs, "retrain_epochs", "prune_run", low=0)
+    retrain_epochs = RETRAIN_EPOCHS.check(retrain_epochs, "retrain_epochs", "prune_run")
     if retrain_lr is not None:
-        retrain_lr = check_real(retrain_lr, "retrain_lr", "prune_run", low=0.0, closed="neither")
-    dense_bits = check_int(dense_bits, "dense_bits", "prune_run", low=1, high=16)
-    conv_bits = check_int(conv_bits, "conv_bits", "prune_run", low=1, high=16)
+        retrain_lr = RETRAIN_LR.check(retrain_lr, "retrain_lr", "prune_run")
+    dense_bits = INDEX_BITS.check(dense_bits, "dense_bits", "prune_run")
+    conv_bits = INDEX_BITS.check(conv_bits, "conv_bits", "prune_run")
     config = run.config
     chosen = pruned_layers(run.model, kind, layers, skip_output)
     rows_in = check_fractions(fractions, chosen, kind, iterative)
@@ -192,21 +205,29 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
             f"layers chosen); pruning only adds to its masks")
     if kind == "unit" and choose_layers(run.model)[-1] in chosen:
         log("note: unit pruning of the output layer removes classes")
-    dataset = dataset_for(config, data, any_name=True)  # retrain on the images training saw, not the held-out ones
+    # retraining uses the images training saw, not the held-out ones
+    dataset = run.dataset() if data is None else dataset_for(config, data, any_name=True)
+    if dataset.name != config.dataset:  # what the pruned networks are trained and measured on
+        config = config.replace(dataset=dataset.name)
     x = to_inputs(dataset.train.images, run.model.input_shape, run.model.dtype)
     x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
     retrain_lr = retrain_lr or config.lr / 10
-    log(f"pruning {run.checkpoint} ({run.model.spec}), kind {kind}, layers {', '.join(chosen)}"
+    log(f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
+        f"layers {', '.join(chosen)}"
         + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
+    # A network pruned and retrained before carries Han et al.'s D_r; the D_o of
+    # another round is still the rate it was trained with, not D_r.
+    carried = (run.pruned or {}).get("dropout_rates") or {}
+    trained_rates = {name: config.drop_rate for name in carried} or None
     rows, network, original_rates = [], None, None
     for i, amount in enumerate(rows_in):
         if network is None or not iterative:
-            network, original_rates = run.fresh_model(), None
+            network, original_rates = run.fresh_model(), trained_rates
         pruning.prune(network, kind, amount, chosen)
         if retrain_epochs:
             original_rates = pruning.adjust_dropout(network, original_rates)
             _retrain(network, x, dataset.train.labels, config, retrain_epochs, retrain_lr, seed=config.seed + i)
-        rates = {name: network.layer(name).p for name in original_rates or {}}
+        rates = {name: network.layer(name).p for name in original_rates or carried}
         kept = network
         if remove_dead_units:
             shrunk = shrink.remove_dead_units(network)

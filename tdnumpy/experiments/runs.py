@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +85,10 @@ class Run:
             (:func:`tdnumpy.data.load_dataset`); a dataset looked up is kept
             for the next call.
         batch_size : int
-            Examples per forward pass (the result does not depend on it).
+            Examples per forward pass. The sums run per batch in the model's
+            dtype, so another size can change the loss in its last digits (and
+            Gaussian DropConnect inference draws per batch); ``tdnumpy train``
+            and ``tdnumpy evaluate`` use 1000.
 
         Returns
         -------
@@ -94,18 +98,31 @@ class Run:
         if split not in SPLITS:
             raise ValueError(f"The 'split' parameter of Run.evaluate must be one of {', '.join(map(repr, SPLITS))}. "
                              f"Got {split!r} instead.")
-        if isinstance(data, Dataset):
-            dataset = data
-        else:
-            if self._data is None or data is not None:
-                self._data = dataset_for(self.config, data)
-            dataset = self._data
+        dataset = data if isinstance(data, Dataset) else self.dataset(data)
         part = getattr(dataset, split)
         if part is None:
             raise ValueError(f"Run.evaluate(split='validation') needs held-out images; this run's config has "
                              f"validation {self.config.validation}.")
         x = to_inputs(part.images, self.model.input_shape, self.model.dtype)
         return evaluate(self.model, x, part.labels, batch_size=batch_size)
+
+    def dataset(self, data=None) -> Dataset:
+        """The run's dataset, looked up once and kept (a run just trained keeps its own).
+
+        Parameters
+        ----------
+        data : str, os.PathLike, callable or None
+            Where to look it up (see :func:`dataset_for`); None: the usual
+            look-up, or the dataset already kept.
+
+        Returns
+        -------
+        Dataset
+            The config's dataset, its last ``config.validation`` training images held out.
+        """
+        if self._data is None or data is not None:
+            self._data = dataset_for(self.config, data)
+        return self._data
 
     def fresh_model(self):
         """A copy of the model as its checkpoint loads: same parameters and masks,
@@ -258,8 +275,10 @@ def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -
     dropout rates it was retrained with after pruning (Han et al.'s D_r).
 
     Their evaluation behaviour is part of the model: DropConnect's inference,
-    classic dropout's and standout's scaling. Ramped rules are put back with
-    a one-step ramp, at their final values (which is what retraining uses).
+    classic dropout's and standout's scaling. A ramped rule (td-ramp) is put
+    back ramping again from 0, over one step (two for the two-phase ramp)
+    unless ``ramp_steps`` was set, when over as many steps as in training: this
+    is what retraining after pruning uses.
 
     Parameters
     ----------
@@ -285,10 +304,14 @@ def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -
 def config_from_record(meta: dict, path) -> RunConfig:
     """The :class:`RunConfig` a checkpoint's record holds, whatever release wrote it.
 
-    Release 0.1 stored the ``train`` command's arguments; they are migrated
-    (the command-line keys dropped, ``reg_layers`` split at commas). A
-    checkpoint saved without a config gets the defaults, with its model spec,
-    dataset and seed.
+    Release 0.1 stored the ``train`` command's arguments; they are migrated:
+    the command-line keys are dropped, ``reg_layers`` is split at commas, and
+    keys that are no RunConfig field are dropped with a warning (release 0.1
+    ignored them too). A checkpoint saved without a config gets the defaults,
+    with its model spec, dataset and seed. Where the record names another
+    dataset than the config (a network pruned and retrained with
+    ``--dataset``), the record's wins: it is what the network was last
+    trained and measured on.
 
     Parameters
     ----------
@@ -305,16 +328,29 @@ def config_from_record(meta: dict, path) -> RunConfig:
     record = meta.get("config") or {}
     try:
         if "format" in record:
-            return RunConfig.from_dict(record)
-        if record:
-            values = {k: v for k, v in record.items() if k not in COMMAND_LINE_KEYS}
-            layers = values.get("reg_layers")
-            if isinstance(layers, str):
-                values["reg_layers"] = [n.strip() for n in layers.split(",") if n.strip()]
-            return RunConfig.from_dict({**RunConfig().to_dict(), **values})
-        return RunConfig(model=meta["spec"], dataset=meta.get("dataset", "mnist"), seed=meta.get("seed", 0))
+            config = RunConfig.from_dict(record)
+        elif record:
+            config = _migrate(record, path)
+        else:
+            config = RunConfig(model=meta["spec"], dataset=meta.get("dataset", "mnist"), seed=meta.get("seed", 0))
+        if meta.get("dataset", config.dataset) != config.dataset:
+            config = config.replace(dataset=meta["dataset"])
+        return config
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: its run configuration is not usable ({e}).") from e
+
+
+def _migrate(record: dict, path) -> RunConfig:
+    """The RunConfig of a release 0.1 record (the train command's arguments)."""
+    known = {f for f in RunConfig().to_dict() if f not in ("format", "version")}
+    values = {k: v for k, v in record.items() if k in known}
+    ignored = sorted(set(record) - known - set(COMMAND_LINE_KEYS))
+    if ignored:
+        warnings.warn(f"{path}: the run configuration's keys {ignored} are no RunConfig field; ignored.",
+                      stacklevel=3)
+    if isinstance(values.get("reg_layers"), str):
+        values["reg_layers"] = [n.strip() for n in values["reg_layers"].split(",") if n.strip()]
+    return RunConfig(**values)
 
 
 def load_run(path) -> Run:
@@ -342,6 +378,7 @@ def load_run(path) -> Run:
     if checkpoint.name == "checkpoint.npz" and record.is_file():
         try:
             metrics = json.loads(record.read_text())
-        except (OSError, ValueError) as e:
-            raise CheckpointError(f"{record}: not a readable metrics file ({e}).") from e
+        except (OSError, ValueError) as e:  # the checkpoint alone still makes the run
+            warnings.warn(f"{record}: not a readable metrics file ({e}); using the metrics the checkpoint "
+                          f"recorded.", stacklevel=2)
     return Run(config, model, metrics, checkpoint=checkpoint, pruned=meta.get("pruned"), applied=tuple(applied))

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._docs import shared_docstring
-from .._validation import check_int
+from .._validation import Interval, check_int
+
+INDEX_BITS = Interval(int, 1, 16)  # bits per stored gap
 
 
 @dataclass(frozen=True, eq=False)
@@ -57,7 +59,7 @@ class RelativeCSR:
 
     def __post_init__(self):
         rows, cols = (check_int(n, "shape", "RelativeCSR", low=0) for n in self.shape)
-        check_int(self.bits, "bits", "RelativeCSR", low=1, high=16)
+        INDEX_BITS.check(self.bits, "bits", "RelativeCSR")
         object.__setattr__(self, "shape", (rows, cols))
         values, gaps, row_ptr = (np.asarray(a) for a in (self.values, self.gaps, self.row_ptr))
         if values.ndim != 1 or values.dtype.kind != "f":
@@ -120,7 +122,7 @@ def encode(matrix, bits: int) -> RelativeCSR:
     ValueError
         If ``matrix`` holds NaN or infinite values.
     """
-    bits = check_int(bits, "bits", "encode", low=1, high=16)
+    bits = INDEX_BITS.check(bits, "bits", "encode")
     m = np.asarray(matrix)
     if m.ndim != 2 or m.dtype not in (np.float32, np.float64):
         raise TypeError(f"The 'matrix' parameter of encode must be a 2-D float32 or float64 array. "
@@ -179,7 +181,7 @@ def pack_gaps(gaps, bits: int) -> np.ndarray:
         k = i bits + j of the stream, stored as bit k mod 8 of byte k // 8; the
         last byte is padded with zeros.
     """
-    bits = check_int(bits, "bits", "pack_gaps", low=1, high=16)
+    bits = INDEX_BITS.check(bits, "bits", "pack_gaps")
     gaps = np.asarray(gaps)
     if gaps.ndim != 1 or gaps.dtype.kind not in "iu":
         raise TypeError(f"The 'gaps' parameter of pack_gaps must be a 1-D integer array. "
@@ -206,7 +208,7 @@ def unpack_gaps(packed, bits: int, count: int) -> np.ndarray:
     ndarray of int64, shape (count,)
         The gaps.
     """
-    bits = check_int(bits, "bits", "unpack_gaps", low=1, high=16)
+    bits = INDEX_BITS.check(bits, "bits", "unpack_gaps")
     count = check_int(count, "count", "unpack_gaps", low=0)
     packed = np.asarray(packed)
     if packed.ndim != 1 or packed.dtype != np.uint8:

@@ -29,11 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_open, read_archive
-from .._validation import check_int
 from ..nn import Conv2D
 from ..nn.models import build_model
 from ..nn.weighted import WeightedLayer
-from .csr import (RelativeCSR, decode, dense_bytes, encode, pack_gaps, report, sparse_bytes,  # noqa: F401
+from .csr import (INDEX_BITS, RelativeCSR, decode, dense_bytes, encode, pack_gaps, report, sparse_bytes,  # noqa: F401
                   total, unpack_gaps)
 
 FORMAT = "tdnumpy-sparse"
@@ -95,8 +94,8 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
     ValueError
         If ``model`` has no spec or a parameter holds NaN or infinite values.
     """
-    dense_bits = check_int(dense_bits, "dense_bits", "export_model", low=1, high=16)
-    conv_bits = check_int(conv_bits, "conv_bits", "export_model", low=1, high=16)
+    dense_bits = INDEX_BITS.check(dense_bits, "dense_bits", "export_model")
+    conv_bits = INDEX_BITS.check(conv_bits, "conv_bits", "export_model")
     if model.spec is None:
         raise ValueError("export_model needs a model built by build_model; this one has no spec.")
     params = model.named_parameters()

@@ -28,7 +28,7 @@ def test_every_runconfig_field_is_a_train_flag_with_its_default():
         assert f.name in flags, f"RunConfig.{f.name} has no train flag"
         assert flags[f.name].default == f.default, f.name
         assert flags[f.name].option_strings == ["--" + f.name.replace("_", "-")]
-        if f.metadata["rule"].flag:
+        if f.metadata["rule"].boolean:
             assert f.default is False and flags[f.name].const is True, f"{f.name}: a switch must default to off"
     assert set(flags) - {f.name for f in fields(RunConfig)} == {"help", "out", "quiet", "data_dir", "no_download",
                                                                "mirror"}

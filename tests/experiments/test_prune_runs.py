@@ -1,5 +1,5 @@
 """prune_run: accuracy versus sparsity as a library call, on synthetic data
-(the command and real MNIST are tested in tests/cli/test_cli_prune.py)."""
+(the command and real MNIST are tested in tests/cli/test_prune.py)."""
 
 from __future__ import annotations
 
@@ -99,8 +99,51 @@ def _no_data(name, validation):
     (dict(retrain_lr=0.0), ValueError, "'retrain_lr' parameter of prune_run"),
     (dict(dense_bits=17), ValueError, r"'dense_bits' parameter of prune_run must be an int in the range \[1, 16\]"),
     (dict(conv_bits=0), ValueError, "'conv_bits' parameter of prune_run"),
+    (dict(fractions=[0.5, -0.1]), ParameterError, r"'fractions' must be in \[0, 1\] for 'kind' weight; "
+                                                  r"got \{'fc1': -0.1"),
+    (dict(fractions=[float("nan")]), ParameterError, "'fractions' must be in"),
+    (dict(fractions=[0.5, "x"]), ParameterError, "'fractions' must be in"),
+    (dict(kind="std", fractions=[-1.0]), ParameterError, r"'fractions' must be in \[0, inf\) for 'kind' std"),
+    (dict(fractions=0.5), TypeError, "'fractions' parameter of prune_run must be a list of rows"),
+    (dict(layers="fc1"), TypeError, "'layers' parameter of prune_run must be a list of layer names"),
 ])
 def test_bad_arguments_fail_before_any_work(run, kwargs, error, match):
     kwargs = {"kind": "weight", "fractions": [0.5], **kwargs}
     with pytest.raises(error, match=match):
         prune_run(run, kwargs.pop("kind"), kwargs.pop("fractions"), data=_no_data, **kwargs)
+
+
+def test_a_run_in_memory_is_pruned_on_its_own_data(run, data):
+    """A run just trained keeps its dataset: nothing is looked up (the tests are
+    offline), and the unpruned row measures what run.evaluate() does."""
+    lines = []
+    rows = prune_run(run, "weight", [0.0], log=lines.append)
+    assert rows[0]["test_accuracy"] == run.evaluate()["accuracy"]
+    assert lines[0].startswith("pruning the run in memory (mlp:784-24-16-10)")
+
+
+def test_another_dataset_is_recorded_with_the_pruned_networks(run, tmp_path):
+    """Retrained on another dataset, a pruned network is evaluated on that one."""
+    other = synthetic_dataset("fashion-mnist", train=640, test=300, validation=64, seed=9)
+    rows = prune_run(run, "layer", [0.5], retrain_epochs=1, out=tmp_path, data=other)
+    back = load_run(rows[0]["checkpoint"])
+    assert back.config.dataset == "fashion-mnist" and back.config == run.config.replace(dataset="fashion-mnist")
+    assert back.evaluate(data=other) == {"loss": rows[0]["test_loss"], "accuracy": rows[0]["test_accuracy"]}
+
+
+def test_pruning_a_retrained_network_again_keeps_and_rescales_its_rates(run, data, tmp_path):
+    """A network pruned and retrained carries D_r = D_o sqrt(C_ir / C_io). Pruned
+    again without retraining it keeps D_r; retrained again, the new D_r is
+    computed from the rate it was trained with, D_o, not from the old D_r."""
+    first = prune_run(run, "layer", [0.5], retrain_epochs=1, out=tmp_path / "a", data=data)[0]
+    source = load_run(first["checkpoint"])
+    d_r = source.model.layer("drop1").p
+    assert d_r == pytest.approx(0.4 * math.sqrt(1 - math.floor(0.5 * 784 * 24) / (784 * 24)), rel=1e-12)
+    again = prune_run(source, "layer", [0.7], out=tmp_path / "b", data=data)[0]
+    kept = load_run(again["checkpoint"])
+    assert kept.model.layer("drop1").p == d_r
+    assert kept.evaluate(data=data) == {"loss": again["test_loss"], "accuracy": again["test_accuracy"]}
+    retrained = load_run(prune_run(source, "layer", [0.7], retrain_epochs=1, out=tmp_path / "c",
+                                   data=data)[0]["checkpoint"])
+    removed = math.floor(0.7 * 784 * 24)
+    assert retrained.model.layer("drop1").p == pytest.approx(0.4 * math.sqrt(1 - removed / (784 * 24)), rel=1e-12)

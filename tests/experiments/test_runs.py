@@ -144,9 +144,48 @@ def test_an_unusable_config_names_the_file(tmp_path):
     from tdnumpy.nn.models import build_model
     from tdnumpy.training.checkpoint import save_checkpoint
 
-    save_checkpoint(tmp_path / "bad.npz", build_model("mlp:784-8-10"), config={"command": "train", "gama": 1})
-    with pytest.raises(CheckpointError, match=r"bad.npz: its run configuration is not usable .*'gama'"):
+    save_checkpoint(tmp_path / "bad.npz", build_model("mlp:784-8-10"), config={"command": "train", "gamma": 5})
+    with pytest.raises(CheckpointError, match=r"bad.npz: its run configuration is not usable .*'gamma'.* Got 5"):
         load_run(tmp_path / "bad.npz")
+
+
+def test_keys_release_0_1_ignored_are_dropped_with_a_warning(tmp_path):
+    from tdnumpy.nn.models import build_model
+    from tdnumpy.training.checkpoint import save_checkpoint
+
+    save_checkpoint(tmp_path / "extra.npz", build_model("mlp:784-8-10"),
+                    config={"lr": 0.1, "experiment": "sweep-3", "quiet": True})
+    with pytest.warns(UserWarning, match=r"extra.npz: the run configuration's keys \['experiment'\] are no "
+                                         r"RunConfig field; ignored"):
+        run = load_run(tmp_path / "extra.npz")
+    assert run.config == RunConfig(lr=0.1)
+
+
+def test_an_unreadable_metrics_file_leaves_the_checkpoint_s_metrics(tmp_path):
+    config = RunConfig(model="mlp:784-8-10", epochs=1)
+    run = train_run(config, out=tmp_path, data=synthetic_dataset(train=200, test=50), progress=False)
+    (tmp_path / "metrics.json").write_text("{truncated")
+    with pytest.warns(UserWarning, match="metrics.json: not a readable metrics file"):
+        back = load_run(tmp_path)
+    assert back.metrics == {"test_loss": run.metrics["test_loss"], "test_accuracy": run.metrics["test_accuracy"]}
+
+
+def test_the_package_imports_without_docstrings():
+    """Under python -OO docstrings are None; the shared docstring sections and the
+    train flags' help (read from RunConfig's docstring) must cope."""
+    import subprocess
+    import sys
+
+    code = "import tdnumpy.masks, tdnumpy.cli; tdnumpy.cli.build_parser().parse_args(['train']); print('ok')"
+    out = subprocess.run([sys.executable, "-OO", "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "ok"
+
+
+def test_a_gradual_interval_longer_than_the_pruning_phase_is_refused(tmp_path):
+    config = RunConfig(model="mlp:784-8-10", epochs=1, batch_size=50, gradual_sparsity=0.5, gradual_interval=500)
+    with pytest.raises(ParameterError, match=r"'gradual_interval' 500 is longer than the pruning phase \(4 steps\)"):
+        train_run(config, out=tmp_path / "o", data=synthetic_dataset(train=200, test=50))
+    assert not (tmp_path / "o" / "checkpoint.npz").exists()
 
 
 # ------------------------------------------------------- without real data

@@ -18,7 +18,7 @@ from strategies import small_conv, small_dense
 
 from tdnumpy import masks
 from tdnumpy.masks import unit_targets, weight_targets
-from tdnumpy.masks.ramps import LinearRamp, TwoPhaseRamp
+from tdnumpy.masks.ramps import LinearRamp
 from tdnumpy.nn import Dense
 from tdnumpy.nn.dropout import Dropout, SpatialDropout
 from tdnumpy.nn.models import build_model
@@ -70,11 +70,6 @@ def test_ramped_gamma_follows_its_schedule(rng):
         dropped.append(int((layer._w == 0).sum()))
     # gamma = 0, 0.25, 0.5, 0.75, 1, 1 of 9 rows: floor(9 gamma) targets in each of 6 columns
     assert dropped == [0, 2 * 6, 4 * 6, 6 * 6, 9 * 6, 9 * 6]
-    ramp = TwoPhaseRamp(0.8, 100)
-    for t in (0, 50, 100, 150, 200, 250):  # the released code's formula, both phases
-        expected = 0.95 * 0.8 * min(1, t / 100) + 0.05 * 0.8 * max(0, min(1, (t - 100) / 100))
-        assert ramp(t) == pytest.approx(expected, rel=1e-12)
-    assert ramp(50) == pytest.approx(0.38) and ramp(150) == pytest.approx(0.78)
 
 
 def test_fixed_pattern_targets_are_drawn_once(rng):
