@@ -298,13 +298,12 @@ class RunConfig:
             skeleton = _skeleton(self.model)
         except ValueError as e:
             raise ValueError(f"The 'model' parameter of RunConfig is not usable: {e}") from None
+        regularisers.split(self.reg)  # syntax and names, which need no model
         try:
             self.regularisers(skeleton)
         except ParameterError:
             raise
         except ValueError as e:
-            if "'reg' parameter" in str(e):  # an unknown name: the message says so
-                raise
             layers = "" if self.reg_layers is None else f" with `reg_layers` {','.join(self.reg_layers)}"
             raise ParameterError(f"`reg` {self.reg}{layers} does not fit model {self.model}: {e}") from None
 

@@ -72,6 +72,37 @@ class Settings:
     standout_beta: float = 0.0
 
 
+def split(spec: str) -> str | dict[str, str]:
+    """A specification read without a model: its one name, or {layer: name}
+    for ``"LAYER=NAME,..."`` pairs (syntax and names checked, layers not yet).
+
+    Parameters
+    ----------
+    spec : str
+        One name of :data:`NAMES` or ``"LAYER=NAME,..."``.
+
+    Returns
+    -------
+    str or dict of str to str
+        The name, or the pairs in order (``"none"`` included).
+    """
+    spec = spec.strip()
+    if "=" not in spec:
+        _check_name(spec)
+        return spec
+    pairs = {}
+    for item in spec.split(","):
+        layer, sep, name = (part.strip() for part in item.partition("="))
+        if not sep or not layer:
+            raise ValueError(f"The 'reg' parameter must be a name or LAYER=NAME pairs separated by commas. "
+                             f"Got {item!r} in {spec!r}.")
+        _check_name(name)
+        if layer in pairs:
+            raise ValueError(f"The 'reg' parameter names layer {layer!r} twice.")
+        pairs[layer] = name
+    return pairs
+
+
 def parse(spec: str, model) -> dict[str, str]:
     """The layers a specification puts regularisers on (see the module docstring).
 
@@ -87,30 +118,18 @@ def parse(spec: str, model) -> dict[str, str]:
     dict of str to str
         {layer name: regulariser name}; ``"none"`` layers are left out.
     """
-    spec = spec.strip()
-    if "=" not in spec:
-        _check_name(spec)
-        if spec == "none":
-            return {}
-        names = choose_layers(model)
-        if spec == "spatial":
-            names = [n for n in names if model.layer(n).kind == "conv"]
-        elif spec in ACTIVATION_NOISE:
-            names = names[:-1]
-        return dict.fromkeys(names, spec)
-    chosen = {}
-    for item in spec.split(","):
-        layer, sep, name = (part.strip() for part in item.partition("="))
-        if not sep or not layer:
-            raise ValueError(f"The 'reg' parameter must be a name or LAYER=NAME pairs separated by commas. "
-                             f"Got {item!r} in {spec!r}.")
-        _check_name(name)
-        choose_layers(model, [layer])
-        if layer in chosen:
-            raise ValueError(f"The 'reg' parameter names layer {layer!r} twice.")
-        if name != "none":
-            chosen[layer] = name
-    return chosen
+    read = split(spec)
+    if isinstance(read, dict):
+        choose_layers(model, list(read))
+        return {layer: name for layer, name in read.items() if name != "none"}
+    if read == "none":
+        return {}
+    names = choose_layers(model)
+    if read == "spatial":
+        names = [n for n in names if model.layer(n).kind == "conv"]
+    elif read in ACTIVATION_NOISE:
+        names = names[:-1]
+    return dict.fromkeys(names, read)
 
 
 def choose(reg: str, model, layers=None) -> dict[str, str]:

@@ -19,7 +19,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +164,7 @@ def dataset_for(config: RunConfig, data=None, *, any_name: bool = False) -> Data
     """
     if data is None or isinstance(data, (str, os.PathLike)):
         return load_dataset(config.dataset, data, validation=config.validation)
-    if callable(data) and not isinstance(data, Dataset):
+    if callable(data):
         data = data(config.dataset, config.validation)
     if not isinstance(data, Dataset):
         raise TypeError(f"The 'data' parameter must be a tdnumpy.data.Dataset, a data folder, a loader or None. "
@@ -342,7 +342,7 @@ def config_from_record(meta: dict, path) -> RunConfig:
 
 def _migrate(record: dict, path) -> RunConfig:
     """The RunConfig of a release 0.1 record (the train command's arguments)."""
-    known = {f for f in RunConfig().to_dict() if f not in ("format", "version")}
+    known = {f.name for f in fields(RunConfig)}
     values = {k: v for k, v in record.items() if k in known}
     ignored = sorted(set(record) - known - set(COMMAND_LINE_KEYS))
     if ignored:

@@ -26,3 +26,14 @@ def test_regulariser_specifications():
         apply(build_model("lenet300", seed=0), {"fc1": "spatial"})
     with pytest.raises(ValueError, match="no activation follows 'fc3'"):
         apply(build_model("lenet300", seed=0), {"fc3": "standout"})
+
+
+def test_a_specification_is_read_without_a_model():
+    from tdnumpy.experiments.regularisers import split
+
+    assert split(" dropout ") == "dropout"
+    assert split("fc1=dropconnect, fc2=none") == {"fc1": "dropconnect", "fc2": "none"}
+    for bad, match in [("dropot", "must be one of"), ("fc1=dropot", "must be one of"),
+                       ("fc1=dropout,fc1=gaussian", "names layer 'fc1' twice"), ("=dropout", "LAYER=NAME pairs")]:
+        with pytest.raises(ValueError, match=match):
+            split(bad)
