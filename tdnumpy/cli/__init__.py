@@ -7,6 +7,7 @@ flags, builds what the library takes, calls it and prints.
     export-sparse  export.py    tdnumpy.pruning.sparse.export_model
     data           data.py      tdnumpy.data.locate
     bench          bench.py     tdnumpy.experiments.bench
+    conformance    conformance.py  tdnumpy.testing (the conformance kit)
 
 Errors meant for the user end the command with ``tdnumpy: error: ...`` and
 exit code 1 (2 for a malformed flag); ``TDNUMPY_DEBUG=1`` shows the traceback.
@@ -26,10 +27,10 @@ from ..data import DataNotFoundError, IDXError
 from ..data.download import DownloadError
 from ..training.checkpoint import CheckpointError
 from ..training.fit import TrainingDiverged
-from . import bench, data, evaluate, export, prune, train
+from . import bench, conformance, data, evaluate, export, prune, train
 from ._args import flag
 
-COMMANDS = (train, evaluate, prune, export, data, bench)
+COMMANDS = (train, evaluate, prune, export, data, bench, conformance)
 
 # Errors that carry a message meant for the user; set TDNUMPY_DEBUG=1 to see the traceback.
 EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, TrainingDiverged,
@@ -40,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of every command."""
     parser = argparse.ArgumentParser(
         prog="tdnumpy",
-        description="Targeted dropout and its relatives in plain NumPy: train, evaluate, prune, benchmark.")
+        description="Targeted dropout and its relatives in plain NumPy: train, evaluate, prune, benchmark, "
+                    "check other implementations.")
     parser.add_argument("--version", action="version", version=f"tdnumpy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,evaluate,prune,export-sparse,data,bench}")
+                                metavar="{train,evaluate,prune,export-sparse,data,bench,conformance}")
     for command in COMMANDS:
         command.add_parser(sub)
     return parser

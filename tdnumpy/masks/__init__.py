@@ -29,7 +29,7 @@ from .pruning import (global_prune_keep, magnitude_prune_keep, std_prune_keep, u
 from .ramps import Fixed, LinearRamp, TwoPhaseRamp, as_schedule
 from .released import tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets, tf_weight_targets
 from .targeted import (drop_targets, random_unit_targets, random_weight_targets, targeted_unit_keep,
-                       targeted_weight_keep, unit_norms, unit_targets, weight_targets)
+                       targeted_weight_keep, unit_norms, unit_ranks, unit_targets, weight_targets)
 from .tracking import WeightTargetTracker
 
 __all__ = [
@@ -39,5 +39,5 @@ __all__ = [
     "random_weight_targets", "spatial_dropout_keep", "standout_keep", "standout_keep_prob", "std_prune_keep",
     "targeted_unit_keep", "targeted_weight_keep", "tf_targeted_unit_keep", "tf_targeted_weight_keep",
     "tf_unit_targets", "tf_weight_targets", "uniform_bytes", "unit_dropout_keep", "unit_norms", "unit_prune_keep",
-    "unit_targets", "weight_dropout_keep", "weight_prune_keep", "weight_targets",
+    "unit_ranks", "unit_targets", "weight_dropout_keep", "weight_prune_keep", "weight_targets",
 ]

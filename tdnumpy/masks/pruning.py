@@ -21,7 +21,7 @@ import numpy as np
 from .._docs import shared_docstring
 from .._validation import check_real
 from ._select import WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_weight, magnitude_keys, n_targets
-from .targeted import unit_norms
+from .targeted import unit_ranks
 
 # The last parameter and the result of the functions that prune single weights of one W.
 _PREVIOUS_KEEP = """
@@ -36,7 +36,8 @@ _PREVIOUS_KEEP = """
 
 
 def _ranked_below(scores: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
-    """``scores`` (non-negative) with the entries ``previous`` drops set to -1."""
+    """``scores`` (non-negative: magnitudes, their integer keys, or unit ranks) with the entries
+    ``previous`` drops set to -1."""
     if previous is not None:
         scores[~previous] = -1
     return scores
@@ -74,8 +75,11 @@ def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None 
     """Unit pruning: one boolean per unit (column of ``w``).
 
     False for the k = floor(f N_col) columns of smallest L2 norm
-    ||W[:, o]||_2 (ties: lower column index first). A pruned unit loses its
-    weight column and its bias.
+    ||W[:, o]||_2, compared exactly (:func:`~tdnumpy.masks.unit_ranks`; ties:
+    lower column index first). A pruned unit loses its weight column and its
+    bias. With ``previous``, the units it drops rank below every other unit
+    (below kept zero columns too) and stay dropped, so max(k, the number it
+    dropped) go.
 
     {{weight}}
     fraction : float
@@ -93,8 +97,8 @@ def unit_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | None 
     fraction = check_real(fraction, "fraction", "unit_prune_keep", low=0, high=1)
     if previous is not None:
         previous = check_mask(previous, "previous", (w.shape[1],), "unit_prune_keep")
-    norms = _ranked_below(unit_norms(w), previous)
-    return _keep_also(~bottom_k(norms, n_targets(w.shape[1], fraction)), previous)
+    ranks = _ranked_below(unit_ranks(w), previous)
+    return _keep_also(~bottom_k(ranks, n_targets(w.shape[1], fraction)), previous)
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS, previous_keep=_PREVIOUS_KEEP)

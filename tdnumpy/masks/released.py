@@ -3,8 +3,10 @@
 Gomez et al. released ``targeted_weight_dropout`` and ``targeted_unit_dropout``
 with their paper. Their targets and masks differ from the paper's definition
 (:mod:`tdnumpy.masks.targeted`) in the threshold rule, the rounding of k, the
-noise of targeted units and what happens at evaluation; each function below
-lists where. On tie-free columns with the same k the targets agree.
+float32 unit norms, the noise of targeted units and what happens at
+evaluation; each function below lists where. On tie-free columns (for units:
+distinct float32 norms, ordered as the exact ones) with the same k the
+targets agree.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import numpy as np
 from .._docs import shared_docstring
 from .._validation import check_generator, check_real
 from ._select import WEIGHT_PARAMETERS, check_weight, magnitude_keys
-from .targeted import unit_norms
 
 
 def _tf_threshold_rows(rows: np.ndarray, idx: int) -> np.ndarray:
@@ -66,8 +67,19 @@ def tf_unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """Targets as the released ``targeted_unit_dropout`` computes them.
 
     idx = int(gamma N_col) (a Python float product), and the columns with
-    ||W[:, o]||_2 < sort(norms)[idx]. Same differences as
-    :func:`tf_weight_targets` (strict threshold, gamma = 1 targets all).
+    norm[o] < sort(norm)[idx], norm = ``tf.norm(w, axis=0)``. Differences from
+    :func:`unit_targets`:
+
+    - the strict threshold and gamma = 1, as in :func:`tf_weight_targets`;
+    - the norms are float32, as ``tf.norm`` computes them on the released
+      models' float32 weights: sqrt of the float32 sum of float32 squares
+      (here for any dtype of ``w``, cast to float32 first). A square or a
+      sum above float32's largest value overflows to inf (any |w| >= 2^64,
+      about 1.8e19), a square of |w| <= 2^-75 (about 2.6e-23) underflows to
+      0, so such columns tie; and rounding can tie or swap columns whose
+      exact norms differ (the sum is not taken in TensorFlow's order, so last
+      bits can differ from TensorFlow's too). The definition ranks the exact
+      norms (:func:`unit_ranks`).
 
     {{weight}}
     gamma : float
@@ -80,7 +92,13 @@ def tf_unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """
     check_weight(w, "tf_unit_targets")
     gamma = check_real(gamma, "gamma", "tf_unit_targets", low=0, high=1)
-    return _tf_threshold_rows(unit_norms(w)[None, :], int(gamma * w.shape[1]))[0]
+    return _tf_threshold_rows(_tf_norms(w)[None, :], int(gamma * w.shape[1]))[0]
+
+
+def _tf_norms(w: np.ndarray) -> np.ndarray:
+    """``tf.norm(w, axis=0)`` in float32: sqrt(sum(w * w, axis=0)), overflow and underflow included."""
+    with np.errstate(over="ignore", under="ignore"):
+        return np.sqrt(np.square(w.astype(np.float32)).sum(axis=0, dtype=np.float32))
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)

@@ -14,11 +14,12 @@ Dropout"). Symbols, as in the paper:
 
 Weight variant: the targets of column o are the k entries of smallest
 |W[i, o]| (the paper's argmin_k over the column). Unit variant: the targets
-are the k columns of smallest L2 norm ||W[:, o]||_2. Ties are broken by lower
-index first, so exactly k are targeted, always. Each target is dropped
-independently with probability alpha and nothing else is ever dropped, so the
-expected kept fraction is 1 - alpha k / N (about 1 - gamma alpha); kept
-weights are not rescaled, as in the paper and its released code.
+are the k columns of smallest L2 norm ||W[:, o]||_2, compared exactly
+(:func:`unit_ranks`). Ties are broken by lower index first, so exactly k are
+targeted, always. Each target is dropped independently with probability
+alpha and nothing else is ever dropped, so the expected kept fraction is
+1 - alpha k / N (about 1 - gamma alpha); kept weights are not rescaled, as in
+the paper and its released code.
 
 ``k = floor(gamma N)`` is computed from the float64 product gamma * N, as
 ``math.floor(gamma * n)`` in Python or ``int(gamma * n)`` in most ports would:
@@ -37,6 +38,7 @@ import numpy as np
 
 from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
+from ._norms import square_sums, unit_ranks_of
 from ._select import (WEIGHT_PARAMETERS, bernoulli_complement, bottom_k, bottom_k_rows, check_mask, check_weight,
                       magnitude_keys, n_targets)
 
@@ -68,12 +70,57 @@ def weight_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     return _weight_target_rows(w, gamma, "weight_targets").T
 
 
-def unit_norms(w: np.ndarray) -> np.ndarray:
-    """||W[:, o]||_2 for every column o, in float64.
+def unit_ranks(w: np.ndarray) -> np.ndarray:
+    """Dense ranks of the units (columns of ``w``) by their exact L2 norm.
 
-    Each column is divided by its largest magnitude m before squaring and the
-    result multiplied back, ||w|| = m ||w / m||, so no weight is too large or
-    too small to square; a power-of-two scaling of W scales every norm exactly.
+    rank[a] < rank[b] exactly when ||W[:, a]||_2 < ||W[:, b]||_2, and rank[a] =
+    rank[b] exactly when the two norms are equal, in real arithmetic on the
+    float values of W, whatever their size (subnormal or near the largest
+    float); the ranks run from 0 to the number of distinct norms less one.
+    Gomez et al. (2019), section 3, rank units by the L2 norm of their weight
+    column; :func:`unit_targets` takes the k lowest ranks (ties: lower index first).
+
+    Method: each column's sum of squares S is taken in float64 (float16 and
+    float32 squares are exact there); a column whose sum leaves [2^-800, 2^1000]
+    is summed again after an exact power-of-two scaling to its largest
+    magnitude, S = s 4^E with s in [1/4, n]. Then, with n = fan_in and
+    u = 2^-53, the computed S is within relative error
+    delta = gamma_n + n 2^-270 of the exact one (gamma_n = n u / (1 - n u):
+    one rounding per square and n additions in any order; n 2^-270: squares
+    lost to underflow, against S >= 2^-802). The key G + 2f - 1, where
+    S = f 2^G with f in [1/2, 1) (np.frexp), is continuous and increasing in S,
+    its slope in ln S at most 2; so a computed key lies within 2 delta / (1 - delta)
+    + 2^-41 (rounding a float64 of magnitude < 2^12) of the exact S's key, and
+    sorted keys more than tol = 5 delta + 2^-39 apart (twice that bound, for
+    any n below 2^50) are in the order of the exact norms. Only runs of closer
+    keys, rare but for exact ties such as permuted columns, are ranked exactly:
+    every float is M 2^x with an integer M < 2^53, so S = sum M_i^2 4^x_i,
+    compared as Python integers at a common scale. Zero columns tie at rank 0.
+
+    Parameters
+    ----------
+    w : ndarray of shape (fan_in, units), float16, float32 or float64
+        The weight matrix W; finite.
+
+    Returns
+    -------
+    ranks : ndarray of shape (units,), int64
+        The dense rank of each column's norm, 0 for the smallest.
+    """
+    check_weight(w, "unit_ranks", finite=False)  # checked while ranking
+    return unit_ranks_of(w, "unit_ranks")
+
+
+def unit_norms(w: np.ndarray) -> np.ndarray:
+    """||W[:, o]||_2 for every column o, in float64, for display and scores.
+
+    sqrt(s) 2^e from the sums of squares s 4^e that :func:`unit_ranks` starts
+    from, so no weight is too large or too small to square: the relative error
+    is at most about n 2^-54 (n = fan_in), and only a norm above the largest
+    float64 is inf. Rounding can make two equal norms differ in their last bits,
+    or two close ones swap; ranking (:func:`unit_targets`,
+    :func:`targeted_unit_keep`, :func:`~tdnumpy.masks.unit_prune_keep`) therefore
+    uses :func:`unit_ranks`, which is exact.
 
     Parameters
     ----------
@@ -85,19 +132,19 @@ def unit_norms(w: np.ndarray) -> np.ndarray:
     norms : ndarray of shape (units,), float64
         The column norms.
     """
-    m = np.abs(w).max(axis=0).astype(np.float64)
-    safe = np.where(m > 0, m, 1.0)
-    scaled = w / safe
-    return m * np.sqrt(np.einsum("io,io->o", scaled, scaled))
+    s, e = square_sums(w)
+    with np.errstate(over="ignore"):
+        return np.ldexp(np.sqrt(s), e)
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
 def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     """The unit variant's target set, one boolean per column (unit).
 
-    The k = floor(gamma N_col) columns of smallest L2 norm ||W[:, o]||_2 (ties:
-    lower column index first). Gomez et al. (2019), section 3: units ranked by
-    the norm of their weight column, the bottom gamma fraction targeted.
+    The k = floor(gamma N_col) columns of smallest L2 norm ||W[:, o]||_2, the k
+    lowest :func:`unit_ranks` (exact; ties: lower column index first). Gomez et
+    al. (2019), section 3: units ranked by the norm of their weight column, the
+    bottom gamma fraction targeted.
 
     {{weight}}
     gamma : float
@@ -108,9 +155,9 @@ def unit_targets(w: np.ndarray, gamma: float) -> np.ndarray:
     targets : ndarray of bool, shape (units,)
         True at the k targeted units.
     """
-    check_weight(w, "unit_targets")
+    check_weight(w, "unit_targets", finite=False)  # checked while ranking
     gamma = check_real(gamma, "gamma", "unit_targets", low=0, high=1)
-    return bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+    return bottom_k(unit_ranks_of(w, "unit_targets"), n_targets(w.shape[1], gamma))
 
 
 def random_weight_targets(shape, gamma: float, rng: np.random.Generator) -> np.ndarray:
@@ -272,12 +319,12 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
     keep : ndarray of bool, shape (units,) or (batch, units)
         True where the unit is kept.
     """
-    check_weight(w, "targeted_unit_keep")
+    check_weight(w, "targeted_unit_keep", finite=targets is not None)  # else checked while ranking
     gamma = check_real(gamma, "gamma", "targeted_unit_keep", low=0, high=1)
     alpha = check_real(alpha, "alpha", "targeted_unit_keep", low=0, high=1)
     check_generator(rng, "rng", "targeted_unit_keep")
     if targets is None:
-        targets = bottom_k(unit_norms(w), n_targets(w.shape[1], gamma))
+        targets = bottom_k(unit_ranks_of(w, "targeted_unit_keep"), n_targets(w.shape[1], gamma))
     else:
         check_mask(targets, "targets", (w.shape[1],), "targeted_unit_keep")
     if batch is None:

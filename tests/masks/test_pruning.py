@@ -5,6 +5,7 @@ on top of an earlier mask, and bad input."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,6 +16,11 @@ from strategies import FRACTIONS, weights
 from tdnumpy import masks
 
 ORDER = lambda w: np.abs(w).astype(np.float64)  # noqa: E731
+
+
+def exact_square_sums(w: np.ndarray) -> list[Fraction]:
+    """||W[:, o]||^2 for every column, exactly: the order units are pruned in."""
+    return [sum((Fraction(float(x)) ** 2 for x in w[:, o]), Fraction(0)) for o in range(w.shape[1])]
 
 
 def _some_removed_above_kept(scores: np.ndarray, keep: np.ndarray) -> bool:
@@ -38,8 +44,22 @@ def test_unit_pruning_is_targeted_unit_dropout_with_alpha_one(w, f, seed):
     keep = masks.unit_prune_keep(w, f)
     assert keep.shape == (w.shape[1],)
     assert np.count_nonzero(~keep) == math.floor(f * w.shape[1])
-    assert not _some_removed_above_kept(masks.unit_norms(w), keep)
+    assert not _some_removed_above_kept(np.array(exact_square_sums(w), dtype=object), keep)
     np.testing.assert_array_equal(keep, masks.targeted_unit_keep(w, f, 1.0, np.random.default_rng(seed)))
+
+
+def test_unit_pruning_ranks_exactly():
+    """Equal norms whose float64 sums can differ (issue 14) tie, and go by index; a
+    norm larger by a subnormal's square, far below float64's resolution, is larger;
+    units an earlier mask dropped rank below the zero column and stay dropped."""
+    w = np.array([[-2.2, 0.68], [0.05, 0.05], [0.68, -2.2]])
+    np.testing.assert_array_equal(masks.unit_prune_keep(w, 0.5), [False, True])
+    w = np.array([[1.0, 1.0, 0.0, 2.0], [0.0, 5e-324, 0.0, 0.0]])
+    np.testing.assert_array_equal(masks.unit_prune_keep(w, 0.5), [False, True, False, True])
+    np.testing.assert_array_equal(masks.unit_prune_keep(w, 0.25, np.array([True, True, True, False])),
+                                  [True, True, True, False])
+    np.testing.assert_array_equal(masks.unit_prune_keep(w, 0.5, np.array([True, True, True, False])),
+                                  [True, True, False, False])
 
 
 @given(w=weights(), f=FRACTIONS)
