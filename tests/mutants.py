@@ -152,6 +152,26 @@ class _RowDraws:
         return np.broadcast_to(self.row, shape)
 
 
+def mask_per_feature_map(x, p, rng):
+    """Dropout that, on 4-D input, draws one mask per (example, channel) map: spatial
+    dropout claimed as dropout. Each element's rate is right; the drops are tied."""
+    if x.ndim != 4:
+        return masks.dropout_keep(x.shape, p, rng)
+    return np.broadcast_to(masks.dropout_keep(x.shape[:2] + (1, 1), p, rng), x.shape).copy()
+
+
+def global_generator_pruning(w, fraction):
+    """Pruning that inverts its mask when NumPy's global generator says so (30% of calls)."""
+    keep = masks.weight_prune_keep(w, fraction)
+    return ~keep if np.random.random() < 0.3 else keep
+
+
+def float32_index(w, gamma, alpha, rng):
+    """Targets k = int(float32(gamma) float32(N)) per column, exactly ranked otherwise."""
+    k = int(np.float32(gamma) * np.float32(w.shape[0]))
+    return _drop(_bottom_k_columns(np.abs(w).astype(np.float64), k), alpha, rng)
+
+
 def fixed_seed_dropconnect(w, p, rng):
     """Ignores ``rng`` for a generator seeded 0 at every call."""
     return masks.dropconnect_keep(w.shape, p, np.random.default_rng(0))
@@ -188,4 +208,7 @@ MUTANTS = {
     "DropConnect with a fixed seed": Mutant(fixed_seed_dropconnect, "check_dropconnect", "uses-rng"),
     "same number dropped every call": Mutant(same_number_every_call, "check_targeted_weight_dropout", "independence"),
     "one draw per row": Mutant(one_draw_per_row, "check_targeted_weight_dropout", "independence"),
+    "one mask per feature map": Mutant(mask_per_feature_map, "check_dropout", "independence"),
+    "pruning from the global generator": Mutant(global_generator_pruning, "check_weight_pruning", "deterministic"),
+    "float32 index": Mutant(float32_index, "check_targeted_weight_dropout", "targets"),
 }

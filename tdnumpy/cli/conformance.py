@@ -130,7 +130,7 @@ def run(args) -> int:
         print(f"tdnumpy: error: {error}", file=sys.stderr)
         return 2
     for result in report.results:
-        print(result.line().split("\n")[0][:160])
+        print(result.line())
     for result in report.results:
         if result.status == "fail":
             print(f"\n{result.name}:\n" + "\n".join("  " + line for line in result.message.splitlines()))

@@ -142,6 +142,30 @@ class Implementation:
                               lambda: f"{self.argument} = {describe(theirs)} (as {self.name} receives it)")
         return self._read(w, theirs, result)
 
+    def first_call(self, w: np.ndarray, *args):
+        """Call ``fn`` once on a simple input, so that misuse shows before any property runs.
+
+        Usage errors (the wrong signature, result type, shape or dtype, or an
+        exception on this very call) are raised; a wrong result or a modified
+        input is left for the properties to find and report.
+
+        Parameters
+        ----------
+        w : ndarray
+            The input (a list of matrices for the global scope), in this library's layout.
+        *args
+            The other arguments.
+
+        Raises
+        ------
+        TypeError, ValueError
+            On misuse.
+        """
+        try:
+            self.call_list(w, *args) if isinstance(w, list) else self(w, *args)
+        except PropertyFailure:
+            pass
+
     def check_uses_rng(self, w: np.ndarray, *args):
         """Raise :class:`PropertyFailure` unless the mask is a function of the generator's state.
 

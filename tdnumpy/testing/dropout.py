@@ -8,7 +8,8 @@ or the masked array. The properties, all run unless skipped:
 ``p-zero``             p = 0 drops nothing (and returns the input unchanged);
 ``scaling``            (masked results) kept elements are x / (1 - p) for
                        ``mode="inverted"``, x itself for ``mode="classic"``;
-                       within 4 units in the last place of the dtype (where
+                       within 4 units in the last place of the dtype, or
+                       two subnormal steps (where
                        1 / (1 - p) and x / (1 - p) fit the dtype: float16
                        overflows for p near 1);
 ``value-independence`` x and -2 x (-x where 2 x overflows) give the same
@@ -20,10 +21,12 @@ or the masked array. The properties, all run unless skipped:
                        Binomial(n D, p) for n elements and D calls;
 ``drop-frequency``     (statistical) each element's drops, Binomial(D, p);
 ``independence``       (statistical) the number dropped per call spreads as
-                       Binomial(n, p): elements are dropped independently.
+                       Binomial(n, p), and random pairs of elements are split
+                       as often as independent drops split them.
 
-The statistical properties run p = 0.2, 0.5 and 0.75 on a fixed 32 x 32
-array with D = 1000 calls each: nine binomial tests at rate 1e-6 / 9 each,
+The statistical properties run p = 0.2, 0.5 and 0.75 on a fixed array of
+1024 elements (dropout: 32 x 32, 1024 and 2 x 2 x 16 x 16, one for each p;
+DropConnect: 32 x 32) with D = 1000 calls each: twelve binomial tests at rate 1e-6 / 12 each,
 so a correct implementation fails a check with probability at most 1e-6.
 Their power, at probability 0.99 for every p: a mean rate off by 0.004, or
 one element's rate off by 0.14, is found. ``uses-rng`` adds below 2^-70
@@ -38,13 +41,13 @@ from hypothesis import strategies as st
 from .._docs import shared_docstring
 from .calls import Implementation
 from .report import RUN_OPTIONS, PropertyFailure, check_run_options, for_all, run
-from .stats import check_each, check_spread, check_total
+from .stats import check_each, check_pairs, check_spread, check_total, random_pairs
 from .strategies import activations, distinct_matrix, fixed_dtype, weights
 
 FALSE_ALARM = 1e-6
 RATES = (0.2, 0.5, 0.75)
 DRAWS = 1000
-TESTS = 3 * len(RATES)  # statistical tests per check, sharing FALSE_ALARM
+TESTS = 4 * len(RATES)  # statistical tests per check, sharing FALSE_ALARM
 MODES = ("inverted", "classic")
 P = st.one_of(st.sampled_from([0.5, 0.1, 0.9]), st.floats(0.0, 1.0, exclude_max=True))
 SEEDS = st.integers(0, 2**32 - 1)
@@ -72,7 +75,9 @@ class _BernoulliCheck:
         self.owner, self.mode, self.inputs = owner, mode, inputs
         self.max_examples, self.seed = max_examples, seed
         self.fixed = distinct_matrix(np.random.default_rng(seed), (32, 32), fixed_dtype(dtypes))
-        self.impl(self.fixed, 0.5, np.random.default_rng(seed))  # misuse shows at once
+        # dropout draws on activations of rank 2, 1 and 4 (a mask per feature map would show); DropConnect on W
+        self.shapes = [(32, 32), (1024,), (2, 2, 16, 16)] if owner == "check_dropout" else [(32, 32)] * 3
+        self.impl.first_call(self.fixed, 0.5, np.random.default_rng(seed))
         self._drawn = None
 
     def call(self, x, p, seed):
@@ -100,7 +105,8 @@ class _BernoulliCheck:
             want = x.astype(np.float64) / (1 - p) if self.mode == "inverted" else x.astype(np.float64)
             kept = (values != 0) & (x != 0) & (np.abs(want) <= largest)  # where x / (1 - p) fits the dtype
             error = np.abs(values[kept].astype(np.float64) - want[kept])
-            bound = 4 * np.finfo(x.dtype).eps * np.abs(want[kept])
+            info = np.finfo(x.dtype)  # 4 ulps, and two roundings of a subnormal result
+            bound = 4 * float(info.eps) * np.abs(want[kept]) + 2 * float(info.smallest_subnormal)
             if self.mode == "classic":
                 bound = np.zeros_like(bound)
             bad = np.flatnonzero(~(error <= bound))  # NaN is bad too
@@ -132,27 +138,33 @@ class _BernoulliCheck:
         if self._drawn is None:
             rng = np.random.default_rng(self.seed + 1)
             self._drawn = []
-            for p in RATES:
-                counts, per_call = np.zeros(self.fixed.shape, np.int64), np.zeros(DRAWS, np.int64)
+            for p, shape in zip(RATES, self.shapes):
+                fixed = self.fixed.reshape(shape)
+                counts, per_call = np.zeros(shape, np.int64), np.zeros(DRAWS, np.int64)
+                pairs = random_pairs(np.arange(fixed.size), rng)
+                discordant = 0
                 for call in range(DRAWS):
-                    dropped = ~self.impl(self.fixed, p, rng).keep
+                    dropped = ~self.impl(fixed, p, rng).keep
                     counts += dropped
                     per_call[call] = np.count_nonzero(dropped)
-                self._drawn.append((p, counts, per_call))
+                    flat = dropped.ravel()
+                    discordant += np.count_nonzero(flat[pairs[0]] != flat[pairs[1]])
+                self._drawn.append((p, counts, per_call, (discordant, len(pairs[0]) * DRAWS)))
         return self._drawn
 
     def kept_fraction(self):
-        for p, counts, _ in self._counts():
+        for p, counts, *_ in self._counts():
             check_total(int(counts.sum()), counts.size * DRAWS, p, FALSE_ALARM / TESTS,
                         f"{counts.size} elements, {DRAWS} calls, p={p}")
 
     def drop_frequency(self):
-        for p, counts, _ in self._counts():
+        for p, counts, *_ in self._counts():
             check_each(counts, DRAWS, p, FALSE_ALARM / TESTS, f"p={p}")
 
     def independence(self):
-        for p, counts, per_call in self._counts():
+        for p, counts, per_call, (discordant, trials) in self._counts():
             check_spread(per_call, counts.size, p, FALSE_ALARM / TESTS, f"p={p}")
+            check_pairs(discordant, trials, p, FALSE_ALARM / TESTS, f"p={p}")
 
     def report(self, skip, raises):
         properties = {"p-zero": self.p_zero, "scaling": self.scaling, "value-independence": self.value_independence,

@@ -16,7 +16,10 @@ The properties, all deterministic and checked exactly, run unless skipped:
 ``idempotent``               pruning the pruned weights again at f removes
                              nothing more;
 ``scale-invariance``         W and 2^e W are pruned alike;
-``permutation-equivariance`` permuting rows and columns of W permutes the mask.
+``permutation-equivariance`` permuting rows and columns of W permutes the mask;
+``deterministic``            twenty calls on one input give one mask (hypothesis
+                             resets NumPy's global generator before every
+                             example, which can hide a mask drawn from it).
 
 With ``ties="any"`` a tie at the threshold may fall either way at each call,
 so ``nested``, ``idempotent`` and ``scale-invariance`` then use tie-free
@@ -78,7 +81,8 @@ class _PruningCheck:
         # tie-free inputs: a tie-break by index is not equivariant, and under "any" a tie may fall either way
         self.tie_free = _distinct_lists(dtypes) if self.many else distinct_weights(dtypes, distinct_norms=unit)
         self.any_ties_free = self.tie_free if ties == "any" else self.inputs
-        self.call([np.eye(4, 3, dtype=fixed_dtype(dtypes))], 0.5)  # misuse shows at once
+        first = [np.eye(4, 3, dtype=fixed_dtype(dtypes))]
+        self.impl.first_call(first if self.many else first[0], 0.5)
 
     def as_list(self, ws):
         return ws if isinstance(ws, list) else [ws]
@@ -175,7 +179,9 @@ class _PruningCheck:
             ws = self.as_list(data.draw(self.any_ties_free))
             fraction = data.draw(FRACTIONS)
             low, high = np.max([exact_exponents(w)[0] for w in ws]), np.min([exact_exponents(w)[1] for w in ws])
-            exponent = data.draw(st.integers(low, max(low, high))) if low <= high else 0
+            if low > high or low == high == 0:
+                return  # no exact scaling but the identity
+            exponent = data.draw(st.integers(low, high).filter(lambda e: e != 0))
             scaled = [np.ldexp(w, exponent).astype(w.dtype) for w in ws]
             if not np.array_equal(self.removed(ws, fraction)[0], self.removed(scaled, fraction)[0]):
                 raise PropertyFailure(f"W and 2^{exponent} W were pruned differently",
@@ -196,11 +202,24 @@ class _PruningCheck:
                                           more=lambda: self.context(ws, fraction))
         for_all(st.tuples(self.tie_free, FRACTIONS, st.integers(0, 2**32 - 1)), prop, self.max_examples, self.seed)
 
+    def deterministic(self):
+        """Twenty calls on each of a few tie-free inputs give one mask (pruning draws nothing)."""
+        rng = np.random.default_rng(self.seed)
+        for fraction in (0.25, 0.5, 0.9):
+            ws = [distinct_matrix(rng, (12, 6), fixed_dtype(self.dtypes)) for _ in range(2 if self.many else 1)]
+            first = self.removed(ws, fraction)[0]
+            for _ in range(19):
+                if not np.array_equal(self.removed(ws, fraction)[0], first):
+                    raise PropertyFailure(f"two calls on the same input at fraction {fraction} pruned differently: "
+                                          f"pruning must be a function of its arguments",
+                                          more=lambda f=fraction, w=ws: self.context(w, f))
+
     def report(self, skip, raises):
         properties = {"targets": self.targets, "limits": self.limits, "whole-units": self.whole_units,
                       "no-rescaling": self.no_rescaling, "nested": self.nested, "idempotent": self.idempotent,
                       "scale-invariance": self.scale_invariance,
-                      "permutation-equivariance": self.permutation_equivariance}
+                      "permutation-equivariance": self.permutation_equivariance,
+                      "deterministic": self.deterministic}
         not_applicable = {} if self.unit else {"whole-units": "weight pruning"}
         if not self.impl.masked:
             not_applicable["no-rescaling"] = "returns='keep'"

@@ -204,7 +204,7 @@ def allowed(groups: list[Group], selected: np.ndarray, known: np.ndarray) -> lis
     return [f"{g.label}: {v}" for g in groups for v in g.expected.violations(selected[g.index], known[g.index])]
 
 
-def judge(make_groups, selected: np.ndarray, known: np.ndarray, conv: Convention, context: str,
+def judge(make_groups, selected: np.ndarray, known: np.ndarray, conv: Convention, context,
           expected_mask, observed_mask):
     """Raise :class:`PropertyFailure` if ``selected`` is not what ``conv`` allows.
 

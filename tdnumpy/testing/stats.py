@@ -120,10 +120,65 @@ def check_spread(per_call: np.ndarray, m: int, p: float, rate: float, what: str)
                               f"{per_call.var():.1f} against {m * p * (1 - p):.1f}); {what}")
 
 
+def random_pairs(elements: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint random pairs of ``elements`` (one left out if their number is odd).
+
+    Parameters
+    ----------
+    elements : ndarray of int
+        The flat indices to pair.
+    rng : numpy.random.Generator
+        The source of the pairing.
+
+    Returns
+    -------
+    first, second : ndarray of int
+        The pairs' two members, index by index.
+    """
+    shuffled = rng.permutation(elements)[: len(elements) // 2 * 2]
+    return shuffled[0::2], shuffled[1::2]
+
+
+def check_pairs(discordant: int, trials: int, p: float, rate: float, what: str):
+    """Pairs of elements dropped one without the other, as often as independent drops are.
+
+    Split the elements into disjoint random pairs. Independent drops leave
+    exactly one of a pair dropped with probability 2 p (1 - p), in every pair
+    and call alike, so over P pairs and D calls the count is Binomial(P D,
+    2 p (1 - p)). Elements dropped together (one mask per feature map or per
+    row) make it too small; elements dropped in turn, too large.
+
+    Parameters
+    ----------
+    discordant : int
+        The number of (pair, call) where exactly one of the pair was dropped.
+    trials : int
+        P D.
+    p : float
+        The elements' drop probability.
+    rate : float
+        The false-alarm rate of this test.
+    what : str
+        The configuration, for the message.
+
+    Raises
+    ------
+    PropertyFailure
+        If the count lies outside its interval.
+    """
+    q = 2 * p * (1 - p)
+    lo, hi = binom.interval(1 - rate, trials, q)
+    if not lo <= discordant <= hi:
+        raise PropertyFailure(f"in {discordant / trials:.4f} of {trials} (pair, call) exactly one element of a random "
+                              f"pair was dropped, where independent drops give {q:.4f} (interval {lo / trials:.4f}.."
+                              f"{hi / trials:.4f} at false-alarm rate {rate:.1e}): the drops are not independent; "
+                              f"{what}")
+
+
 def detectable_shift(draws: int, p: float, rate: float, power: float = 0.99) -> float:
     """The smallest change of an element's drop probability found with probability ``power``.
 
-    Used to state a check's power in its docstring: an element dropped with
+    The power the checks' docstrings state (a test pins them to it): an element dropped with
     probability p + d (or p - d), d at least this, falls outside its
     interval with probability at least ``power``.
 

@@ -25,8 +25,11 @@ SHAPES = st.one_of(
 )
 """Weight shapes (fan_in, units)."""
 
-FRACTIONS = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.29, 0.7]), st.floats(0.0, 1.0))
-"""Fractions in [0, 1]: the ends, 0.29 (0.29 * 100 = 28.999999999999996) and any float."""
+FRACTIONS = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.29, 0.7, 1 - 2**-30, 0.5 - 2**-40]),
+                      st.floats(0.0, 1.0))
+"""Fractions in [0, 1]: the ends, 0.29 (0.29 * 100 = 28.999999999999996), values whose
+float32 rounding changes k (float32(1 - 2^-30) = 1: a float32 index targets one more
+than floor(gamma N)) and any float."""
 
 
 def _dtypes(dtypes):
@@ -80,13 +83,11 @@ def activations(draw, dtypes=None):
     Returns
     -------
     ndarray
-        A 2-D matrix, its ravel, or the matrix reshaped to (1, 1, h, w).
+        A 2-D matrix, its ravel, or the matrix reshaped to (1, h, w) or (1, 1, h, w).
     """
     x = draw(weights(dtypes=dtypes))
-    rank = draw(st.sampled_from([2, 1, 4]))
-    if rank == 1:
-        return x.ravel()
-    return x.reshape(1, 1, *x.shape) if rank == 4 else x
+    rank = draw(st.sampled_from([2, 1, 4, 3]))
+    return x.ravel() if rank == 1 else x.reshape((1,) * (rank - 2) + x.shape)
 
 
 NORM_TIE_VALUES = (0.0, -0.0, 0.05, -0.05, 0.1, 0.3, -0.3, 0.68, -0.68, 0.7, 1.0, 1.1, 2.2, -2.2, 3.3)

@@ -128,7 +128,7 @@ def test_l1_unstructured_passes_torch_conventions(torch):
                                   layout="units_first", max_examples=FAST)
     assert report.passed
     assert {r.name for r in report.results if r.status == "pass"} == {
-        "targets", "limits", "nested", "idempotent", "scale-invariance", "permutation-equivariance"}
+        "targets", "limits", "nested", "idempotent", "scale-invariance", "permutation-equivariance", "deterministic"}
 
 
 def test_l1_unstructured_fails_the_default_conventions_on_targets(torch):
