@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import masks
+
 ROUNDINGS = ("floor", "round", "ceil")
 TIES = ("lower-index", "any", "strict", "inclusive")
 
@@ -142,12 +144,10 @@ def expected(scores: np.ndarray, k: int, ties: str) -> Expected:
         The allowed selections.
     """
     n = len(scores)
-    order = np.argsort(scores, kind="stable")  # by score, then index
     if ties == "lower-index" or k in (0, n) and ties != "strict":
-        chosen = np.zeros(n, bool)
-        chosen[order[:k]] = True
+        chosen = masks.bottom_k(scores, k)  # the reference's own selection: ties to the lower index
         return Expected(chosen, chosen)
-    ranked = scores[order]
+    ranked = np.sort(scores)
     if ties == "strict":
         chosen = np.ones(n, bool) if k == n else scores < ranked[k]
         return Expected(chosen, chosen)
