@@ -8,6 +8,8 @@ flags, builds what the library takes, calls it and prints.
     data           data.py      tdnumpy.data.locate
     bench          bench.py     tdnumpy.experiments.bench
     conformance    conformance.py  tdnumpy.testing (the conformance kit)
+    sweep          sweep.py     tdnumpy.experiments.sweeps.sweep
+    reproduce      sweep.py     tdnumpy.experiments.reproduce.reproduce
 
 Errors meant for the user end the command with ``tdnumpy: error: ...`` and
 exit code 1 (2 for a malformed flag); ``TDNUMPY_DEBUG=1`` shows the traceback.
@@ -25,15 +27,16 @@ from .. import __version__
 from .._validation import ParameterError
 from ..data import DataNotFoundError, IDXError
 from ..data.download import DownloadError
+from ..experiments.sweeps import SweepError
 from ..training.checkpoint import CheckpointError
 from ..training.fit import TrainingDiverged
-from . import bench, conformance, data, evaluate, export, prune, train
+from . import bench, conformance, data, evaluate, export, prune, sweep, train
 from ._args import flag
 
-COMMANDS = (train, evaluate, prune, export, data, bench, conformance)
+COMMANDS = (train, evaluate, prune, export, data, bench, conformance, sweep)
 
 # Errors that carry a message meant for the user; set TDNUMPY_DEBUG=1 to see the traceback.
-EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, TrainingDiverged,
+EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, TrainingDiverged, SweepError,
                    OSError, ValueError, TypeError)
 
 
@@ -45,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "check other implementations.")
     parser.add_argument("--version", action="version", version=f"tdnumpy {__version__}")
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,evaluate,prune,export-sparse,data,bench,conformance}")
+                                metavar="{train,evaluate,prune,export-sparse,data,bench,conformance,sweep,reproduce}")
     for command in COMMANDS:
         command.add_parser(sub)
     return parser

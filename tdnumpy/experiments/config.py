@@ -145,6 +145,11 @@ class RunConfig:
     validation : int
         Hold out the last N training images as a validation set, reported per
         epoch; 5000 is usual.
+    train_images : int or None
+        Train on the first N training images only (after the held-out ones are
+        set aside), for quick runs and tests (None: all of them).
+    test_images : int or None
+        Measure on the first N test images only (None: all 10,000).
     reg : str
         A regulariser name of :data:`tdnumpy.experiments.regularisers.NAMES` on
         its default layers, or one per layer as "fc1=dropconnect,fc2=dropout".
@@ -212,6 +217,8 @@ class RunConfig:
     lr_decay: float = _field(0.1, _number(float, 0.0, 1.0, "neither"))
     seed: int = _field(0, _number(int, 0))
     validation: int = _field(0, _number(int, 0))
+    train_images: int | None = _field(None, _number(int, 1, optional=True))
+    test_images: int | None = _field(None, _number(int, 1, optional=True))
     reg: str = _field("none")
     reg_layers: tuple | None = _field(None, Rule(string_list=True, optional=True))
     gamma: float = _field(_REG.gamma, FRACTION)

@@ -15,6 +15,7 @@ record holding the config, see :mod:`tdnumpy.training.checkpoint`) and
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -26,7 +27,7 @@ import numpy as np
 
 from .._io import atomic_write_json
 from .._validation import ParameterError
-from ..data import Dataset, load_dataset, to_inputs
+from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..training.fit import evaluate, fit
@@ -163,7 +164,7 @@ def dataset_for(config: RunConfig, data=None, *, any_name: bool = False) -> Data
         The dataset.
     """
     if data is None or isinstance(data, (str, os.PathLike)):
-        return load_dataset(config.dataset, data, validation=config.validation)
+        return limited(load_dataset(config.dataset, data, validation=config.validation), config)
     if callable(data):
         data = data(config.dataset, config.validation)
     if not isinstance(data, Dataset):
@@ -175,7 +176,33 @@ def dataset_for(config: RunConfig, data=None, *, any_name: bool = False) -> Data
     if held_out != config.validation:
         raise ParameterError(f"`data` holds out {held_out} validation images but the config's `validation` is "
                              f"{config.validation}; load it with load_dataset(..., validation={config.validation}).")
-    return data
+    return limited(data, config)
+
+
+def limited(dataset: Dataset, config: RunConfig) -> Dataset:
+    """``dataset`` with only the first ``config.train_images`` training and
+    ``config.test_images`` test images (all of them where those are None).
+
+    Parameters
+    ----------
+    dataset : Dataset
+        The dataset, its validation images already held out.
+    config : RunConfig
+        The run's config.
+
+    Returns
+    -------
+    Dataset
+        The same dataset, or a copy whose splits are views of the first images.
+    """
+    train, test = dataset.train, dataset.test
+    if config.train_images is not None and config.train_images < len(train):
+        train = Split(train.images[:config.train_images], train.labels[:config.train_images])
+    if config.test_images is not None and config.test_images < len(test):
+        test = Split(test.images[:config.test_images], test.labels[:config.test_images])
+    if train is dataset.train and test is dataset.test:
+        return dataset
+    return dataclasses.replace(dataset, train=train, test=test)
 
 
 def output_folder(out) -> Path:

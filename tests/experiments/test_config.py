@@ -95,6 +95,7 @@ BAD_VALUES = [
     ("gradual_kind", "std", ValueError), ("nesterov", 1, TypeError), ("per_example", "yes", TypeError),
     ("reg_layers", "fc1", TypeError), ("model", "mlp:784", ValueError), ("model", 300, TypeError),
     ("reg", "dropot", ValueError), ("ramp_alpha", None, TypeError), ("standout_beta", float("-inf"), ValueError),
+    ("train_images", 0, ValueError), ("test_images", 1.5, TypeError),
 ]
 
 
