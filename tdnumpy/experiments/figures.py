@@ -62,22 +62,6 @@ def save_figure(figure, path) -> Path:
     return path
 
 
-def variants(rows: list[dict]) -> list[str]:
-    """The variant labels in the order the sweep lists them.
-
-    Parameters
-    ----------
-    rows : list of dict
-        The CSV's rows.
-
-    Returns
-    -------
-    list of str
-        Each label once.
-    """
-    return list(dict.fromkeys(r["variant"] for r in rows))
-
-
 def setting_columns(rows: list[dict]) -> list[str]:
     """The columns a sweep varied besides the seed: those its CSV has between
     ``reg`` and ``seed`` (RunConfig fields, then evaluation settings).

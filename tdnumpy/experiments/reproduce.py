@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,10 @@ HAN_TABLE_1 = {"lenet300": {"error_before": 1.64, "error_after": 1.59, "paramete
                "lenet5": {"error_before": 0.80, "error_after": 0.77, "parameters": "431K", "left": "36K",
                           "compression": 12}}
 DEPENDENCE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 0.9)
+# The (prune entry, fraction) columns of the accuracy tables: the README's 0 / 90 / 99% weight and
+# 0 / 50 / 80% unit sparsity (LeNet-5's unit fractions stop at 75% and 90%, so 75% there).
+MLP_COLUMNS = (("weight", "0"), ("weight", "0.9"), ("weight", "0.99"), ("unit", "0"), ("unit", "0.5"), ("unit", "0.8"))
+LENET5_COLUMNS = MLP_COLUMNS[:5] + (("unit", "0.75"),)
 
 
 def reproduce(name: str, out="figures", *, quick: bool = False, runs=None, jobs: int = 1,
@@ -72,7 +75,7 @@ def reproduce(name: str, out="figures", *, quick: bool = False, runs=None, jobs:
     runs = Path(runs) if runs is not None else Path("runs") / "reproduce" / (name + ("-quick" if quick else ""))
     sweep(config, runs, jobs=jobs, dask_scheduler=dask_scheduler, data_dir=data_dir, progress=progress, log=log)
     written = [folder / f"{name}.csv"]
-    shutil.copyfile(runs / "results.csv", written[0])
+    atomic_write_bytes(written[0], (runs / "results.csv").read_bytes())
     rows = figures.read_results(written[0])
     written += DRAW[name](config, rows, folder, runs / "runs", data_dir)
     for path in written:
@@ -88,15 +91,11 @@ def _curves(config: SweepConfig, rows, folder: Path, runs: Path, data_dir, table
 
 
 def _mlp(config, rows, folder, runs, data_dir) -> list[Path]:
-    columns = (("weight", "0"), ("weight", "0.9"), ("weight", "0.99"), ("unit", "0"), ("unit", "0.5"),
-               ("unit", "0.8"))
-    return _curves(config, rows, folder, runs, data_dir, columns)
+    return _curves(config, rows, folder, runs, data_dir, MLP_COLUMNS)
 
 
 def _lenet5(config, rows, folder, runs, data_dir) -> list[Path]:
-    columns = (("weight", "0"), ("weight", "0.9"), ("weight", "0.99"), ("unit", "0"), ("unit", "0.5"),
-               ("unit", "0.75"))
-    return _curves(config, rows, folder, runs, data_dir, columns)
+    return _curves(config, rows, folder, runs, data_dir, LENET5_COLUMNS)
 
 
 def _td_mnist_mlp(config, rows, folder, runs, data_dir) -> list[Path]:

@@ -66,6 +66,19 @@ class PruneSpec:
 
 
 def unknown_keys(table: dict, known, source: str, prefix: str) -> None:
+    """Refuse a key of ``table`` that is not in ``known``, naming it and its value.
+
+    Parameters
+    ----------
+    table : dict
+        A section of the configuration.
+    known : sequence of str
+        The keys it may hold.
+    source : str
+        The file, for the message.
+    prefix : str
+        The section's path, put before the key (``"quick."``).
+    """
     unknown = sorted(set(table) - set(known))
     if unknown:
         raise SweepConfigError(f"{source}: unknown key `{prefix}{unknown[0]}` (value {table[unknown[0]]!r}); "
@@ -73,12 +86,48 @@ def unknown_keys(table: dict, known, source: str, prefix: str) -> None:
 
 
 def typed(value, kind, source: str, key: str):
+    """``value`` if it is a ``kind`` (a bool is no int or str), else an error naming ``key``.
+
+    Parameters
+    ----------
+    value : object
+        The value.
+    kind : type
+        What it must be.
+    source : str
+        The file, for the message.
+    key : str
+        The key's path, for the message.
+
+    Returns
+    -------
+    object
+        ``value``.
+    """
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise SweepConfigError(f"{source}: `{key}` must be a {kind.__name__}. Got {value!r}.")
     return value
 
 
 def prune_specs(value, extra: dict, source: str, where: str) -> tuple:
+    """The checked ``[[prune]]`` entries of a sweep or a variant.
+
+    Parameters
+    ----------
+    value : list of dict
+        The entries, as TOML decodes them.
+    extra : dict
+        Keys merged into every entry (``quick.prune`` under ``--quick``).
+    source : str
+        The file, for messages.
+    where : str
+        The entries' path, for messages (``"prune"``, ``"variants['x'].prune"``).
+
+    Returns
+    -------
+    tuple of PruneSpec
+        One per entry; their labels are distinct.
+    """
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise SweepConfigError(f"{source}: `{where}` must be a list of tables ([[prune]]). Got {value!r}.")
     specs = [_prune_spec({**entry, **extra}, source, f"{where}[{i}]") for i, entry in enumerate(value)]
@@ -119,7 +168,19 @@ def _prune_spec(entry: dict, source: str, where: str) -> PruneSpec:
 
 
 def check_prune_fits(spec: PruneSpec, config: RunConfig, source: str, where: str) -> None:
-    """Refuse layers and fractions that do not fit the run's model."""
+    """Refuse layers and fractions that do not fit the run's model.
+
+    Parameters
+    ----------
+    spec : PruneSpec
+        The entry.
+    config : RunConfig
+        The run it prunes.
+    source : str
+        The file, for the message.
+    where : str
+        The variant, for the message.
+    """
     try:
         chosen = pruned_layers(_skeleton(config.model), spec.kind, spec.layers, spec.skip_output)
         check_fractions(list(spec.fractions), chosen, spec.kind, spec.iterative)

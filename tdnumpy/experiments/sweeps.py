@@ -12,7 +12,12 @@ The output folder holds
   done. A restarted sweep skips every cell whose rows file exists, reuses
   every finished run, and loses nothing but the cells in progress;
 - ``timings.json``: seconds per cell and in all, the machine and the jobs
-  (kept out of the CSV, which holds only what the seeds determine).
+  (kept out of the CSV, which holds only what the seeds determine);
+- ``.sweep.lock`` while a sweep runs: a second sweep into the same folder is
+  refused; the lock of a killed sweep, whose process is gone, is taken over.
+
+A cell that fails (a diverging run, say) is named at the end, in a
+:class:`SweepError`, after every other cell has run; a rerun tries it again.
 
 Cells run in worker processes, each with one BLAS thread: the float sums of
 a matrix product depend on how many threads share it, so fixing one makes
@@ -101,6 +106,12 @@ def sweep(config, out, *, jobs: int = 1, dask_scheduler: str | None = None, quic
     runs = output_folder(folder / "runs")
     data_dir = None if data_dir is None else str(Path(data_dir).resolve())
     _check_against_data(config, data_dir)  # fails now, not after hours of training
+    with _only_sweep_in(folder):
+        return _run(config, folder, runs, jobs, dask_scheduler, data_dir, progress, log)
+
+
+def _run(config: SweepConfig, folder: Path, runs: Path, jobs: int, dask_scheduler, data_dir, progress, log):
+    """The body of :func:`sweep`, once the folder is this sweep's alone."""
     _remove_temporaries(folder)
     results, todo = {}, []
     for cell in config.cells:
@@ -156,6 +167,41 @@ def _check_against_data(config: SweepConfig, data_dir) -> None:
             gradual_pruning(c, _skeleton(c.model), -(-images // c.batch_size))
         except ValueError as e:  # a ParameterError names fields in backquotes, as the config does
             raise SweepConfigError(f"{where}: {e}") from None
+
+
+@contextmanager
+def _only_sweep_in(folder: Path):
+    """Hold ``folder/.sweep.lock`` (this process's id) while the sweep runs, so
+    that two sweeps never write one folder; a lock left by a killed sweep, whose
+    process is gone, is taken over."""
+    path = folder / ".sweep.lock"
+    for attempt in (1, 2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = _process_alive(path)
+            if owner is not None or attempt == 2:
+                raise ParameterError(f"`out` {folder}: another sweep (process {owner}) is writing there; wait for "
+                                     f"it, choose another folder, or remove {path} if that process is no sweep.") \
+                    from None
+            path.unlink(missing_ok=True)
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _process_alive(lock: Path) -> int | None:
+    """The process id in ``lock`` if that process still runs, else None."""
+    try:
+        pid = int(lock.read_text().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):  # no such process (or an unreadable lock): a killed sweep's
+        return None
+    return pid
 
 
 def _remove_temporaries(folder: Path) -> None:

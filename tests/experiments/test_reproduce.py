@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tdnumpy.experiments import figures
-from tdnumpy.experiments.reproduce import CONFIGS, config_path, reproduce
+from tdnumpy.experiments.reproduce import CONFIGS, LENET5_COLUMNS, MLP_COLUMNS, config_path, reproduce
 from tdnumpy.experiments.sweep_config import load_sweep_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def test_accuracy_curves_have_one_curve_per_regulariser_in_each_panel(quick, nam
 
 
 def _variants(name):
-    import tomllib
+    from tdnumpy.experiments.sweep_config import tomllib  # tomli before Python 3.11
     return tomllib.loads(config_path(name).read_text())["variants"]
 
 
@@ -122,11 +122,18 @@ def test_a_rerun_reproduces_the_csvs_byte_for_byte(quick, tmp_path):
 
 def test_the_readme_results_tables_are_the_committed_csvs():
     readme = (ROOT / "README.md").read_text()
-    for name, columns in (("td-mnist-mlp", None), ("td-fashion-mlp", None)):
+    for name, columns in (("td-mnist-mlp", MLP_COLUMNS), ("td-fashion-mlp", MLP_COLUMNS),
+                          ("td-mnist-lenet5", LENET5_COLUMNS)):
         rows = figures.read_results(ROOT / "figures" / f"{name}.csv")
-        table = figures.sparsity_table(rows) if columns is None else figures.sparsity_table(rows, columns)
+        table = figures.sparsity_table(rows, columns)
         assert table in readme, f"README's {name} table differs from figures/{name}.csv"
         assert (ROOT / "figures" / f"{name}.md").read_text() == table
+
+
+def test_the_readme_quotes_the_han_and_dropconnect_tables():
+    readme = (ROOT / "README.md").read_text()
+    for name in ("han-lenet", "dropconnect-vs-dropout"):
+        assert (ROOT / "figures" / f"{name}.md").read_text() in readme, name
 
 
 def test_every_committed_figure_comes_from_a_shipped_configuration():
@@ -137,4 +144,4 @@ def test_every_committed_figure_comes_from_a_shipped_configuration():
     assert {f"{n}.csv" for n in CONFIGS} <= committed
     for path in (ROOT / "figures").glob("*.md"):
         if path.name != "README.md":
-            assert re.search(r"^\| ", path.read_text(), re.M), path
+            assert re.search(r"^\| ", path.read_text(), re.MULTILINE), path

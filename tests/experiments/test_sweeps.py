@@ -165,3 +165,20 @@ def test_the_csv_is_the_same_with_one_job(tiny, tmp_path, mnist_dir):
     path, reference = tiny
     sweep(path, tmp_path, jobs=1, data_dir=mnist_dir)
     assert (tmp_path / "results.csv").read_bytes() == reference
+
+
+def test_two_sweeps_never_write_one_folder_and_a_dead_ones_lock_is_taken_over(tmp_path, mnist_dir):
+    from tdnumpy._validation import ParameterError
+    data = {"name": "lock", "base": {"model": "lenet300", "dataset": "mnist", "epochs": 1, "train_images": 200,
+                                     "test_images": 100},
+            "variants": [{"label": "a"}], "prune": [{"kind": "weight", "fractions": [0.0]}]}
+    lock = tmp_path / ".sweep.lock"
+    lock.write_text(str(os.getpid()))  # a live process holds it
+    with pytest.raises(ParameterError, match=r"another sweep \(process \d+\) is writing there"):
+        sweep(sweep_config(data), tmp_path, data_dir=mnist_dir)
+    assert not list(tmp_path.glob("runs/*"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)
+    lock.write_text(gone.stdout.strip())  # a process that has ended
+    assert len(sweep(sweep_config(data), tmp_path, data_dir=mnist_dir)) == 1
+    assert not lock.exists()
