@@ -56,6 +56,31 @@ def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
     return w
 
 
+def check_floats(x, name: str, owner: str) -> np.ndarray:
+    """Return ``x`` as an array if it holds finite float16, float32 or float64 values, any shape.
+
+    Parameters
+    ----------
+    x : array_like
+        The values (gate locations, log variances, switches).
+    name : str
+        Its parameter name, for the message.
+    owner : str
+        The calling function, for the message.
+
+    Returns
+    -------
+    ndarray
+        ``np.asarray(x)``.
+    """
+    a = np.asarray(x)
+    if a.dtype not in (np.float16, np.float32, np.float64) or not np.isfinite(a).all():
+        raise ValueError(f"The {name!r} parameter of {owner} must be an array of finite float16, float32 or "
+                         f"float64 values. Got dtype {a.dtype}"
+                         f"{' with NaN or infinities' if a.dtype.kind == 'f' else ''} instead.")
+    return a
+
+
 # The weight parameter, as check_weight accepts it, of the functions that take one W (the
 # targets, the targeted and released keep-masks, pruning), in their docstrings' {{weight}}.
 WEIGHT_PARAMETERS = """

@@ -22,7 +22,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
+from .._docs import shared_docstring
 from .._validation import check_generator, check_real
+from ._select import check_floats
 
 BETA, GAMMA, ZETA = 2.0 / 3.0, -0.1, 1.1
 
@@ -50,27 +52,32 @@ def check_stretch(beta: float, gamma: float, zeta: float, owner: str) -> tuple[f
     return beta, gamma, zeta
 
 
-def _log_alpha(log_alpha, owner: str) -> np.ndarray:
-    a = np.asarray(log_alpha)
-    if a.dtype.kind != "f" or not np.isfinite(a).all():
-        raise ValueError(f"The 'log_alpha' parameter of {owner} must be an array of finite floats. "
-                         f"Got {a.dtype} values{'' if a.dtype.kind != 'f' else ' with NaN or infinities'}.")
-    return a
-
-
-def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA):
-    """The gate z a uniform draw u gives, and dz / dlog_alpha.
-
+# The gates' parameters, the same in every function here (log_alpha opens the Parameters section).
+_LOG_ALPHA = """
     Parameters
     ----------
-    log_alpha : ndarray of float
-        The gates' locations, any shape.
-    u : ndarray of float
-        Uniform draws in (0, 1), the shape of ``log_alpha``.
+    log_alpha : ndarray of float16, float32 or float64
+        The gates' locations, any shape; finite.
+    """
+_STRETCH = """
     beta : float
         The temperature, > 0.
     gamma, zeta : float
         The stretch, gamma < 0 < 1 < zeta.
+    """
+
+
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
+def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA):
+    """The gate z a uniform draw u gives, and dz / dlog_alpha.
+
+    The arithmetic is in float64 (a float32 u close to 1 would round to 1);
+    the results take the dtype of ``log_alpha``.
+
+    {{log_alpha}}
+    u : array_like of float
+        Uniform draws in (0, 1), the shape of ``log_alpha``.
+    {{stretch}}
 
     Returns
     -------
@@ -80,32 +87,28 @@ def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, z
         (zeta - gamma) s (1 - s) / beta where the stretched s lies inside (0, 1), else 0.
     """
     beta, gamma, zeta = check_stretch(beta, gamma, zeta, "hard_concrete_gate")
-    a = _log_alpha(log_alpha, "hard_concrete_gate")
-    u = np.asarray(u, dtype=a.dtype)
+    a = check_floats(log_alpha, "log_alpha", "hard_concrete_gate")
+    u = np.asarray(u, dtype=np.float64)
     if u.shape != a.shape or not ((u > 0) & (u < 1)).all():
         raise ValueError(f"The 'u' parameter of hard_concrete_gate must hold draws in (0, 1), shaped like "
                          f"log_alpha {a.shape}. Got shape {u.shape}.")
-    s = expit((np.log(u) - np.log1p(-u) + a) / beta)
+    s = expit((np.log(u) - np.log1p(-u) + a.astype(np.float64)) / beta)
     stretched = s * (zeta - gamma) + gamma
     inside = (stretched > 0) & (stretched < 1)
-    return np.clip(stretched, 0, 1), np.where(inside, (zeta - gamma) * s * (1 - s) / beta, 0).astype(a.dtype)
+    dz = np.where(inside, (zeta - gamma) * s * (1 - s) / beta, 0.0)
+    return np.clip(stretched, 0, 1).astype(a.dtype), dz.astype(a.dtype)
 
 
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
 def hard_concrete_sample(log_alpha, rng: np.random.Generator, beta: float = BETA, gamma: float = GAMMA,
                          zeta: float = ZETA):
     """Draw the training-time gates: :func:`hard_concrete_gate` at u ~ U(0, 1).
 
-    Parameters
-    ----------
-    log_alpha : ndarray of float
-        The gates' locations.
+    {{log_alpha}}
     rng : numpy.random.Generator
-        The source of u, one draw per gate (0, which ``random`` can return, is
-        moved to the smallest positive float).
-    beta : float
-        The temperature, > 0.
-    gamma, zeta : float
-        The stretch, gamma < 0 < 1 < zeta.
+        The source of u, one float64 draw per gate (0, which ``random`` can
+        return, is moved to the smallest positive float64).
+    {{stretch}}
 
     Returns
     -------
@@ -113,23 +116,19 @@ def hard_concrete_sample(log_alpha, rng: np.random.Generator, beta: float = BETA
         As :func:`hard_concrete_gate`.
     """
     rng = check_generator(rng, "rng", "hard_concrete_sample")
-    a = _log_alpha(log_alpha, "hard_concrete_sample")
-    u = np.maximum(rng.random(a.shape), np.finfo(np.float64).tiny).astype(a.dtype)
-    u = np.where(u > 0, u, np.finfo(a.dtype).tiny)  # float16 / float32 rounding of tiny draws
+    a = check_floats(log_alpha, "log_alpha", "hard_concrete_sample")
+    u = np.maximum(rng.random(a.shape), np.finfo(np.float64).tiny)
     return hard_concrete_gate(a, u, beta, gamma, zeta)
 
 
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
 def hard_concrete_mean(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA) -> np.ndarray:
     """The deterministic gate at evaluation, min(1, max(0, sigmoid(log_alpha) (zeta - gamma) + gamma)).
 
-    Parameters
-    ----------
-    log_alpha : ndarray of float
-        The gates' locations.
-    beta : float
-        The temperature, > 0 (checked; the test-time gate does not use it).
-    gamma, zeta : float
-        The stretch, gamma < 0 < 1 < zeta.
+    beta is checked with the others but the test-time gate does not use it.
+
+    {{log_alpha}}
+    {{stretch}}
 
     Returns
     -------
@@ -137,21 +136,16 @@ def hard_concrete_mean(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta
         The gates, in [0, 1]; exactly 0 where sigmoid(log_alpha) <= -gamma / (zeta - gamma).
     """
     beta, gamma, zeta = check_stretch(beta, gamma, zeta, "hard_concrete_mean")
-    a = _log_alpha(log_alpha, "hard_concrete_mean")
+    a = check_floats(log_alpha, "log_alpha", "hard_concrete_mean")
     return np.clip(expit(a) * (zeta - gamma) + gamma, 0, 1).astype(a.dtype)
 
 
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
 def l0_penalty(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA):
     """The expected number of non-zero gates and its gradient.
 
-    Parameters
-    ----------
-    log_alpha : ndarray of float
-        The gates' locations.
-    beta : float
-        The temperature, > 0.
-    gamma, zeta : float
-        The stretch, gamma < 0 < 1 < zeta.
+    {{log_alpha}}
+    {{stretch}}
 
     Returns
     -------
@@ -161,6 +155,6 @@ def l0_penalty(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float 
         sigma (1 - sigma), elementwise, with sigma the summand.
     """
     beta, gamma, zeta = check_stretch(beta, gamma, zeta, "l0_penalty")
-    a = _log_alpha(log_alpha, "l0_penalty")
+    a = check_floats(log_alpha, "log_alpha", "l0_penalty")
     p = expit(a.astype(np.float64) - beta * np.log(-gamma / zeta))
     return float(p.sum()), (p * (1 - p)).astype(a.dtype)

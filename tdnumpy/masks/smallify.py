@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_real
+from ._select import check_floats
 
 
 def switch_penalty(beta, strength: float):
@@ -42,9 +43,7 @@ def switch_penalty(beta, strength: float):
         Its gradient with respect to ``beta``.
     """
     strength = check_real(strength, "strength", "switch_penalty", low=0.0)
-    b = np.asarray(beta)
-    if b.dtype.kind != "f" or not np.isfinite(b).all():
-        raise ValueError(f"The 'beta' parameter of switch_penalty must be an array of finite floats. Got {b.dtype}.")
+    b = check_floats(beta, "beta", "switch_penalty")
     return strength * float(np.abs(b.astype(np.float64)).sum()), (strength * np.sign(b)).astype(b.dtype)
 
 

@@ -27,18 +27,11 @@ import numpy as np
 from scipy.special import expit
 
 from .._validation import check_real
+from ._select import check_floats
 
 K1, K2, K3 = 0.63576, 1.87320, 1.48695
 LOG_ALPHA_CLIP = 8.0
 THRESHOLD = 3.0
-
-
-def _floats(x, name: str, owner: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind != "f" or not np.isfinite(a).all():
-        raise ValueError(f"The {name!r} parameter of {owner} must be an array of finite floats. Got {a.dtype} "
-                         f"values{' with NaN or infinities' if a.dtype.kind == 'f' else ''}.")
-    return a
 
 
 def vd_log_alpha(theta, log_sigma2):
@@ -60,8 +53,8 @@ def vd_log_alpha(theta, log_sigma2):
     d_log_sigma2 : ndarray
         1 inside the clip, 0 outside.
     """
-    theta = _floats(theta, "theta", "vd_log_alpha")
-    s = _floats(log_sigma2, "log_sigma2", "vd_log_alpha")
+    theta = check_floats(theta, "theta", "vd_log_alpha")
+    s = check_floats(log_sigma2, "log_sigma2", "vd_log_alpha")
     if s.shape != theta.shape:
         raise ValueError(f"The 'log_sigma2' parameter of vd_log_alpha must have theta's shape {theta.shape}. "
                          f"Got {s.shape}.")
@@ -89,7 +82,7 @@ def neg_kl(log_alpha):
     grad : ndarray
         k1 k3 s (1 - s) + 0.5 sigmoid(-log alpha), s = sigmoid(k2 + k3 log alpha).
     """
-    a = _floats(log_alpha, "log_alpha", "neg_kl").astype(np.float64)
+    a = check_floats(log_alpha, "log_alpha", "neg_kl").astype(np.float64)
     s = expit(K2 + K3 * a)
     value = K1 * s - 0.5 * np.logaddexp(0.0, -a) - K1
     return value, K1 * K3 * s * (1 - s) + 0.5 * expit(-a)
@@ -134,7 +127,7 @@ def local_reparameterization(x, theta, log_sigma2, eps):
     ndarray, shape (batch, units)
         x theta + sqrt(x^2 (alpha theta^2)) eps, alpha from the clipped log alpha.
     """
-    x = _floats(x, "x", "local_reparameterization")
+    x = check_floats(x, "x", "local_reparameterization")
     log_alpha = vd_log_alpha(theta, log_sigma2)[0]
     variance = np.square(x) @ (np.exp(log_alpha) * np.square(theta))
     return x @ theta + np.sqrt(variance) * eps

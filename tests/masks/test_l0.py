@@ -77,3 +77,9 @@ def test_bad_draws_and_locations_are_named():
         hard_concrete_gate(np.zeros(2), np.array([0.0, 0.5]))
     with pytest.raises(ValueError, match="'log_alpha'"):
         l0_penalty(np.array([np.nan]))
+
+
+def test_a_draw_near_1_is_not_rounded_to_1_for_float32_gates():
+    # 1 - 2^-40 is 1.0 in float32; the gate computes in float64 and returns float32
+    z, dz = hard_concrete_gate(np.zeros(2, np.float32), np.array([1 - 2.0 ** -40, 0.5]))
+    assert z.dtype == dz.dtype == np.float32 and z.tolist() == [1.0, 0.5] and dz[0] == 0
