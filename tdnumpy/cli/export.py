@@ -7,7 +7,9 @@ from pathlib import Path
 
 from ..pruning.csr import INDEX_BITS
 from ..pruning.sparse import export_model, total
-from ..training.checkpoint import load_checkpoint
+from ..experiments import load_run
+from ..nn.sparsifying import learnt_sparsifiers
+from ..pruning.learned import fold
 from ._args import number
 
 
@@ -30,7 +32,11 @@ def run(args) -> int:
     """Export and print the bytes per layer."""
     if args.out.is_dir() or not args.out.name:
         raise ValueError(f"OUT {str(args.out)!r} must be a file name, not a folder.")
-    model, _ = load_checkpoint(args.checkpoint)
+    model = load_run(args.checkpoint).model
+    if learnt_sparsifiers(model):  # exported as the network it evaluates as
+        for name, r in fold(model).items():
+            print(f"{name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at evaluation "
+                  f"(folded into the weights)")
     reports = export_model(model, args.out, dense_bits=args.dense_bits, conv_bits=args.conv_bits)
     print(f"{'layer':>8} {'shape':>12} {'bits':>4} {'nonzeros':>9} {'fillers':>8} {'dense B':>10} {'sparse B':>10} "
           f"{'ratio':>6}")

@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 
 from ..experiments import load_run, prune_run
-from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, amount_label
+from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, amount_label
 from ..pruning.csr import INDEX_BITS
 from ..pruning.masking import KINDS
 from ._args import add_data_arguments, load, number, to_stderr
@@ -68,6 +68,11 @@ def add_parser(sub) -> None:
                    metavar="NAMES", help="comma-separated weighted layers to prune (default: all; for unit pruning "
                                          "all but the output layer)")
     p.add_argument("--skip-output", action="store_true", help="leave the output layer unpruned")
+    p.add_argument("--score", choices=SCORES, default=DEFAULTS["score"],
+                   help="rank by magnitude, or by the importance a run trained with a sparsifying baseline "
+                        "learnt (l0-*: gate probability, vd-*: 1 / (1 + alpha), smallify: |switch|); such a "
+                        "run is pruned as the network it evaluates as, its gates folded into the weights "
+                        "(default: %(default)s)")
     p.add_argument("--retrain-epochs", type=number(RETRAIN_EPOCHS), default=DEFAULTS["retrain_epochs"],
                    help="retrain each pruned network this many epochs on the training images (less the "
                         "checkpoint's --validation ones), with its optimiser, batch size, penalties and "
@@ -95,6 +100,7 @@ def run(args) -> int:
     source = load_run(args.checkpoint)
     out = args.out or source.checkpoint.parent / f"prune-{args.kind}"
     rows = prune_run(source, args.kind, args.fractions, layers=args.layers, skip_output=args.skip_output,
+                     score=args.score,
                      retrain_epochs=args.retrain_epochs, retrain_lr=args.retrain_lr, iterative=args.iterative,
                      remove_dead_units=args.remove_dead_units, dense_bits=args.dense_bits,
                      conv_bits=args.conv_bits, out=out, log=to_stderr,

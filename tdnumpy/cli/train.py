@@ -22,16 +22,19 @@ from ._args import add_data_arguments, flag, load, names, number, to_stderr
 
 # The flags from each of these fields on (in RunConfig's order) form a group of --help.
 GROUPS = {"reg": "regularisers: targeted dropout (Gomez et al. 2019) and its relatives",
+          "l0_strength": "the sparsifying baselines: L0 gates (Louizos et al. 2018), sparse variational dropout "
+                         "(Molchanov et al. 2017), Smallify (Leclerc et al. 2018)",
           "l1": "penalties on the weights (the paper's L1 and L2 baselines; biases are not penalised)",
           "gradual_sparsity": "gradual pruning during training (Zhu and Gupta 2017)"}
 METAVARS = {"reg": "NAME or LAYER=NAME,...", "reg_layers": "NAMES", "mc_samples": "Z", "l1": "LAMBDA",
-            "l2": "LAMBDA", "gradual_sparsity": "S", "gradual_start": "EPOCH", "gradual_interval": "STEPS"}
+            "l2": "LAMBDA", "l0_strength": "LAMBDA", "vd_strength": "LAMBDA", "smallify_strength": "LAMBDA",
+            "gradual_sparsity": "S", "gradual_start": "EPOCH", "gradual_interval": "STEPS"}
 # Where the command line says more than the docstring: the model specs and regulariser names in full.
 HELP = {"model": f"the model: {SPEC_HELP}",
-        "reg": "one of: " + ", ".join(NAMES) + ". Weight rules (td-*, dropconnect, unit-dropout, weight-dropout) "
-               "go on every weighted layer; activation noise (dropout, dropout-classic, gaussian, spatial, "
-               "standout) after every weighted layer but the last. --reg-layers picks the layers, or give one per "
-               "layer: --reg fc1=dropconnect,fc2=dropout"}
+        "reg": "one of: " + ", ".join(NAMES) + ". Weight rules (td-*, dropconnect, unit-dropout, weight-dropout, "
+               "l0-weight, vd-weight) go on every weighted layer; activation noise (dropout, dropout-classic, "
+               "gaussian, spatial, standout) and unit gates (l0-unit, vd-unit, smallify) after every weighted layer "
+               "but the last. --reg-layers picks the layers, or give one per layer: --reg fc1=dropconnect,fc2=dropout"}
 FIELD_NAMES = {f.name for f in fields(RunConfig)}
 
 

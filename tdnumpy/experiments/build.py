@@ -6,7 +6,8 @@ from __future__ import annotations
 from .._validation import ParameterError
 from ..pruning.masking import GradualPruning
 from ..training.optim import SGD, Adam
-from ..training.penalties import L1, L2
+from ..nn.sparsifying import learnt_sparsifiers
+from ..training.penalties import L1, L2, LearntPenalty
 from ..training.schedules import Constant, Cosine, PolynomialSparsity, StepDecay
 from .config import RunConfig
 
@@ -34,22 +35,36 @@ def make_optimizer(config: RunConfig, model, lr: float):
                weight_decay=config.weight_decay)
 
 
-def make_penalties(config: RunConfig, model) -> list:
-    """The L1 and L2 penalties ``config`` asks for (those of strength > 0).
+def make_penalties(config: RunConfig, model, n_train: int | None = None) -> list:
+    """The penalties ``config`` asks for (those of strength > 0): L1 and L2 on
+    the weights, and the penalty of each learnt sparsifier on ``model``.
 
     Parameters
     ----------
     config : RunConfig
-        ``l1`` and ``l2``.
+        ``l1``, ``l2``, ``l0_strength``, ``vd_strength``, ``smallify_strength``.
     model : Sequential
-        The network whose weights they penalise.
+        The network, its regularisers in place.
+    n_train : int or None
+        Training images, N of variational dropout's KL / N; needed only when
+        ``model`` carries variational dropout.
 
     Returns
     -------
-    list of Penalty
+    list of Penalty or LearntPenalty
         The penalties.
     """
-    return [cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0]
+    penalties = [cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0]
+    methods = {item.method for item in learnt_sparsifiers(model)}
+    for method, strength in (("l0", config.l0_strength), ("vd", config.vd_strength),
+                             ("smallify", config.smallify_strength)):
+        if method not in methods or strength == 0:
+            continue
+        if method == "vd" and n_train is None:
+            raise ParameterError("make_penalties needs `n_train` (the training images) for variational dropout's "
+                                 "KL / N.")
+        penalties.append(LearntPenalty(model, strength, method, 1.0 / n_train if method == "vd" else 1.0))
+    return penalties
 
 
 def lr_schedule(config: RunConfig, steps_per_epoch: int):
@@ -124,4 +139,6 @@ def describe(item) -> str:
         s = item.schedule
         return (f"gradual pruning ({item.kind}): sparsity 0 -> {s.final} over steps {s.start}.."
                 f"{s.start + s.steps * s.interval}, every {s.interval} steps")
+    if isinstance(item, LearntPenalty):
+        return f"{item.name} penalty on {len(item.items)} sparsifiers, lambda {item.strength:g}"
     return f"{item.name} penalty on the weights, lambda {item.strength}"

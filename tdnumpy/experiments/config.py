@@ -101,6 +101,10 @@ COUNT = _number(int, 1)
 FRACTION = _number(float, 0.0, 1.0)
 RATE = _number(float, 0.0, 1.0, "left")
 STRENGTH = _number(float, 0.0)
+# The sparsifying baselines' default strengths (measured on lenet300: see DESIGN.md).
+L0_STRENGTH = 0.02
+VD_STRENGTH = 0.1
+SMALLIFY_STRENGTH = 1e-3
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,30 @@ class RunConfig:
         standout: alpha of the keep probability sigmoid(alpha a + beta).
     standout_beta : float
         standout: beta of the keep probability sigmoid(alpha a + beta).
+    l0_strength : float
+        l0-weight, l0-unit: add lambda * the expected number of non-zero gates
+        to the loss (Louizos et al.'s L0 penalty), >= 0.
+    l0_beta : float
+        l0-weight, l0-unit: the hard-concrete temperature beta, > 0.
+    l0_gamma : float
+        l0-weight, l0-unit: the lower end gamma < 0 of the gates' stretch.
+    l0_zeta : float
+        l0-weight, l0-unit: the upper end zeta > 1 of the gates' stretch.
+    l0_init_drop : float
+        l0-weight, l0-unit: the gates start at log alpha = log((1 - p) / p)
+        for this p, in (0, 1) (Louizos et al.'s initial drop rate).
+    vd_strength : float
+        vd-weight, vd-unit: add lambda * KL / N to the loss (N: training
+        images; 1 is the variational lower bound), >= 0.
+    vd_threshold : float
+        vd-weight, vd-unit: log alpha above which a weight or unit is zero at
+        evaluation, in [-8, 8].
+    smallify_strength : float
+        smallify: add lambda * sum |beta| over the switches to the loss, >= 0.
+    smallify_momentum : float
+        smallify: momentum of the sign-variance rule's moving averages, in [0, 1).
+    smallify_threshold : float
+        smallify: the sign variance above which a unit is removed for good, in (0, 4).
     l1 : float
         Add lambda * sum |w| to the loss (the weights, not the biases).
     l2 : float
@@ -232,6 +260,16 @@ class RunConfig:
     mc_samples: int = _field(_REG.mc_samples, COUNT)
     standout_alpha: float = _field(_REG.standout_alpha, _number(float))
     standout_beta: float = _field(_REG.standout_beta, _number(float))
+    l0_strength: float = _field(L0_STRENGTH, STRENGTH)
+    l0_beta: float = _field(_REG.l0_beta, _number(float, 0.0, None, "neither"))
+    l0_gamma: float = _field(_REG.l0_gamma, _number(float, None, 0.0, "neither"))
+    l0_zeta: float = _field(_REG.l0_zeta, _number(float, 1.0, None, "neither"))
+    l0_init_drop: float = _field(_REG.l0_init_drop, _number(float, 0.0, 1.0, "neither"))
+    vd_strength: float = _field(VD_STRENGTH, STRENGTH)
+    vd_threshold: float = _field(_REG.vd_threshold, _number(float, -8.0, 8.0))
+    smallify_strength: float = _field(SMALLIFY_STRENGTH, STRENGTH)
+    smallify_momentum: float = _field(_REG.smallify_momentum, RATE)
+    smallify_threshold: float = _field(_REG.smallify_threshold, _number(float, 0.0, 4.0, "neither"))
     l1: float = _field(0.0, STRENGTH)
     l2: float = _field(0.0, STRENGTH)
     gradual_sparsity: float | None = _field(None, _number(float, 0.0, 1.0, "left", optional=True))

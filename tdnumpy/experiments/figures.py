@@ -139,7 +139,10 @@ def curve_label(variant: str, setting: tuple, settings_of_variant: list, columns
 def accuracy_vs_sparsity(rows: list[dict], title: str = "") -> plt.Figure:
     """Test accuracy against the sparsity pruning reached, one panel per prune
     entry (weight and unit side by side), one curve per variant: the mean over
-    seeds with a band from the lowest to the highest seed.
+    seeds with a band from the lowest to the highest seed. Sparsity is the
+    fraction of the pruned layers' weights that are zero, whatever removed them
+    (a pruned unit's column, or a sparsifying baseline's own zeros: such a
+    curve starts where its method left the network).
 
     Parameters
     ----------
@@ -159,16 +162,16 @@ def accuracy_vs_sparsity(rows: list[dict], title: str = "") -> plt.Figure:
     curves = list(dict.fromkeys((v, setting) for v, setting, _, _ in summary))
     labels = [curve_label(v, setting, [s for w, s in curves if w == v], columns) for v, setting in curves]
     figure, axes = plt.subplots(1, len(prunes), figsize=(6.2 * len(prunes), 4.8), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for ax, prune in zip(axes[0], prunes):
         for i, ((variant, setting), label) in enumerate(zip(curves, labels)):
             points = sorted((s["sparsity"], s["mean"], s["low"], s["high"])
                             for (v, c, p, _), s in summary.items() if (v, c, p) == (variant, setting, prune))
             x, mean, low, high = (np.array(c) for c in zip(*points))
-            style = "--" if "random" in label else "-"
-            ax.plot(100 * x, 100 * mean, style, marker=".", color=colours(i % 10), label=label)
-            ax.fill_between(100 * x, 100 * low, 100 * high, color=colours(i % 10), alpha=0.2, linewidth=0)
-        ax.set_xlabel(f"{prune} sparsity (%)")
+            colour = colours(i % colours.N)
+            ax.plot(100 * x, 100 * mean, _line_style(label), marker=".", color=colour, label=label)
+            ax.fill_between(100 * x, 100 * low, 100 * high, color=colour, alpha=0.2, linewidth=0)
+        ax.set_xlabel("sparsity: weights removed (%)")  # a unit's weights count; so do a baseline's own zeros
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(f"{prune} pruning, no retraining")
         ax.set_ylim(0, 100)
@@ -178,6 +181,13 @@ def accuracy_vs_sparsity(rows: list[dict], title: str = "") -> plt.Figure:
     figure.suptitle(f"{title}\nmean over seeds {', '.join(seeds)}; band: lowest to highest seed", fontsize=10)
     figure.tight_layout()
     return figure
+
+
+def _line_style(label: str) -> str:
+    """Dashed: the random-target controls; dotted: the sparsifying baselines (L0, VD, Smallify)."""
+    if "random" in label:
+        return "--"
+    return ":" if label.startswith(("l0-", "vd-", "smallify")) else "-"
 
 
 def heat_map(rows: list[dict], fraction: str = "0.9", title: str = "", prune: str = "weight") -> plt.Figure:

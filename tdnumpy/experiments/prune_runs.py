@@ -19,9 +19,10 @@ import numpy as np
 from .._io import atomic_write_bytes, atomic_write_json
 from .._validation import Interval, ParameterError, check_choice
 from ..data import to_inputs
-from ..nn.weighted import choose_layers
+from ..nn.sparsifying import learnt_sparsifiers
+from ..nn.weighted import WeightedLayer, choose_layers
 from ..pruning import masking as pruning
-from ..pruning import shrink
+from ..pruning import learned, shrink
 from ..pruning.csr import INDEX_BITS
 from ..pruning.sparse import compressed_bytes
 from ..training.checkpoint import save_checkpoint
@@ -134,16 +135,58 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
     return rows
 
 
+SCORES = ("magnitude", "method")
+
+
+def method_scores(model, kind: str, layers: list[str]) -> dict:
+    """The learnt sparsifiers' importance scores of the pruned layers, checked against the kind.
+
+    Parameters
+    ----------
+    model : Sequential
+        A network with learnt sparsifiers (``--reg`` l0-weight, l0-unit,
+        vd-weight, vd-unit or smallify), before :func:`~tdnumpy.pruning.learned.fold`.
+    kind : str
+        The kind of pruning: the weight methods' scores rank weights (kinds
+        weight, layer, global), the unit methods' rank units (kind unit).
+    layers : list of str
+        The layers pruned; each must carry a sparsifier.
+
+    Returns
+    -------
+    dict of str to ndarray
+        {layer: scores}, as :func:`tdnumpy.pruning.masking.prune` takes them.
+    """
+    found = learned.importance(model)
+    if not found:
+        raise ParameterError("`score` method ranks by a learnt sparsifier's importance, and the run has none (its "
+                             "regularisers are not l0-weight, l0-unit, vd-weight, vd-unit or smallify).")
+    if kind == "std":
+        raise ParameterError("`score` method does not go with `kind` std, a threshold in units of std(W).")
+    missing = [name for name in layers if name not in found]
+    if missing:
+        raise ParameterError(f"`score` method: layers {missing} carry no learnt sparsifier (those of "
+                             f"{sorted(found)} do); choose them with `layers`.")
+    wanted = "unit" if kind == "unit" else "weight"
+    wrong = [name for name in layers if found[name][0] != wanted]
+    if wrong:
+        raise ParameterError(f"`score` method: the sparsifiers of {wrong} rank {found[wrong[0]][0]}s, and `kind` "
+                             f"{kind} prunes {wanted}s; prune them with `kind` "
+                             f"{'unit' if wanted == 'weight' else 'weight'} (or `score` magnitude).")
+    return {name: found[name][1] for name in layers}
+
+
 def _retrain(model, x, y, config, epochs: int, lr: float, seed: int) -> None:
     optimizer = make_optimizer(config, model, lr)
     steps = epochs * -(-len(x) // config.batch_size)
     fit(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=config.batch_size,
         rng=np.random.default_rng(seed), lr_schedule=Cosine(lr, steps), progress=False,
-        penalties=make_penalties(config, model))
+        penalties=make_penalties(config, model, len(x)))
 
 
 def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=None, skip_output: bool = False,
-              retrain_epochs: int = 0, retrain_lr: float | None = None, iterative: bool = False,
+              score: str = "magnitude", retrain_epochs: int = 0, retrain_lr: float | None = None,
+              iterative: bool = False,
               remove_dead_units: bool = False, dense_bits: int = 5, conv_bits: int = 8, out=None, data=None,
               log=None) -> list[dict]:
     """Prune ``run`` at each fraction (optionally retraining) and measure every network.
@@ -161,6 +204,16 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
         The weighted layers to prune (default: all; for unit pruning all but the output layer).
     skip_output : bool
         Leave the output layer unpruned.
+    score : {"magnitude", "method"}
+        Rank by magnitude (|w|, unit L2 norm), or by the importance the run's
+        learnt sparsifier gives each weight or unit (see
+        :func:`method_scores`). Either way a network trained with a learnt
+        sparsifier is first folded into plain weights
+        (:func:`tdnumpy.pruning.learned.fold`): it is pruned as the network it
+        evaluates as, what its method removes already removed, and saved
+        (and retrained) without the sparsifier; so with ``iterative`` every
+        round ranks by the trained network's importance (the retrained
+        networks have no sparsifier left to say another).
     retrain_epochs : int
         Epochs of retraining after each pruning (0: none).
     retrain_lr : float or None
@@ -191,6 +244,7 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     """
     log = log or (lambda line: None)
     kind = check_choice(kind, "kind", "prune_run", pruning.KINDS)
+    score = check_choice(score, "score", "prune_run", SCORES)
     retrain_epochs = RETRAIN_EPOCHS.check(retrain_epochs, "retrain_epochs", "prune_run")
     if retrain_lr is not None:
         retrain_lr = RETRAIN_LR.check(retrain_lr, "retrain_lr", "prune_run")
@@ -199,8 +253,13 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     config = run.config
     chosen = pruned_layers(run.model, kind, layers, skip_output)
     rows_in = check_fractions(fractions, chosen, kind, iterative)
+    scores = method_scores(run.model, kind, chosen) if score == "method" else None
+    gated = bool(learnt_sparsifiers(run.model))
+    if gated:  # the folded networks carry no sparsifier: saved, reloaded and retrained as plain ones
+        config = config.replace(reg="none", reg_layers=None)
     folder = None if out is None else output_folder(out)
-    if any(p.mask is not None for p in run.model.parameters()):
+    if any(p is not None and p.mask is not None for layer in run.model.layers if isinstance(layer, WeightedLayer)
+           for p in (layer.weight, layer.bias)):  # (a switch Smallify removed is no pruning)
         log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "
             f"layers chosen); pruning only adds to its masks")
     if kind == "unit" and choose_layers(run.model)[-1] in chosen:
@@ -213,7 +272,7 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
     retrain_lr = retrain_lr or config.lr / 10
     log(f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
-        f"layers {', '.join(chosen)}"
+        f"layers {', '.join(chosen)}" + (", ranked by the method's importance" if score == "method" else "")
         + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
     # A network pruned and retrained before carries Han et al.'s D_r; the D_o of
     # another round is still the rate it was trained with, not D_r.
@@ -223,7 +282,13 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     for i, amount in enumerate(rows_in):
         if network is None or not iterative:
             network, original_rates = run.fresh_model(), trained_rates
-        pruning.prune(network, kind, amount, chosen)
+            if gated:
+                folded = learned.fold(network)
+                if i == 0:
+                    for name, r in folded.items():
+                        log(f"  {name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at "
+                            f"evaluation (folded into the weights)")
+        pruning.prune(network, kind, amount, chosen, scores)
         if retrain_epochs:
             original_rates = pruning.adjust_dropout(network, original_rates)
             _retrain(network, x, dataset.train.labels, config, retrain_epochs, retrain_lr, seed=config.seed + i)
@@ -239,7 +304,7 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
             path = save_checkpoint(
                 folder / f"pruned-{i}.npz", kept, seed=config.seed, dataset=dataset.name, config=config.to_dict(),
                 metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
-                pruned={"kind": kind, "amount": amount, "layers": chosen,
+                pruned={"kind": kind, "amount": amount, "layers": chosen, "score": score,
                         "source": None if run.checkpoint is None else str(run.checkpoint),
                         "retrain_epochs": retrain_epochs, "iterative": iterative, "dropout_rates": rates})
         rows.append({"q" if kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, chosen),

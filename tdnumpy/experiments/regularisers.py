@@ -12,6 +12,14 @@ Two kinds, by where the noise acts:
   Default layers: all weighted layers but the last (the logits are not
   dropped); for spatial dropout, the convolutions.
 
+The sparsifying baselines come in both kinds: L0 gates and sparse
+variational dropout on every weight (``l0-weight``, ``vd-weight``) are weight
+rules (:mod:`tdnumpy.nn.sparsifying`); L0 gates and variational multipliers
+on units and Smallify's switches (``l0-unit``, ``vd-unit``, ``smallify``) are
+modules inserted like activation noise (:mod:`tdnumpy.nn.gates`). Their
+penalties' strengths are the run's ``l0_strength``, ``vd_strength`` and
+``smallify_strength`` (:mod:`tdnumpy.experiments.build`).
+
 A specification is either one name (``"dropout"``: the default layers) or
 ``"fc1=dropconnect,fc2=dropout"`` (those layers, each with its own).
 """
@@ -21,15 +29,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._validation import ParameterError
+from ..masks import l0, variational
 from ..nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
+from ..nn.gates import L0UnitGates, Switches, VariationalUnits
 from ..nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
                        TargetedWeightDropout, UnitDropout, WeightDropout, WeightedLayer, choose_layers)
+from ..nn.sparsifying import L0WeightGates, VariationalWeights
 from ..masks.ramps import LinearRamp, TwoPhaseRamp
 
 TARGETED = ("td-weight", "td-unit", "td-ramp", "td-random-weight", "td-random-unit")
-WEIGHT_RULES = TARGETED + ("dropconnect", "unit-dropout", "weight-dropout")
-ACTIVATION_NOISE = ("dropout", "dropout-classic", "gaussian", "spatial", "standout")
+WEIGHT_RULES = TARGETED + ("dropconnect", "unit-dropout", "weight-dropout", "l0-weight", "vd-weight")
+UNIT_GATES = ("l0-unit", "vd-unit", "smallify")
+ACTIVATION_NOISE = ("dropout", "dropout-classic", "gaussian", "spatial", "standout") + UNIT_GATES
 NAMES = ("none",) + WEIGHT_RULES + ACTIVATION_NOISE
+SPARSIFYING = ("l0-weight", "vd-weight") + UNIT_GATES
+METHOD = {"l0-weight": "l0", "l0-unit": "l0", "vd-weight": "vd", "vd-unit": "vd", "smallify": "smallify"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +71,14 @@ class Settings:
         Samples Z of DropConnect's Gaussian inference.
     standout_alpha, standout_beta : float
         Standout's keep probability sigmoid(alpha a + beta).
+    l0_beta, l0_gamma, l0_zeta : float
+        l0-weight, l0-unit: the hard-concrete temperature (> 0) and stretch (gamma < 0 < 1 < zeta).
+    l0_init_drop : float
+        l0-weight, l0-unit: log_alpha starts at log((1 - p) / p) for this p, in (0, 1).
+    vd_threshold : float
+        vd-weight, vd-unit: log alpha above which a weight or unit is zero at evaluation, in [-8, 8].
+    smallify_momentum, smallify_threshold : float
+        smallify: the sign-variance rule's momentum, in [0, 1), and threshold, in (0, 4).
     """
 
     gamma: float = 0.5
@@ -70,6 +92,13 @@ class Settings:
     mc_samples: int = 100
     standout_alpha: float = 1.0
     standout_beta: float = 0.0
+    l0_beta: float = l0.BETA
+    l0_gamma: float = l0.GAMMA
+    l0_zeta: float = l0.ZETA
+    l0_init_drop: float = 0.1
+    vd_threshold: float = variational.THRESHOLD
+    smallify_momentum: float = 0.9
+    smallify_threshold: float = 0.5
 
 
 def split(spec: str) -> str | dict[str, str]:
@@ -212,6 +241,10 @@ def weight_rule(name: str, settings: Settings, total_steps: int):
         The rule (see :mod:`tdnumpy.nn.noise`), to attach to one layer.
     """
     s = settings
+    if name == "l0-weight":
+        return L0WeightGates(s.l0_beta, s.l0_gamma, s.l0_zeta, s.l0_init_drop)
+    if name == "vd-weight":
+        return VariationalWeights(s.vd_threshold)
     if name == "dropconnect":
         return DropConnect(s.drop_rate, per_example=s.per_example, inference=s.dropconnect_inference,
                            samples=s.mc_samples)
@@ -274,6 +307,12 @@ def _numbers(name: str, s: Settings) -> str:
         return f"gamma {s.gamma}, alpha {s.alpha}" + (", ramped" if name == "td-ramp" else "")
     if name == "standout":
         return f"alpha {s.standout_alpha}, beta {s.standout_beta}"
+    if name in ("l0-weight", "l0-unit"):
+        return f"beta {s.l0_beta:.4g}, stretch ({s.l0_gamma}, {s.l0_zeta})"
+    if name in ("vd-weight", "vd-unit"):
+        return f"zero above log alpha {s.vd_threshold}"
+    if name == "smallify":
+        return f"sign-variance momentum {s.smallify_momentum}, threshold {s.smallify_threshold}"
     if name == "dropconnect":
         return f"p {s.drop_rate}, {s.dropconnect_inference} inference" + (
             f" with Z = {s.mc_samples}" if s.dropconnect_inference == "gaussian" else "")
@@ -286,8 +325,13 @@ def _insert_activation_noise(model, layer: WeightedLayer, name: str, s: Settings
     if name == "standout":
         model.replace(activation.name, Standout(activation, rng, s.standout_alpha, s.standout_beta))
         return
+    units, dtype = layer.units, layer.weight.dtype
     module = {"dropout": lambda: Dropout(s.drop_rate, rng),
               "dropout-classic": lambda: Dropout(s.drop_rate, rng, mode="classic"),
               "gaussian": lambda: GaussianDropout(s.drop_rate, rng),
-              "spatial": lambda: SpatialDropout(s.drop_rate, rng)}[name]()
+              "spatial": lambda: SpatialDropout(s.drop_rate, rng),
+              "l0-unit": lambda: L0UnitGates(units, rng, dtype, s.l0_beta, s.l0_gamma, s.l0_zeta,
+                                                   s.l0_init_drop),
+              "vd-unit": lambda: VariationalUnits(units, rng, dtype, s.vd_threshold),
+              "smallify": lambda: Switches(units, rng, dtype, s.smallify_momentum, s.smallify_threshold)}[name]()
     model.insert_after(layer.name if activation is None else activation.name, module)

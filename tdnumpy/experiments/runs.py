@@ -136,10 +136,11 @@ class Run:
             A new network, independent of ``self.model``.
         """
         model = build_model(self.model.spec, dtype=self.model.dtype)
-        for p, q in zip(model.parameters(), self.model.parameters()):
-            p.value[...] = q.value
-            p.set_mask(q.mask)
-        restore_regularisers(model, self.config, self.pruned)
+        restore_regularisers(model, self.config, self.pruned)  # first: some own parameters
+        source = self.model.named_parameters()
+        for name, p in model.named_parameters().items():
+            p.value[...] = source[name].value
+            p.set_mask(source[name].mask)
         return model
 
 
@@ -262,10 +263,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     validation = None
     if dataset.validation is not None:
         validation = (to_inputs(dataset.validation.images, model.input_shape), dataset.validation.labels)
-    optimizer = make_optimizer(config, model, config.lr)
     steps_per_epoch = -(-len(x) // config.batch_size)
     applied = regularisers.apply(model, chosen, config.settings(), config.epochs * steps_per_epoch)
-    penalties = make_penalties(config, model)
+    optimizer = make_optimizer(config, model, config.lr)  # after the regularisers: some have parameters
+    penalties = make_penalties(config, model, len(x))
     gradual = gradual_pruning(config, model, steps_per_epoch)
     for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
         log(line)
@@ -397,9 +398,13 @@ def load_run(path) -> Run:
     """
     path = Path(path)
     checkpoint = path / "checkpoint.npz" if path.is_dir() else path
-    model, meta = load_checkpoint(checkpoint)
+    applied = []
+
+    def prepare(model, meta):  # regularisers first: some own parameters, which the checkpoint holds
+        applied.extend(restore_regularisers(model, config_from_record(meta, checkpoint), meta.get("pruned")))
+
+    model, meta = load_checkpoint(checkpoint, prepare=prepare)
     config = config_from_record(meta, checkpoint)
-    applied = restore_regularisers(model, config, meta.get("pruned"))
     metrics = dict(meta.get("metrics") or {})
     record = checkpoint.parent / "metrics.json"
     if checkpoint.name == "checkpoint.npz" and record.is_file():

@@ -9,10 +9,13 @@ from dataclasses import dataclass
 
 from .._validation import Interval
 from ..pruning import masking
+from ..nn.models import build_model
+from . import regularisers
 from .config import RunConfig, _skeleton
-from .prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, check_fractions, pruned_layers
+from .prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, check_fractions, method_scores, pruned_layers
 
-PRUNE_KEYS = ("kind", "fractions", "label", "layers", "skip_output", "retrain_epochs", "retrain_lr", "iterative")
+PRUNE_KEYS = ("kind", "fractions", "label", "layers", "skip_output", "score", "retrain_epochs", "retrain_lr",
+              "iterative")
 
 
 class SweepConfigError(ValueError):
@@ -35,6 +38,8 @@ class PruneSpec:
         The layers pruned (None: the kind's default).
     skip_output : bool
         Leave the output layer unpruned.
+    score : {"magnitude", "method"}
+        What ranks the weights or units (``method``: the run's learnt sparsifier).
     retrain_epochs : int
         Epochs of retraining after each pruning.
     retrain_lr : float or None
@@ -48,6 +53,7 @@ class PruneSpec:
     label: str
     layers: tuple | None = None
     skip_output: bool = False
+    score: str = "magnitude"
     retrain_epochs: int = 0
     retrain_lr: float | None = None
     iterative: bool = False
@@ -61,7 +67,7 @@ class PruneSpec:
             ``kind``, ``fractions`` and the options.
         """
         return {"kind": self.kind, "fractions": list(self.fractions), "layers": self.layers,
-                "skip_output": self.skip_output, "retrain_epochs": self.retrain_epochs,
+                "skip_output": self.skip_output, "score": self.score, "retrain_epochs": self.retrain_epochs,
                 "retrain_lr": self.retrain_lr, "iterative": self.iterative}
 
 
@@ -163,6 +169,11 @@ def _prune_spec(entry: dict, source: str, where: str) -> PruneSpec:
     for key in ("skip_output", "iterative"):
         if key in entry:
             options[key] = typed(entry[key], bool, source, f"{where}.{key}")
+    if "score" in entry:
+        options["score"] = typed(entry["score"], str, source, f"{where}.score")
+        if options["score"] not in SCORES:
+            raise SweepConfigError(f"{source}: {where}: `score` = {options['score']!r} is not one of "
+                                   f"{', '.join(SCORES)}.")
     label = typed(entry.get("label", kind), str, source, f"{where}.label")
     return PruneSpec(kind, tuple(fractions), label, None if layers is None else tuple(layers), **options)
 
@@ -184,6 +195,10 @@ def check_prune_fits(spec: PruneSpec, config: RunConfig, source: str, where: str
     try:
         chosen = pruned_layers(_skeleton(config.model), spec.kind, spec.layers, spec.skip_output)
         check_fractions(list(spec.fractions), chosen, spec.kind, spec.iterative)
+        if spec.score == "method":  # a fresh network with the cell's regularisers on it
+            model = build_model(config.model)
+            regularisers.apply(model, config.regularisers(model), config.settings())
+            method_scores(model, spec.kind, chosen)
     except (TypeError, ValueError) as e:
         raise SweepConfigError(f"{source}: {where}: prune {spec.label!r} does not fit model {config.model}: {e}") \
             from None

@@ -52,6 +52,24 @@ def check_stretch(beta: float, gamma: float, zeta: float, owner: str) -> tuple[f
     return beta, gamma, zeta
 
 
+def check_init_drop(init_drop: float, owner: str) -> float:
+    """Return ``init_drop`` as a float if it lies in (0, 1).
+
+    Parameters
+    ----------
+    init_drop : float
+        The drop probability log_alpha starts at, log_alpha = log((1 - p) / p).
+    owner : str
+        The calling class, for the message.
+
+    Returns
+    -------
+    float
+        The value.
+    """
+    return check_real(init_drop, "init_drop", owner, low=0.0, high=1.0, closed="neither")
+
+
 # The gates' parameters, the same in every function here (log_alpha opens the Parameters section).
 _LOG_ALPHA = """
     Parameters
@@ -141,6 +159,26 @@ def hard_concrete_mean(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta
 
 
 @shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
+def hard_concrete_mean_grad(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA) -> np.ndarray:
+    """d/dlog_alpha of :func:`hard_concrete_mean`: (zeta - gamma) sigma (1 - sigma) where the
+    stretched sigma = sigmoid(log_alpha) lies inside (0, 1), else 0.
+
+    {{log_alpha}}
+    {{stretch}}
+
+    Returns
+    -------
+    ndarray
+        The derivative, in the dtype of ``log_alpha``.
+    """
+    beta, gamma, zeta = check_stretch(beta, gamma, zeta, "hard_concrete_mean_grad")
+    a = check_floats(log_alpha, "log_alpha", "hard_concrete_mean_grad")
+    s = expit(a.astype(np.float64))
+    stretched = s * (zeta - gamma) + gamma
+    return np.where((stretched > 0) & (stretched < 1), (zeta - gamma) * s * (1 - s), 0.0).astype(a.dtype)
+
+
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
 def l0_penalty(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA):
     """The expected number of non-zero gates and its gradient.
 
@@ -154,7 +192,22 @@ def l0_penalty(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float 
     grad : ndarray
         sigma (1 - sigma), elementwise, with sigma the summand.
     """
-    beta, gamma, zeta = check_stretch(beta, gamma, zeta, "l0_penalty")
-    a = check_floats(log_alpha, "log_alpha", "l0_penalty")
-    p = expit(a.astype(np.float64) - beta * np.log(-gamma / zeta))
-    return float(p.sum()), (p * (1 - p)).astype(a.dtype)
+    p = nonzero_probability(log_alpha, beta, gamma, zeta)
+    return float(p.sum()), (p * (1 - p)).astype(np.asarray(log_alpha).dtype)
+
+
+@shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
+def nonzero_probability(log_alpha, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA) -> np.ndarray:
+    """P(z != 0) per gate, sigmoid(log_alpha - beta log(-gamma / zeta)) (eq. 12's summand).
+
+    {{log_alpha}}
+    {{stretch}}
+
+    Returns
+    -------
+    ndarray of float64
+        The probabilities, the shape of ``log_alpha``.
+    """
+    beta, gamma, zeta = check_stretch(beta, gamma, zeta, "nonzero_probability")
+    a = check_floats(log_alpha, "log_alpha", "nonzero_probability")
+    return expit(a.astype(np.float64) - beta * np.log(-gamma / zeta))

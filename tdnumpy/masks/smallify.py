@@ -47,6 +47,29 @@ def switch_penalty(beta, strength: float):
     return strength * float(np.abs(b.astype(np.float64)).sum()), (strength * np.sign(b)).astype(b.dtype)
 
 
+def check_rule(momentum: float, threshold: float, owner: str) -> tuple[float, float]:
+    """Return the sign-variance rule's (momentum, threshold) as floats if
+    momentum lies in [0, 1) and threshold in (0, 4).
+
+    Parameters
+    ----------
+    momentum : float
+        mu of the moving averages.
+    threshold : float
+        The variance above which a unit is removed.
+    owner : str
+        The calling function or class, for the message.
+
+    Returns
+    -------
+    tuple of float
+        The two values.
+    """
+    momentum = check_real(momentum, "momentum", owner, low=0.0, high=1.0, closed="left")
+    threshold = check_real(threshold, "threshold", owner, low=0.0, high=4.0, closed="neither")
+    return momentum, threshold
+
+
 def sign_variance_step(beta, mean, variance, momentum: float, threshold: float):
     """One step of the sign-variance rule.
 
@@ -68,8 +91,7 @@ def sign_variance_step(beta, mean, variance, momentum: float, threshold: float):
     remove : ndarray of bool
         v_t > threshold.
     """
-    momentum = check_real(momentum, "momentum", "sign_variance_step", low=0.0, high=1.0, closed="left")
-    threshold = check_real(threshold, "threshold", "sign_variance_step", low=0.0, high=4.0, closed="neither")
+    momentum, threshold = check_rule(momentum, threshold, "sign_variance_step")
     b, m, v = (np.asarray(a, dtype=np.float64) for a in (beta, mean, variance))
     if not b.shape == m.shape == v.shape or b.ndim != 1:
         raise ValueError(f"sign_variance_step takes beta, mean and variance of one shape (units,). Got "

@@ -133,6 +133,48 @@ def local_reparameterization(x, theta, log_sigma2, eps):
     return x @ theta + np.sqrt(variance) * eps
 
 
+def check_threshold(threshold: float, owner: str) -> float:
+    """Return ``threshold`` as a float if it lies in the clip range [-8, 8] of log alpha.
+
+    Parameters
+    ----------
+    threshold : float
+        log alpha above which a weight is set to zero at evaluation.
+    owner : str
+        The calling function or class, for the message.
+
+    Returns
+    -------
+    float
+        The threshold.
+    """
+    return check_real(threshold, "threshold", owner, low=-LOG_ALPHA_CLIP, high=LOG_ALPHA_CLIP)
+
+
+def keep_probability(theta, log_sigma2) -> np.ndarray:
+    """1 / (1 + alpha), alpha = sigma^2 / theta^2 before any clip: the keep
+    probability of the Bernoulli dropout whose Gaussian approximation has
+    variance alpha (Molchanov et al., section 3), the weights' importance.
+
+    Parameters
+    ----------
+    theta, log_sigma2 : ndarray of float
+        The weights' means and log variances, one shape.
+
+    Returns
+    -------
+    ndarray of float64
+        sigmoid(log theta^2 - log sigma^2), 0 where theta = 0.
+    """
+    theta = check_floats(theta, "theta", "keep_probability").astype(np.float64)
+    s = check_floats(log_sigma2, "log_sigma2", "keep_probability")
+    if s.shape != theta.shape:
+        raise ValueError(f"The 'log_sigma2' parameter of keep_probability must have theta's shape {theta.shape}. "
+                         f"Got {s.shape}.")
+    with np.errstate(divide="ignore"):
+        return expit(np.log(np.square(theta)) - s)
+
+
 def vd_keep(theta, log_sigma2, threshold: float = THRESHOLD) -> np.ndarray:
     """The weights kept at evaluation: log alpha <= threshold.
 
@@ -148,5 +190,5 @@ def vd_keep(theta, log_sigma2, threshold: float = THRESHOLD) -> np.ndarray:
     ndarray of bool
         True where kept.
     """
-    threshold = check_real(threshold, "threshold", "vd_keep", low=-LOG_ALPHA_CLIP, high=LOG_ALPHA_CLIP)
+    threshold = check_threshold(threshold, "vd_keep")
     return vd_log_alpha(theta, log_sigma2)[0] <= threshold

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._docs import shared_docstring
 from .._validation import check_float_dtype, check_generator, check_int
-from .im2col import (ConvGeometry, channels_first, channels_last, col2im_matmul, cols_order, im2col,
+from .im2col import (ConvGeometry, channels_first, channels_last, col2im, col2im_matmul, cols_order, im2col,
                      output_size, pad_input, same_padding, unpad)
 from .init import get_initializer
 from .module import Parameter
@@ -128,9 +128,6 @@ class Conv2D(WeightedLayer):
         """The weight as an (out_channels, in_channels, kh, kw) view."""
         return self.weight.value.reshape(self.kh, self.kw, self.in_channels, self.out_channels).transpose(3, 2, 0, 1)
 
-    def parameters(self) -> list[Parameter]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
-
     def geometry(self, shape) -> ConvGeometry:
         """Sizes of this convolution for an input of ``shape``, validated.
 
@@ -233,7 +230,7 @@ class Conv2D(WeightedLayer):
         y = cols @ w
         if self.bias is not None:
             y += self._step_bias()
-        y = apply_units(y, self._keep.units, g.n)
+        y = apply_units(self._perturb(cols, y, training), self._keep.units, g.n)
         self._geometry, self._cols = g, cols
         return self._to_output(y, g)
 
@@ -247,11 +244,14 @@ class Conv2D(WeightedLayer):
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
             # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
             np.matmul(self._buffer("ones", (grad.shape[0],), grad.dtype, fill=1), grad, out=self.bias.grad)
+        extra = self._rule_backward(grad, input_grad)
         self._mask_grads()
         if not input_grad:
             return None
         scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)
         dxp = col2im_matmul(np.ascontiguousarray(grad), self._w, g, scratch)
+        if extra is not None:
+            dxp += col2im(extra, g)
         return channels_first(unpad(dxp, g.pad, g.h, g.w))
 
     def __repr__(self) -> str:

@@ -71,9 +71,6 @@ class Dense(WeightedLayer):
         self.bias = Parameter(np.zeros(units, dtype), "bias") if bias else None
         self._x: np.ndarray | None = None
 
-    def parameters(self) -> list[Parameter]:
-        return [self.weight] if self.bias is None else [self.weight, self.bias]
-
     def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.fan_in:
             shape = getattr(x, "shape", type(x).__name__)
@@ -93,7 +90,7 @@ class Dense(WeightedLayer):
         y = x @ w if w.ndim == 2 else np.matmul(x[:, None, :], w)[:, 0, :]  # 3-D: a weight per example
         if self.bias is not None:
             y += self._step_bias()
-        return apply_units(y, self._keep.units, len(x))
+        return apply_units(self._perturb(x, y, training), self._keep.units, len(x))
 
     def linear_rows(self, x):
         """The rows v the layer multiplies by W, and the map back to its output shape.
@@ -131,10 +128,14 @@ class Dense(WeightedLayer):
         if self.bias is not None:
             np.sum(grad if keep.bias is None or keep.bias.ndim == 1 else grad * keep.bias, axis=0,
                    out=self.bias.grad)
+        extra = self._rule_backward(grad, input_grad)
         self._mask_grads()
         if not input_grad:
             return None
-        return grad @ self._w.T if self._w.ndim == 2 else np.matmul(grad[:, None, :], self._w.transpose(0, 2, 1))[:, 0, :]
+        dx = grad @ self._w.T if self._w.ndim == 2 else np.matmul(grad[:, None, :], self._w.transpose(0, 2, 1))[:, 0, :]
+        if extra is not None:
+            dx += extra
+        return dx
 
     def __repr__(self) -> str:
         return f"Dense {self.name!r} ({self.fan_in} -> {self.units})"

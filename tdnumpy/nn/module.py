@@ -272,7 +272,8 @@ class Sequential(Module):
             Name of the layer to insert after.
         module : Module
             The module to insert. If unnamed, it is named ``<kind><count>``
-            with the first count not taken. Its parameters are not renamed.
+            with the first count not taken. Its parameters are named
+            ``<module name>.<parameter>``.
 
         Raises
         ------
@@ -291,6 +292,8 @@ class Sequential(Module):
         elif any(layer.name == module.name for layer in self.layers):
             raise ValueError(f"Sequential already has a layer named {module.name!r}.")
         self.layers.insert(index, module)
+        for param in module.parameters():
+            param.name = f"{module.name}.{param.name.rsplit('.', 1)[-1]}"
 
     def replace(self, name: str, module: "Module") -> None:
         """Put ``module`` in the place of the layer called ``name``; it takes that name.

@@ -9,6 +9,14 @@ mini-batch or (batch, units) for one per example. The layer computes with
 W * keep.weight and multiplies its outputs (bias included) by keep.units,
 and masks the gradients the same way in backward. At evaluation it applies
 what the rule's ``inference`` returns (nothing, by default).
+
+A rule may also learn: the sparsifying baselines (:mod:`tdnumpy.nn.sparsifying`)
+own :class:`~tdnumpy.nn.module.Parameter` s, listed with the layer's, made
+when the rule is attached (:meth:`WeightNoise.attach`). L0 gates are a
+real-valued ``keep.weight``; their gradient comes from dL/dW_eff in
+:meth:`WeightNoise.backward`. Variational dropout adds noise to the
+pre-activations (:meth:`WeightNoise.perturb`) and sends the gradient of that
+noise back through :meth:`WeightNoise.backward` too.
 """
 
 from __future__ import annotations
@@ -25,13 +33,15 @@ class Keep(NamedTuple):
 
     The layer computes with W_eff = W * weight * weight_scale and
     b_eff = b * bias * bias_scale and multiplies its outputs by ``units``.
-    Masks are boolean (True = kept).
+    Masks are boolean (True = kept), except that a learnt rule's weight gate
+    may be real-valued (L0's hard-concrete gates in [0, 1]).
 
     Parameters
     ----------
-    weight : ndarray of bool or None, default=None
+    weight : ndarray of bool or float, or None, default=None
         Weight keep-mask, (fan_in, units), or (batch, fan_in, units) for one
-        mask per example (dense layers only).
+        mask per example (dense layers only); or a real gate of the weight's
+        shape and dtype.
     units : ndarray of bool or None, default=None
         Output keep-mask, (units,) for the mini-batch or (batch, units) per example.
     bias : ndarray of bool or None, default=None
@@ -65,9 +75,70 @@ class WeightNoise:
     """
 
     integrates_activation = False
+    perturbs_output = False
 
     def __init__(self):
         self.step = 0
+
+    def attach(self, layer) -> None:
+        """Called when the rule is put on ``layer``: a learnt rule makes its
+        parameters here, shaped and typed after the layer's weight.
+
+        Parameters
+        ----------
+        layer : WeightedLayer
+            The layer the rule now rides on.
+        """
+
+    def parameters(self) -> list:
+        """The rule's own trainable parameters (none by default).
+
+        Returns
+        -------
+        list of Parameter
+            Listed after the layer's weight and bias.
+        """
+        return []
+
+    def perturb(self, layer, rows: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """A training pass's pre-activations, for rules whose ``perturbs_output`` is True.
+
+        Parameters
+        ----------
+        layer : WeightedLayer
+            The layer.
+        rows : ndarray of shape (rows, fan_in)
+            What the layer multiplied by W (its input, or a convolution's patch matrix).
+        y : ndarray of shape (rows, units)
+            rows W_eff + b, which the rule may change in place.
+
+        Returns
+        -------
+        ndarray of shape (rows, units)
+            The pre-activations the layer passes on.
+        """
+        return y
+
+    def backward(self, layer, grad: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
+        """Called in the layer's backward while ``layer.weight.grad`` holds
+        dL/dW_eff, before the keep-masks are applied to it: a learnt rule
+        fills its parameters' gradients here.
+
+        Parameters
+        ----------
+        layer : WeightedLayer
+            The layer.
+        grad : ndarray of shape (rows, units)
+            dL/d(pre-activations), the output gradient in the rows of ``perturb``.
+        input_grad : bool, default=True
+            Whether the layer's input gradient is wanted (not for the first layer).
+
+        Returns
+        -------
+        ndarray of shape (rows, fan_in) or None
+            A term to add to dL/d(rows) (None: nothing, or ``input_grad`` False).
+        """
+        return None
 
     def sample(self, layer, batch: int) -> Keep:
         """Draw the masks of one training step, then advance ``step``.
@@ -183,6 +254,24 @@ class WeightedLayer(Module):
             raise TypeError(f"{self!r}: noise must be a tdnumpy.nn.noise.WeightNoise or None. "
                             f"Got {type(rule).__name__} instead.")
         self._noise = rule
+        if rule is not None:
+            rule.attach(self)
+            for param in rule.parameters():
+                param.name = f"{self.name}.{param.name.rsplit('.', 1)[-1]}"
+
+    def parameters(self) -> list:
+        own = [self.weight] if self.bias is None else [self.weight, self.bias]
+        return own if self._noise is None else own + self._noise.parameters()
+
+    def _perturb(self, rows: np.ndarray, y: np.ndarray, training: bool) -> np.ndarray:
+        """y, or in training the pre-activations of a rule that perturbs them."""
+        if training and self._noise is not None and self._noise.perturbs_output:
+            return self._noise.perturb(self, rows, y)
+        return y
+
+    def _rule_backward(self, grad: np.ndarray, input_grad: bool) -> np.ndarray | None:
+        """The rule's part of backward (see :meth:`WeightNoise.backward`)."""
+        return None if self._noise is None else self._noise.backward(self, grad, input_grad)
 
     def _step_weight(self, training: bool, batch: int) -> np.ndarray:
         """This pass's effective weight W * keep.weight * keep.weight_scale; draws

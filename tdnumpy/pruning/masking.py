@@ -88,20 +88,25 @@ def _set(param, keep: np.ndarray) -> None:
     param.set_mask(keep)
 
 
-def _prune_units(layer: WeightedLayer, fraction: float) -> None:
+def _prune_units(layer: WeightedLayer, fraction: float, scores: np.ndarray | None = None) -> None:
     w = layer.weight
     before = None if w.mask is None else w.mask.any(axis=0)  # a unit with no weight left was pruned
-    units = masks.unit_prune_keep(w.value, fraction, before)  # includes the units pruned before
+    # ranked by column norm; scores (units,) rank as a one-row matrix, whose column norms they are
+    ranked = w.value if scores is None else scores[None, :]
+    units = masks.unit_prune_keep(ranked, fraction, before)  # includes the units pruned before
     for param, keep in ((w, np.broadcast_to(units, w.shape)), (layer.bias, units)):
         if param is not None:  # a unit's weights and bias go; what was pruned in them stays pruned
             _set(param, keep if param.mask is None else param.mask & keep)
 
 
-def prune(model, kind: str, amount, layers=None) -> list[dict]:
+def prune(model, kind: str, amount, layers=None, scores=None) -> list[dict]:
     """Prune ``model`` in place.
 
     See the module docstring for ``kind`` and ``amount``. The new masks are
     combined with those already set, so pruning only ever removes more.
+    ``scores`` replace the magnitudes in the ranking (the same rules, ties
+    and ``previous`` handling), for the sparsifying baselines' own
+    importance (:func:`tdnumpy.pruning.learned.importance`).
 
     Parameters
     ----------
@@ -115,6 +120,10 @@ def prune(model, kind: str, amount, layers=None) -> list[dict]:
         prunes only the layers it names (not for ``"global"``).
     layers : list of str, optional
         The weighted layers to prune (default: :func:`prunable_layers`).
+    scores : dict of str to ndarray, optional
+        Per chosen layer, non-negative scores ranked in place of |W| (larger
+        kept first): of W's shape, or for kind ``"unit"`` of shape (units,).
+        Not for kind ``"std"``, whose threshold is in units of std(W).
 
     Returns
     -------
@@ -130,22 +139,42 @@ def prune(model, kind: str, amount, layers=None) -> list[dict]:
     """
     kind = check_choice(kind, "kind", "prune", KINDS)
     chosen = prunable_layers(model, layers, kind=kind)
+    ranked = _check_scores(scores, chosen, kind)
     if kind == "global":
         if isinstance(amount, dict):
             raise TypeError("Global pruning takes one fraction for all layers, not a dict.")
         fraction = check_real(amount, "fraction", "prune", low=0.0, high=1.0)
         weights = [layer.weight for layer in chosen]
-        for w, keep in zip(weights, masks.global_prune_keep([w.value for w in weights], fraction,
+        for w, keep in zip(weights, masks.global_prune_keep([ranked[layer.name] for layer in chosen], fraction,
                                                              [w.mask for w in weights])):
             _set(w, keep)
         return report(model, [layer.name for layer in chosen])
     for name, value in _amounts(amount, chosen, kind).items():
         layer = model.layer(name)
         if kind == "unit":
-            _prune_units(layer, value)
+            _prune_units(layer, value, None if scores is None else ranked[name])
         else:
-            _set(layer.weight, _LAYER_RULES[kind](layer.weight.value, value, layer.weight.mask))
+            _set(layer.weight, _LAYER_RULES[kind](ranked[name], value, layer.weight.mask))
     return report(model, [layer.name for layer in chosen])
+
+
+def _check_scores(scores, chosen: list[WeightedLayer], kind: str) -> dict[str, np.ndarray]:
+    """What each chosen layer is ranked by: its weight values, or the given scores (checked)."""
+    if scores is None:
+        return {layer.name: layer.weight.value for layer in chosen}
+    if kind == "std":
+        raise ValueError("Han et al.'s std pruning thresholds |W| itself; it takes no `scores`.")
+    ranked = {}
+    for layer in chosen:
+        if layer.name not in scores:
+            raise ValueError(f"`scores` has none for layer {layer.name!r}; it has {sorted(scores)}.")
+        s = np.asarray(scores[layer.name])
+        shape = (layer.units,) if kind == "unit" else layer.weight.shape
+        if s.shape != shape or s.dtype.kind != "f" or not np.all(np.isfinite(s)) or (s < 0).any():
+            raise ValueError(f"The scores of layer {layer.name!r} must be finite non-negative floats of shape "
+                             f"{shape} for kind {kind!r}. Got {s.dtype} {s.shape}.")
+        ranked[layer.name] = s
+    return ranked
 
 
 def kept_weights(layer: WeightedLayer) -> int:

@@ -172,7 +172,7 @@ def _assign(model, values, masks, meta, path: Path) -> None:
         p.set_mask(masks.get(name))
 
 
-def load_checkpoint(path, *, dtype=None):
+def load_checkpoint(path, *, dtype=None, prepare=None):
     """Rebuild the model a checkpoint describes and load it.
 
     Parameters
@@ -182,6 +182,11 @@ def load_checkpoint(path, *, dtype=None):
     dtype : str or numpy.dtype, optional
         The model's dtype, float32 or float64; by default the checkpoint's
         (float32 if it records none).
+    prepare : callable, optional
+        Called as ``prepare(model, metadata)`` on the freshly built model
+        before the parameters are filled in: for putting back regularisers
+        that own parameters (L0 gates, variational dropout, Smallify's
+        switches), which the checkpoint holds too.
 
     Returns
     -------
@@ -200,5 +205,7 @@ def load_checkpoint(path, *, dtype=None):
         model = build_model(meta["spec"], dtype=dtype or meta.get("dtype", "float32"))
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: the checkpoint's model spec {meta.get('spec')!r} is not usable ({e}).") from e
+    if prepare is not None:
+        prepare(model, meta)
     _assign(model, values, masks, meta, Path(path))
     return model, meta

@@ -1,4 +1,6 @@
-"""L1 and L2 penalties on the weights, the paper's non-dropout baselines.
+"""Penalties added to the loss: L1 and L2 on the weights, the paper's
+non-dropout baselines, and the penalties of the learnt sparsifiers
+(:class:`LearntPenalty`).
 
 Gomez et al. (2019) compare targeted dropout with L1 and L2 regularisation,
 which also push weights towards zero before pruning. With lambda the strength
@@ -21,6 +23,7 @@ import numpy as np
 
 from .._docs import shared_docstring
 from .._validation import check_real
+from ..nn.sparsifying import learnt_sparsifiers
 from ..nn.weighted import WeightedLayer
 
 
@@ -100,3 +103,49 @@ class L2(Penalty):
         for p, tmp in zip(self.weights, self._scratch):
             np.multiply(p.value, p.dtype.type(self.strength), out=tmp)
             p.grad += tmp
+
+
+class LearntPenalty:
+    """lambda * the penalty of every learnt sparsifier of one method in ``model``.
+
+    The sparsifiers (:mod:`tdnumpy.nn.sparsifying`, :mod:`tdnumpy.nn.gates`)
+    each hold their own penalty: L0 gates the expected number of non-zero
+    gates (Louizos et al. 2018, eq. 12), variational dropout the KL divergence
+    from its log-uniform prior (Molchanov et al. 2017, eq. 14), Smallify's
+    switches sum |beta| (Leclerc et al. 2018). The training loss being the mean
+    over a mini-batch, the variational ELBO per example weighs the KL by 1 / N
+    (N: the training images): its ``scale``.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model, its sparsifiers found at construction.
+    strength : float
+        lambda >= 0.
+    method : {"l0", "vd", "smallify"}
+        Whose penalty.
+    scale : float, default=1.0
+        A further factor > 0 (1 / N for variational dropout).
+    """
+
+    def __init__(self, model, strength: float, method: str, scale: float = 1.0):
+        self.strength = check_real(strength, "strength", type(self).__name__, low=0.0)
+        self.scale = check_real(scale, "scale", type(self).__name__, low=0.0, closed="neither")
+        self.name = {"l0": "expected-L0", "vd": "KL / N", "smallify": "switch L1"}[method]
+        self.items = [item for item in learnt_sparsifiers(model) if item.method == method]
+
+    def value(self) -> float:
+        """lambda * scale * the summed penalties.
+
+        Returns
+        -------
+        float
+            The penalty's value.
+        """
+        return self.strength * self.scale * sum(item.penalty_value() for item in self.items)
+
+    def add_gradient(self) -> None:
+        """Add the penalty's gradient to the sparsifiers' parameters (and, for
+        variational dropout, to the weights)."""
+        for item in self.items:
+            item.add_penalty_gradient(self.strength * self.scale)

@@ -96,6 +96,14 @@ BAD_VALUES = [
     ("reg_layers", "fc1", TypeError), ("model", "mlp:784", ValueError), ("model", 300, TypeError),
     ("reg", "dropot", ValueError), ("ramp_alpha", None, TypeError), ("standout_beta", float("-inf"), ValueError),
     ("train_images", 0, ValueError), ("test_images", 1.5, TypeError),
+    # the sparsifying baselines (issue 16): negative strengths, a temperature at or below 0,
+    # a stretch outside gamma < 0 < 1 < zeta, the sign-variance rule outside its ranges
+    ("l0_strength", -1e-4, ValueError), ("vd_strength", -1.0, ValueError), ("smallify_strength", -0.1, ValueError),
+    ("l0_beta", 0.0, ValueError), ("l0_beta", -0.5, ValueError), ("l0_gamma", 0.0, ValueError),
+    ("l0_gamma", 0.05, ValueError), ("l0_zeta", 1.0, ValueError), ("l0_zeta", 0.9, ValueError),
+    ("l0_init_drop", 0.0, ValueError),
+    ("vd_threshold", 8.5, ValueError), ("smallify_threshold", 0.0, ValueError),
+    ("smallify_threshold", 4.0, ValueError), ("smallify_momentum", 1.0, ValueError),
 ]
 
 

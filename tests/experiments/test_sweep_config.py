@@ -76,6 +76,9 @@ MISTAKES = [
     ("grid.seed", [], ["seed", "[]"]),
     ("grid.gamma", [1, 1.0], ["gamma", "[1, 1.0]"]),
     ("evaluate.dropconnect_inference", ["mean", "mean"], ["dropconnect_inference", "twice"]),
+    ("prune.0.score", "gradient", ["score", "'gradient'"]),
+    ("prune.0.score", 1, ["score", "1"]),
+    ("prune.0.score", "method", ["prune 'weight'", "the run has none"]),  # td-weight learns no importance
 ]
 
 

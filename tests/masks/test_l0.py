@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tdnumpy.masks import hard_concrete_gate, hard_concrete_mean, hard_concrete_sample, l0_penalty
+from tdnumpy.masks import (hard_concrete_gate, hard_concrete_mean, hard_concrete_mean_grad, hard_concrete_sample,
+                           l0_penalty, nonzero_probability)
 
 
 def test_worked_values():
@@ -83,3 +84,22 @@ def test_a_draw_near_1_is_not_rounded_to_1_for_float32_gates():
     # 1 - 2^-40 is 1.0 in float32; the gate computes in float64 and returns float32
     z, dz = hard_concrete_gate(np.zeros(2, np.float32), np.array([1 - 2.0 ** -40, 0.5]))
     assert z.dtype == dz.dtype == np.float32 and z.tolist() == [1.0, 0.5] and dz[0] == 0
+
+
+def test_mean_gate_derivative_matches_central_differences():
+    """The evaluation gate's derivative, 0 where the gate is clipped at 0 or 1 (points
+    kept 1e-4 away from the kinks at sigmoid = 1/12 and 11/12)."""
+    a = np.linspace(-6, 6, 241)
+    s = 1 / (1 + np.exp(-a))
+    a = a[(np.abs(s - 1 / 12) > 1e-4) & (np.abs(s - 11 / 12) > 1e-4)]
+    h = 1e-6
+    numeric = (hard_concrete_mean(a + h) - hard_concrete_mean(a - h)) / (2 * h)
+    np.testing.assert_allclose(hard_concrete_mean_grad(a), numeric, rtol=1e-7, atol=1e-9)
+    assert (hard_concrete_mean_grad(np.array([-5.0, 5.0])) == 0).all()
+
+
+def test_nonzero_probability_is_the_penalty_summand():
+    a = np.array([-2.0, 0.0, 3.0])
+    p = nonzero_probability(a)
+    assert l0_penalty(a)[0] == pytest.approx(p.sum(), rel=1e-15)
+    np.testing.assert_allclose(p, 1 / (1 + np.exp(-(a - (2 / 3) * np.log(0.1 / 1.1)))), rtol=1e-14)

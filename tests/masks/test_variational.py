@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
-from tdnumpy.masks import local_reparameterization, neg_kl, vd_keep, vd_log_alpha, vd_penalty
+from tdnumpy.masks import keep_probability, local_reparameterization, neg_kl, vd_keep, vd_log_alpha, vd_penalty
 from tdnumpy.masks.variational import K1, K2
 
 
@@ -78,3 +78,11 @@ def test_weights_above_the_threshold_are_dropped():
         vd_keep(theta, np.zeros(3), threshold=9.0)
     with pytest.raises(ValueError, match="'log_sigma2'"):
         vd_log_alpha(theta, np.zeros(2))
+
+
+def test_keep_probability_is_one_over_one_plus_alpha_before_the_clip():
+    theta = np.array([0.5, -2.0, 0.0, 1e-6])
+    log_sigma2 = np.array([np.log(0.25), np.log(1.0), -3.0, 0.0])  # alpha = 1, 1/4, inf, 1e12 (beyond the clip)
+    np.testing.assert_allclose(keep_probability(theta, log_sigma2), [0.5, 0.8, 0.0, 1 / (1 + 1e12)], rtol=1e-9)
+    with pytest.raises(ValueError, match="'log_sigma2' parameter of keep_probability"):
+        keep_probability(theta, log_sigma2[:2])
