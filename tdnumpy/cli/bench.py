@@ -45,9 +45,9 @@ def run_epoch(args) -> int:
     from ..experiments.bench import bench_epoch
 
     if args.vs_torch:
-        try:
-            import torch  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:  # not imported here: PyTorch runs in a child process
             print("tdnumpy: error: --vs-torch needs PyTorch; install it with pip install 'tdnumpy[bench]' "
                   "(on a CPU-only machine, the CPU build of torch first)", file=sys.stderr)
             return 2

@@ -1,18 +1,24 @@
 """Benchmarks: one MNIST training epoch, in tdnumpy and (optionally) in PyTorch.
 
-Both sides do the same work in the same process: the same model with the same
-initial weights, the same shuffled order of examples, batch size, float32,
-SGD with momentum and the same learning rate. PyTorch runs a lean loop over
-preloaded tensors (no DataLoader), so the ratio measures the two training
-steps, not data loading. Epochs alternate between the two (A B A B ...) so
-that drift in the machine's speed affects both alike, and the figures quoted
-are medians.
+Both sides do the same work: the same model with the same initial weights,
+the same shuffled order of examples, batch size, float32, SGD with momentum
+and the same learning rate. PyTorch runs in a child process of its own (so
+that its threads and OpenBLAS's spinning threads in ours never compete) and
+a lean loop over preloaded tensors (no DataLoader), so the ratio measures the
+two training steps, not data loading. Epochs alternate between the two
+(A B A B ...) so that drift in the machine's speed affects both alike; the
+figures quoted are the pairwise median ratio and its range, and fastest
+against fastest. The run reports the load average before and after and the
+share of this machine's float32 GEMM rate (measured in the same run) each
+side reaches, so a run on a loaded machine shows itself as one.
 
 This is a benchmark, never a test: timings on shared machines are noisy.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import resource
 import statistics
 import sys
@@ -112,6 +118,108 @@ def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
     return time.perf_counter() - start
 
 
+def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: float, data_dir) -> None:
+    """The PyTorch side of :func:`bench_epoch`, in a process of its own: it loads
+    the data and the model's initial weights itself, says its version and
+    threads, then runs one epoch per "epoch" message and sends the seconds."""
+    import torch
+
+    data = load_dataset("mnist", data_dir)
+    model = build_model(model_spec, seed=0)
+    x, y = to_inputs(data.train.images, model.input_shape), data.train.labels
+    order = np.random.default_rng(0).permutation(len(x))
+    conn.send((torch.__version__, torch.get_num_threads()))
+    while conn.recv() == "epoch":
+        conn.send(_torch_epoch(build_model(model_spec, seed=0), x, y, order, batch_size, lr, momentum))
+    conn.close()
+
+
+class _TorchChild:
+    """A spawned process running :func:`_torch_worker`; ``epoch()`` times one epoch there."""
+
+    def __init__(self, model_spec, batch_size, lr, momentum, data_dir):
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_torch_worker, daemon=True,
+                                   args=(child, model_spec, batch_size, lr, momentum, data_dir))
+        self.process.start()
+        child.close()
+        self.version, self.threads = self._receive()
+
+    def _receive(self):
+        try:
+            return self.conn.recv()
+        except EOFError:
+            self.process.join()
+            raise RuntimeError(f"the PyTorch process ended (exit code {self.process.exitcode}); run "
+                               f"python -c 'import torch' to see why") from None
+
+    def epoch(self) -> float:
+        self.conn.send("epoch")
+        return self._receive()
+
+    def close(self) -> None:
+        self.conn.send("stop")
+        self.process.join(timeout=30)
+
+
+def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
+    """This machine's float32 matrix-product rate, in GFLOP/s: the fastest of
+    ``repeats`` products of two size x size matrices (after one warm-up).
+
+    Parameters
+    ----------
+    size : int
+        The matrices' side.
+    repeats : int
+        Timed products.
+
+    Returns
+    -------
+    float
+        2 size^3 / seconds / 1e9.
+    """
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(repeats))
+    return 2 * size ** 3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def epoch_flops(model, examples: int) -> float:
+    """Floating-point operations of the matrix products of one training epoch:
+    per weighted layer 2 R fan_in units for the forward product, as much for
+    dL/dW and, but in the first layer, for dL/dx (R: the rows the layer
+    multiplies per example, OH OW for a convolution).
+
+    Parameters
+    ----------
+    model : Sequential
+        The network.
+    examples : int
+        Examples per epoch.
+
+    Returns
+    -------
+    float
+        The operations.
+    """
+    x = np.zeros((1,) + tuple(model.input_shape), model.dtype)
+    total, first = 0.0, True
+    for layer in model.layers:
+        if hasattr(layer, "linear_rows"):
+            rows = layer.linear_rows(x)[0].shape[0]
+            total += 2.0 * rows * layer.fan_in * layer.units * (2 if first else 3)
+            first = False
+        x = layer.forward(x)
+    return total * examples
+
+
 def peak_rss_mib() -> float:
     """Peak resident set size of this process so far, in MiB.
 
@@ -128,8 +236,8 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
                 data_dir=None, print_fn=print) -> dict:
     """Time one MNIST training epoch of ``model_spec``; return the figures as a dict.
 
-    The peak resident memory reported is the process's after loading MNIST and
-    training one tdnumpy epoch, measured before PyTorch is imported.
+    The peak resident memory reported is this process's after loading MNIST
+    and training one tdnumpy epoch (PyTorch runs in a child process).
 
     Parameters
     ----------
@@ -142,52 +250,72 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
     repeats : int
         Timed epochs per framework, after one warm-up epoch each.
     vs_torch : bool
-        Also time the same epoch in PyTorch on the CPU, alternating with ours.
+        Also time the same epoch in PyTorch on the CPU, in a child process,
+        alternating with ours.
     data_dir : str, os.PathLike or None
         Folder holding the MNIST files (None: the usual look-up).
     print_fn : callable
-        Receives the report, a line per framework (median and fastest epoch,
-        examples per second), then the memory and, with ``vs_torch``, the ratio.
+        Receives the report: the load average and GEMM rate, a line per
+        framework (median and fastest epoch, examples per second, share of
+        the GEMM rate), the memory and, with ``vs_torch``, the ratios.
 
     Returns
     -------
     dict
         Medians and minima per framework (``"tdnumpy"``, ``"torch"``), examples
-        per second, ``peak_rss_mib`` and, with ``vs_torch``, ``ratio_median``.
+        per second, ``peak_rss_mib``, ``gemm_gflops``, ``epoch_gflop``,
+        ``load_before`` and ``load_after`` (1-minute load averages) and, with
+        ``vs_torch``, ``ratio_median``, ``ratio_range`` and ``ratio_fastest``.
     """
+    load_before = os.getloadavg()[0]
     data = load_dataset("mnist", data_dir)
     template = build_model(model_spec, seed=0)
     x = to_inputs(data.train.images, template.input_shape)
     y = data.train.labels
     order = np.random.default_rng(0).permutation(len(x))
     args = (x, y, order, batch_size, lr, momentum)
+    rate, flops = gemm_rate(), epoch_flops(template, len(x))
+    print_fn(f"load average {load_before:.2f} before; float32 GEMM {rate:.0f} GFLOP/s here; an epoch's products "
+             f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)")
     runs = {"tdnumpy": []}
     # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
     _numpy_epoch(build_model(model_spec, seed=0), *args)
     result = {"model": model_spec, "batch_size": batch_size, "examples": len(x), "repeats": repeats,
-              "peak_rss_mib": peak_rss_mib()}
+              "peak_rss_mib": peak_rss_mib(), "gemm_gflops": rate, "epoch_gflop": flops / 1e9,
+              "load_before": load_before}
+    child = None
     if vs_torch:
-        import torch
-
+        child = _TorchChild(model_spec, batch_size, lr, momentum, data_dir)
         runs["torch"] = []
-        print_fn(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads")
-        _torch_epoch(build_model(model_spec, seed=0), *args)
-    for _ in range(repeats):
-        runs["tdnumpy"].append(_numpy_epoch(build_model(model_spec, seed=0), *args))
-        if vs_torch:
-            runs["torch"].append(_torch_epoch(build_model(model_spec, seed=0), *args))
+        print_fn(f"PyTorch {child.version}, {child.threads} threads, in a process of its own")
+        child.epoch()  # its warm-up
+    try:
+        for _ in range(repeats):
+            runs["tdnumpy"].append(_numpy_epoch(build_model(model_spec, seed=0), *args))
+            if child is not None:
+                runs["torch"].append(child.epoch())
+    finally:
+        if child is not None:
+            child.close()
+    result["load_after"] = os.getloadavg()[0]
     for name, times in runs.items():
         med = statistics.median(times)
-        result[name] = {"median_seconds": med, "min_seconds": min(times), "examples_per_second": len(x) / med}
+        result[name] = {"median_seconds": med, "min_seconds": min(times), "examples_per_second": len(x) / med,
+                        "gemm_fraction": flops / 1e9 / rate / min(times)}
         print_fn(f"{name:>8}: {med:.3f} s per epoch (median of {repeats}; min {min(times):.3f} s), "
-                 f"{len(x) / med:,.0f} examples/s")
-    print_fn(f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch, before PyTorch): "
+                 f"{len(x) / med:,.0f} examples/s, {100 * result[name]['gemm_fraction']:.0f}% of the GEMM rate")
+    print_fn(f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch): "
              f"{result['peak_rss_mib']:.0f} MiB")
     if vs_torch:
         ratios = [a / b for a, b in zip(runs["tdnumpy"], runs["torch"])]
         result["ratio_median"] = statistics.median(ratios)
-        print_fn(f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} "
-                 f"(pairwise median; {min(ratios):.2f} to {max(ratios):.2f})")
+        result["ratio_range"] = (min(ratios), max(ratios))
+        result["ratio_fastest"] = min(runs["tdnumpy"]) / min(runs["torch"])
+        print_fn(f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (pairwise median; {min(ratios):.2f} "
+                 f"to {max(ratios):.2f}); fastest against fastest {result['ratio_fastest']:.2f}")
+    print_fn(f"load average {result['load_after']:.2f} after"
+             + ("  (above 0.5 before: a loaded machine, the figures are not to be quoted)"
+                if load_before >= 0.5 else ""))
     return result
 
 

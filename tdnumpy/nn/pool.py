@@ -133,6 +133,7 @@ class MaxPool2D(_Pool2D):
     """
 
     kind = "maxpool"
+    _hits = None
 
     def forward(self, x, training=False):
         g, xl = self._start(x)
@@ -152,16 +153,20 @@ class MaxPool2D(_Pool2D):
 
     def _backward_adjacent(self, g, xl, out, gl):
         """Windows side by side (stride = kernel): the covered input is viewed as
-        (N, OH, kh, OW, kw, C), so one comparison and one product do all offsets."""
+        (N, OH, kh, OW, kw, C), so one comparison and one product, written
+        straight into dL/dx, do all offsets. Ties are resolved only when there
+        are any: with exactly one maximum per window the hits number N OH OW C."""
         rows, cols = g.oh * g.kh, g.ow * g.kw
         x6 = xl[:, :rows, :cols].reshape(g.n, g.oh, g.kh, g.ow, g.kw, g.c)
-        hit = x6 == out[:, :, None, :, None, :]
-        _keep_first([hit[:, :, i, :, j] for _, i, j in self.offsets()])
-        d6 = np.multiply(gl[:, :, None, :, None, :], hit)
-        if (rows, cols) == (g.h, g.w):
-            return d6.reshape(g.n, g.h, g.w, g.c)
-        dx = np.zeros((g.n, g.h, g.w, g.c), gl.dtype)
-        dx[:, :rows, :cols] = d6.reshape(g.n, rows, cols, g.c)
+        hit = self._hits
+        if hit is None or hit.shape != x6.shape:
+            hit = self._hits = np.empty(x6.shape, bool)  # reused: a fresh one costs page faults every step
+        np.equal(x6, out[:, :, None, :, None, :], out=hit)
+        if np.count_nonzero(hit) != out.size:
+            _keep_first([hit[:, :, i, :, j] for _, i, j in self.offsets()])
+        whole = (rows, cols) == (g.h, g.w)
+        dx = np.empty((g.n, g.h, g.w, g.c), gl.dtype) if whole else np.zeros((g.n, g.h, g.w, g.c), gl.dtype)
+        np.multiply(gl[:, :, None, :, None, :], hit, out=dx[:, :rows, :cols].reshape(x6.shape))
         return dx
 
 
