@@ -34,6 +34,16 @@ LOG_ALPHA_CLIP = 8.0
 THRESHOLD = 3.0
 
 
+def _check_pair(theta, log_sigma2, owner: str):
+    """theta and log_sigma2 checked as finite float arrays of one shape."""
+    theta = check_floats(theta, "theta", owner)
+    s = check_floats(log_sigma2, "log_sigma2", owner)
+    if s.shape != theta.shape:
+        raise ValueError(f"The 'log_sigma2' parameter of {owner} must have theta's shape {theta.shape}. "
+                         f"Got {s.shape}.")
+    return theta, s
+
+
 def vd_log_alpha(theta, log_sigma2):
     """log alpha = clip(log sigma^2 - log theta^2, -8, 8) and its partial derivatives.
 
@@ -53,11 +63,7 @@ def vd_log_alpha(theta, log_sigma2):
     d_log_sigma2 : ndarray
         1 inside the clip, 0 outside.
     """
-    theta = check_floats(theta, "theta", "vd_log_alpha")
-    s = check_floats(log_sigma2, "log_sigma2", "vd_log_alpha")
-    if s.shape != theta.shape:
-        raise ValueError(f"The 'log_sigma2' parameter of vd_log_alpha must have theta's shape {theta.shape}. "
-                         f"Got {s.shape}.")
+    theta, s = _check_pair(theta, log_sigma2, "vd_log_alpha")
     with np.errstate(divide="ignore"):
         raw = s - np.log(np.square(theta.astype(np.float64)))
     inside = np.abs(raw) < LOG_ALPHA_CLIP
@@ -166,13 +172,9 @@ def keep_probability(theta, log_sigma2) -> np.ndarray:
     ndarray of float64
         sigmoid(log theta^2 - log sigma^2), 0 where theta = 0.
     """
-    theta = check_floats(theta, "theta", "keep_probability").astype(np.float64)
-    s = check_floats(log_sigma2, "log_sigma2", "keep_probability")
-    if s.shape != theta.shape:
-        raise ValueError(f"The 'log_sigma2' parameter of keep_probability must have theta's shape {theta.shape}. "
-                         f"Got {s.shape}.")
+    theta, s = _check_pair(theta, log_sigma2, "keep_probability")
     with np.errstate(divide="ignore"):
-        return expit(np.log(np.square(theta)) - s)
+        return expit(np.log(np.square(theta.astype(np.float64))) - s)
 
 
 def vd_keep(theta, log_sigma2, threshold: float = THRESHOLD) -> np.ndarray:

@@ -24,7 +24,7 @@ import numpy as np
 from .._validation import check_float_dtype, check_generator, check_int
 from ..masks import l0, smallify, variational
 from .module import Module, Parameter
-from .sparsifying import L0Penalised
+from .sparsifying import L0Penalised, VDPenalised
 
 
 def _per_unit(gate: np.ndarray, ndim: int) -> np.ndarray:
@@ -168,7 +168,7 @@ class L0UnitGates(L0Penalised, _UnitGate):
         np.multiply(_sum_per_unit(grad_out * self._x), self._dz, out=self.log_alpha.grad)
 
 
-class VariationalUnits(_UnitGate):
+class VariationalUnits(VDPenalised, _UnitGate):
     """Sparse variational dropout on one multiplicative weight per unit.
 
     Each unit's output is multiplied by w_u ~ N(theta_u, alpha_u theta_u^2),
@@ -209,7 +209,6 @@ class VariationalUnits(_UnitGate):
     """
 
     kind = "vdgate"
-    method = "vd"
 
     def __init__(self, units: int, rng: np.random.Generator, dtype=np.float32,
                  threshold: float = variational.THRESHOLD, init_log_sigma2: float = -6.0, name=None):
@@ -241,38 +240,6 @@ class VariationalUnits(_UnitGate):
         ce = (c * eps).sum(axis=0)
         np.add(c.sum(axis=0), ce * d_theta, out=self.theta.grad)
         np.multiply(ce, d_sigma, out=self.log_sigma2.grad)
-
-    def penalty_value(self) -> float:
-        """KL(q || p) summed over the units.
-
-        Returns
-        -------
-        float
-            The approximate KL.
-        """
-        return variational.vd_penalty(self.theta.value, self.log_sigma2.value)[0]
-
-    def add_penalty_gradient(self, scale: float) -> None:
-        """theta.grad and log_sigma2.grad += scale * dKL.
-
-        Parameters
-        ----------
-        scale : float
-            The penalty's strength (over the number of training images).
-        """
-        _, d_theta, d_sigma = variational.vd_penalty(self.theta.value, self.log_sigma2.value)
-        self.theta.grad += self.dtype.type(scale) * d_theta
-        self.log_sigma2.grad += self.dtype.type(scale) * d_sigma
-
-    def importance(self) -> np.ndarray:
-        """1 / (1 + alpha_u) per unit (log alpha before its clip).
-
-        Returns
-        -------
-        ndarray of float64, (units,)
-            Larger is more important.
-        """
-        return variational.keep_probability(self.theta.value, self.log_sigma2.value)
 
     def evaluation_gate(self) -> np.ndarray:
         """theta, 0 where log alpha > threshold; (units,)."""

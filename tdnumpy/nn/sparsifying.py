@@ -186,7 +186,50 @@ class L0WeightGates(L0Penalised, WeightNoise):
         return None
 
 
-class VariationalWeights(WeightNoise):
+class VDPenalised:
+    """What variational dropout per weight and per unit share: the KL penalty and
+    the importance, from the means ``self.theta`` (a Parameter: the layer's
+    weight, or the units' multipliers) and ``self.log_sigma2``."""
+
+    method = "vd"
+
+    def penalty_value(self) -> float:
+        """KL(q || p) summed over the weights (or units), by Molchanov et al.'s approximation.
+
+        Returns
+        -------
+        float
+            The penalty before its strength.
+        """
+        return variational.vd_penalty(self.theta.value, self.log_sigma2.value)[0]
+
+    def add_penalty_gradient(self, scale: float) -> None:
+        """theta.grad and log_sigma2.grad += scale * dKL.
+
+        Parameters
+        ----------
+        scale : float
+            The penalty's strength (over the number of training images).
+        """
+        _, d_theta, d_sigma = variational.vd_penalty(self.theta.value, self.log_sigma2.value)
+        self.theta.grad += self.theta.dtype.type(scale) * d_theta
+        self.log_sigma2.grad += self.log_sigma2.dtype.type(scale) * d_sigma
+
+    def importance(self) -> np.ndarray:
+        """1 / (1 + alpha) = sigmoid(-log alpha): the keep probability of the
+        Bernoulli dropout whose Gaussian approximation has variance alpha. log
+        alpha is taken before its clip to [-8, 8], so that ranking does not meet
+        ties at the clip (a zero theta has importance 0).
+
+        Returns
+        -------
+        ndarray of float64, theta's shape
+            Larger is more important.
+        """
+        return variational.keep_probability(self.theta.value, self.log_sigma2.value)
+
+
+class VariationalWeights(VDPenalised, WeightNoise):
     """Sparse variational dropout on every weight, by the local reparameterisation trick.
 
     Molchanov, Ashukha and Vetrov (2017): the weights are the means theta
@@ -218,9 +261,10 @@ class VariationalWeights(WeightNoise):
     ----------
     log_sigma2 : Parameter or None
         The log variances, made by :meth:`attach`.
+    theta : Parameter or None
+        The layer's weight (the posterior's means), set by :meth:`attach`.
     """
 
-    method = "vd"
     perturbs_output = True
 
     def __init__(self, threshold: float = variational.THRESHOLD, init_log_sigma2: float = -10.0):
@@ -228,13 +272,14 @@ class VariationalWeights(WeightNoise):
         self.threshold = variational.check_threshold(threshold, type(self).__name__)
         self.init_log_sigma2 = float(init_log_sigma2)
         self.log_sigma2: Parameter | None = None
+        self.theta: Parameter | None = None
         self.frozen = None
         self._saved = None
 
     def attach(self, layer) -> None:
         w = layer.weight.value
         self.rng = layer.rng.spawn(1)[0]
-        self._weight = layer.weight
+        self.theta = layer.weight  # the posterior's means are the weights
         self.log_sigma2 = Parameter(_like(w, self.init_log_sigma2), "log_sigma2")
 
     def parameters(self) -> list:
@@ -288,41 +333,6 @@ class VariationalWeights(WeightNoise):
         extra *= 2 * rows
         return extra
 
-    def penalty_value(self) -> float:
-        """KL(q || p) summed over the weights, by Molchanov et al.'s approximation.
-
-        Returns
-        -------
-        float
-            The penalty before its strength.
-        """
-        return variational.vd_penalty(self._weight.value, self.log_sigma2.value)[0]
-
-    def add_penalty_gradient(self, scale: float) -> None:
-        """W.grad and log_sigma2.grad += scale * dKL.
-
-        Parameters
-        ----------
-        scale : float
-            The penalty's strength (over the number of training images).
-        """
-        _, d_theta, d_sigma = variational.vd_penalty(self._weight.value, self.log_sigma2.value)
-        self._weight.grad += self._weight.dtype.type(scale) * d_theta
-        self.log_sigma2.grad += self.log_sigma2.dtype.type(scale) * d_sigma
-
-    def importance(self) -> np.ndarray:
-        """1 / (1 + alpha) = sigmoid(-log alpha) per weight: the keep probability of
-        the Bernoulli dropout whose Gaussian approximation has variance alpha.
-        log alpha is taken before its clip to [-8, 8], so that ranking does not
-        meet ties at the clip (a zero weight has importance 0).
-
-        Returns
-        -------
-        ndarray of float64, the weight's shape
-            Larger is more important.
-        """
-        return variational.keep_probability(self._weight.value, self.log_sigma2.value)
-
     def evaluation_gate(self) -> np.ndarray:
         """1 where log alpha <= threshold, 0 where the weight is dropped at evaluation.
 
@@ -331,5 +341,5 @@ class VariationalWeights(WeightNoise):
         ndarray, the weight's shape and dtype
             The 0/1 gate.
         """
-        keep = variational.vd_keep(self._weight.value, self.log_sigma2.value, self.threshold)
-        return _like(self._weight.value, keep)
+        keep = variational.vd_keep(self.theta.value, self.log_sigma2.value, self.threshold)
+        return _like(self.theta.value, keep)

@@ -133,7 +133,7 @@ def _fold_units(model, gate_module) -> dict[str, dict]:
         if b is not None:
             _mask(b, ~dead)
         after = model.layers[index + 1] if index + 1 < len(model.layers) else None
-        if isinstance(after, WeightedLayer) and after.weight.shape[0] % g.shape[0] == 0:
+        if isinstance(after, WeightedLayer):
             rows = _rows_of_units(after, g.shape[0])
             _mask(after.weight, np.broadcast_to(~dead[rows][:, None], after.weight.shape))
     model.layers.remove(gate_module)
