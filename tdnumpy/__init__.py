@@ -5,7 +5,11 @@ A reference implementation with hand-written forward and backward passes
 the code.
 """
 
-from . import _compat
+from . import _blas
+
+_blas.configure()  # before anything loads NumPy: see tdnumpy/_blas.py
+
+from . import _compat  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -27,6 +27,7 @@ import time
 import numpy as np
 
 from ..data import load_dataset, to_inputs
+from .. import _blas
 from ..nn.models import build_model
 from ..training.optim import SGD
 from ..training.fit import fit
@@ -277,6 +278,7 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
     rate, flops = gemm_rate(), epoch_flops(template, len(x))
     print_fn(f"load average {load_before:.2f} before; float32 GEMM {rate:.0f} GFLOP/s here; an epoch's products "
              f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)")
+    print_fn(_blas.describe())
     runs = {"tdnumpy": []}
     # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
     _numpy_epoch(build_model(model_spec, seed=0), *args)

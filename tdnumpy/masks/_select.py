@@ -268,6 +268,40 @@ def row_counts(mask: np.ndarray) -> np.ndarray:
     return np.add.reduce(mask.view(np.uint8), axis=1, dtype=dtype)
 
 
+TRANSPOSE_STRIP = 32
+
+
+def abs_transposed(w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """|W|^T written into ``out``, strip by strip for large matrices.
+
+    A transposing pass reads one matrix against its memory order; on a large
+    one, and worst when the row length is a power of two (the rows then fall
+    on the same cache sets), it waits on memory at every element. Copying
+    strips of ``TRANSPOSE_STRIP`` rows of W, each into a band of columns of
+    ``out``, keeps the lines being read in cache: a 4096 x 4096 float32 matrix
+    took 43 ms this way against 128 ms in one pass, a 2048 x 1000 one 1.8
+    against 2.2 ms. Matrices of fewer than 2^20 entries (LeNet-300-100's
+    layers) are transposed in one pass, which measured as fast or faster.
+
+    Parameters
+    ----------
+    w : ndarray of shape (n, m)
+        The matrix W.
+    out : ndarray of shape (m, n), C-contiguous
+        Destination.
+
+    Returns
+    -------
+    ndarray of shape (m, n)
+        ``out``.
+    """
+    if w.size < 2**20:
+        return np.abs(w.T, out=out)
+    for i in range(0, w.shape[0], TRANSPOSE_STRIP):
+        np.abs(w[i:i + TRANSPOSE_STRIP].T, out=out[:, i:i + TRANSPOSE_STRIP])
+    return out
+
+
 def magnitude_keys(w: np.ndarray, owner: str, out: np.ndarray | None = None) -> np.ndarray:
     """|W| transposed, one contiguous row per column of ``w``, as integer keys.
 
@@ -299,7 +333,7 @@ def magnitude_keys(w: np.ndarray, owner: str, out: np.ndarray | None = None) -> 
         If ``w`` has NaN or infinite entries.
     """
     rows = np.empty((w.shape[1], w.shape[0]), w.dtype) if out is None else out
-    np.abs(w.T, out=rows)
+    abs_transposed(w, rows)
     keys = rows.view(f"i{rows.itemsize}")
     if keys.max() > np.array(np.finfo(w.dtype).max, w.dtype).view(keys.dtype):
         raise_not_finite(owner)

@@ -135,7 +135,8 @@ def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.r
     if not training:
         return ~targets.T
     u = check_generator(rng, "rng", "tf_targeted_weight_keep").random(targets.shape, dtype=np.float32)
-    return ~(targets & (u < np.float32(alpha))).T
+    kept = np.greater_equal(u, np.float32(alpha), out=np.empty(targets.shape, bool))  # not d
+    return np.less_equal(targets, kept, out=kept).T  # not (target and d) = (target <= not d)
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_int, check_real
-from ._select import bottom_k_rows, check_weight, n_targets, raise_not_finite, row_counts
+from ._select import abs_transposed, bottom_k_rows, check_weight, n_targets, raise_not_finite, row_counts
 
 
 class WeightTargetTracker:
@@ -100,7 +100,7 @@ class WeightTargetTracker:
         k = n_targets(fan_in, gamma)
         if self._layout != (w.shape, w.dtype, k):
             self._allocate(w, k)
-        np.abs(w.T, out=self._magnitudes)
+        abs_transposed(w, self._magnitudes)
         keys = self._magnitudes.view(self._thresholds.dtype)  # unsigned: partitions faster than signed
         if keys.max() > self._largest_finite:  # NaN and inf have larger bit patterns
             raise_not_finite(owner)

@@ -229,7 +229,10 @@ class Conv2D(WeightedLayer):
         self._w = w = self._step_weight(training, g.n)
         y = cols @ w
         if self.bias is not None:
-            y += self._step_bias()
+            # the bias repeated along a row of OW outputs: NumPy's loops then run
+            # OW F long instead of F (LeNet-5's first layer: 3x faster)
+            rows = y.reshape(g.n * g.oh, g.ow * self.out_channels)
+            rows += np.tile(self._step_bias(), g.ow)
         y = apply_units(self._perturb(cols, y, training), self._keep.units, g.n)
         self._geometry, self._cols = g, cols
         return self._to_output(y, g)
@@ -248,8 +251,8 @@ class Conv2D(WeightedLayer):
         self._mask_grads()
         if not input_grad:
             return None
-        scratch = self._buffer("block", (grad.shape[0], g.c), grad.dtype)
-        dxp = col2im_matmul(np.ascontiguousarray(grad), self._w, g, scratch)
+        products = self._buffer("products", (g.kh * g.kw, grad.shape[0], g.c), grad.dtype)
+        dxp = col2im_matmul(np.ascontiguousarray(grad), self._w, g, products)
         if extra is not None:
             dxp += col2im(extra, g)
         return channels_first(unpad(dxp, g.pad, g.h, g.w))

@@ -174,9 +174,11 @@ def _keep_first(hits) -> None:
     """In place: where several of ``hits`` (boolean arrays, in offset order) are
     True at one position, keep only the first. This is the tie rule of MaxPool2D."""
     claimed = hits[0].copy()
-    for hit in hits[1:]:
-        hit &= ~claimed
+    for hit in hits[1:-1]:
+        np.greater(hit, claimed, out=hit)  # hit and not claimed, without a temporary
         claimed |= hit
+    if len(hits) > 1:
+        np.greater(hits[-1], claimed, out=hits[-1])
 
 
 @shared_docstring(pool=_POOL)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from tdnumpy.masks._select import bernoulli, bottom_k, n_targets, uniform_bytes
+from tdnumpy.masks._select import TRANSPOSE_STRIP, abs_transposed, bernoulli, bottom_k, n_targets, uniform_bytes
 
 
 def test_k_is_the_floor_of_the_float64_product():
@@ -19,6 +19,20 @@ def test_k_is_the_floor_of_the_float64_product():
     assert n_targets(100, 0.29) == 28  # 0.29 * 100 rounds to 28.999999999999996
     assert n_targets(10, 0.5) == 5 and n_targets(7, 1.0) == 7 and n_targets(7, 0.0) == 0
     assert n_targets(3, 0.999) == 2
+
+
+@pytest.mark.parametrize("shape, dtype", [((1030, 1019), np.float32), ((1, 2**20), np.float64),
+                                          ((2**20, 1), np.float32), ((700, 300), np.float16)])
+def test_abs_transposed_equals_one_pass(shape, dtype):
+    """Strips of rows (matrices of 2^20 entries or more, rows not a multiple of
+    the strip) and the one-pass path give |W|^T exactly, signs and zeros included."""
+    assert 1030 % TRANSPOSE_STRIP != 0  # the first case ends in a partial strip
+    w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    w[0, 0], w[-1, -1] = -0.0, -3.5
+    out = np.full(shape[::-1], np.nan, dtype)
+    assert abs_transposed(w, out) is out
+    np.testing.assert_array_equal(out, np.abs(w).T)
+    assert not np.signbit(out).any()
 
 
 def test_bottom_k_of_a_vector():
