@@ -44,6 +44,14 @@ def number(interval: Interval):
     return parse
 
 
+def out_path(text: str) -> Path:
+    """An argparse type for output folders: a path, never the empty string
+    (which Path reads as ".", the current directory)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a folder to write to, got {text!r}")
+    return Path(text)
+
+
 def names(text: str) -> tuple[str, ...]:
     """An argparse type: comma-separated names, ``"fc1, fc2"`` -> ``("fc1", "fc2")``."""
     return tuple(n.strip() for n in text.split(",") if n.strip())

@@ -32,6 +32,11 @@ def run(args) -> int:
     """Export and print the bytes per layer."""
     if args.out.is_dir() or not args.out.name:
         raise ValueError(f"OUT {str(args.out)!r} must be a file name, not a folder.")
+    source = args.checkpoint / "checkpoint.npz" if args.checkpoint.is_dir() else args.checkpoint
+    for kept in (source, source.parent / "metrics.json"):
+        if args.out.resolve() == kept.resolve():
+            raise ValueError(f"OUT {str(args.out)!r} is the file {str(kept)!r} that the export reads; writing it "
+                             f"would replace the run. Choose another file name.")
     model = load_run(args.checkpoint).model
     if learnt_sparsifiers(model):  # exported as the network it evaluates as
         for name, r in fold(model).items():

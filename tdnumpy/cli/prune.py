@@ -16,7 +16,7 @@ from ..experiments import load_run, prune_run
 from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, amount_label
 from ..pruning.csr import INDEX_BITS
 from ..pruning.masking import KINDS
-from ._args import add_data_arguments, load, number, to_stderr
+from ._args import add_data_arguments, load, number, out_path, to_stderr
 
 DEFAULTS = {name: p.default for name, p in inspect.signature(prune_run).parameters.items()
             if p.default is not inspect.Parameter.empty}
@@ -90,7 +90,7 @@ def add_parser(sub) -> None:
     p.add_argument("--remove-dead-units", action="store_true",
                    help="after pruning (and retraining), remove the units left with no unpruned input or output "
                         "for real (Han et al.); the saved checkpoints are the smaller networks")
-    p.add_argument("--out", type=Path, default=None, help="output folder (default: prune-<kind> next to the checkpoint)")
+    p.add_argument("--out", type=out_path, default=None, help="output folder (default: prune-<kind> next to the checkpoint)")
     add_data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
     p.set_defaults(func=run)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from .._validation import Interval
 from ..experiments.configs import NAMES
 from ..experiments.sweeps import sweep
-from ._args import number, to_stderr
+from ._args import number, out_path, to_stderr
 
 
 def _common(p) -> None:
@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
                                    "prune it at every fraction, and write one tidy CSV. An interrupted sweep "
                                    "restarts where it stopped. See tdnumpy.experiments.sweep_config for the format.")
     p.add_argument("config", type=Path, help="the sweep configuration (TOML)")
-    p.add_argument("--out", type=Path, default=None,
+    p.add_argument("--out", type=out_path, default=None,
                    help="output folder: results.csv, runs/, timings.json (default: runs/sweeps/<name>)")
     _common(p)
     p.set_defaults(func=run_sweep)
@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
                        description="Run one of the shipped sweep configurations and regenerate its CSV, figures "
                                    "and tables.")
     r.add_argument("name", choices=NAMES, help="the experiment")
-    r.add_argument("--out", type=Path, default=None,
+    r.add_argument("--out", type=out_path, default=None,
                    help="folder for the CSV, figures and tables (default: figures, or figures/quick with --quick)")
     r.add_argument("--runs", type=Path, default=None,
                    help="folder for the sweep's runs (default: runs/reproduce/<name>[-quick])")

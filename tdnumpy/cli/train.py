@@ -18,7 +18,7 @@ from pathlib import Path
 from ..experiments import RunConfig, train_run
 from ..experiments.regularisers import NAMES
 from ..nn.models import SPEC_HELP
-from ._args import add_data_arguments, flag, load, names, number, to_stderr
+from ._args import add_data_arguments, flag, load, names, number, out_path, to_stderr
 
 # The flags from each of these fields on (in RunConfig's order) form a group of --help.
 GROUPS = {"reg": "regularisers: targeted dropout (Gomez et al. 2019) and its relatives",
@@ -96,7 +96,7 @@ def add_parser(sub) -> None:
         group = p.add_argument_group(GROUPS[field.name]) if field.name in GROUPS else group
         add_config_flag(group, field, HELP.get(field.name) or help_text(descriptions.get(field.name, "")))
         if field.name == "validation":
-            p.add_argument("--out", type=Path, default=None,
+            p.add_argument("--out", type=out_path, default=None,
                            help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     add_data_arguments(p, dataset_default=RunConfig.dataset)

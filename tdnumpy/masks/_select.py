@@ -15,7 +15,7 @@ import numbers
 
 import numpy as np
 
-from .._validation import check_generator, check_real
+from .._validation import check_generator, check_int, check_real
 
 
 def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
@@ -185,15 +185,21 @@ def n_targets(n: int, gamma: float) -> int:
     -------
     int
         k, between 0 and n.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``n`` is not an int >= 0 or ``gamma`` not a real in [0, 1].
     """
-    return math.floor(float(gamma) * n)
+    n = check_int(n, "n", "n_targets", low=0)
+    return math.floor(check_real(gamma, "gamma", "n_targets", low=0, high=1) * n)
 
 
 def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Boolean mask of the k smallest entries of each column of ``scores``.
 
     A 1-D array is one column; ties are broken by lower index first, so each
-    column has exactly k entries selected (none for k <= 0, all for k >= n).
+    column has exactly k entries selected (none for k = 0, all for k = n).
 
     O(n) per column: ``np.partition`` finds the k-th smallest value t of each
     column; the entries <= t are selected, and only in the rare columns where
@@ -203,17 +209,35 @@ def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
 
     Parameters
     ----------
-    scores : ndarray of shape (n,) or (n, m), real
+    scores : array_like of shape (n,) or (n, m), integer or float, no NaN
         The scores, ranked along axis 0.
     k : int
-        How many entries to select in each column.
+        How many entries to select in each column, 0 <= k <= n.
 
     Returns
     -------
     ndarray of bool, shaped like ``scores``
         True at the selected entries.
+
+    Raises
+    ------
+    TypeError
+        If ``scores`` is not of an integer or float dtype, or ``k`` not an int.
+    ValueError
+        If ``scores`` is not 1-D or 2-D, is empty or holds NaN, or ``k`` lies
+        outside [0, n].
     """
+    scores = np.asarray(scores)
+    if scores.dtype.kind not in "iuf":
+        raise TypeError(f"The 'scores' parameter of bottom_k must be an array of integers or floats. "
+                        f"Got dtype {scores.dtype} instead.")
+    if scores.ndim not in (1, 2) or scores.size == 0:
+        raise ValueError(f"The 'scores' parameter of bottom_k must be a non-empty 1-D or 2-D array. "
+                         f"Got shape {scores.shape} instead.")
+    if scores.dtype.kind == "f" and np.isnan(scores).any():
+        raise ValueError("The 'scores' parameter of bottom_k must not hold NaN (it has no rank).")
     n = scores.shape[0]
+    k = check_int(k, "k", "bottom_k", low=0, high=n)
     rows = np.ascontiguousarray(scores.reshape(n, -1).T)  # one row per column of scores
     return bottom_k_rows(rows, k).T.reshape(scores.shape)
 

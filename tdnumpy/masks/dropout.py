@@ -114,9 +114,10 @@ def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Gen
     keep : ndarray of bool, shape (batch, channels)
         True where the channel is kept.
     """
+    batch = check_int(batch, "batch", "spatial_dropout_keep", low=0)
+    channels = check_int(channels, "channels", "spatial_dropout_keep", low=0)
     p = check_real(p, "p", "spatial_dropout_keep", low=0, high=1, closed="left")
-    return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p,
-                                 check_shape((batch, channels), "spatial_dropout_keep"))
+    return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p, (batch, channels))
 
 
 @shared_docstring(rate=_RATE)
@@ -172,7 +173,15 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
     mean, var : ndarray of shape (batch, units)
         E[u] and Var[u], in the dtype of ``v @ w`` (v's when w has it).
     """
-    p = check_real(p, "p", "dropconnect_moments", low=0, high=1, closed="left")
+    owner = "dropconnect_moments"
+    p = check_real(p, "p", owner, low=0, high=1, closed="left")
+    v = _float_array(v, "v", owner, ndim=2)
+    w = _float_array(w, "w", owner, ndim=2, dtype=v.dtype)
+    if b is not None:
+        b = _float_array(b, "b", owner, ndim=1, dtype=v.dtype)
+    if v.shape[1] != w.shape[0] or b is not None and b.shape != (w.shape[1],):
+        raise ValueError(f"{owner} needs v of shape (batch, fan_in), w of shape (fan_in, units) and b of shape "
+                         f"(units,). Got {v.shape}, {w.shape} and {None if b is None else b.shape}.")
     mean = v @ w
     var = (v * v) @ (w * w)
     if b is not None:
@@ -208,8 +217,17 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
     r : ndarray of shape (batch, units), mean's dtype
         The averaged activations (a copy of ``mean`` when ``activation`` is None).
     """
-    samples = check_int(samples, "samples", "dropconnect_gaussian_inference", low=1)
-    check_generator(rng, "rng", "dropconnect_gaussian_inference")
+    owner = "dropconnect_gaussian_inference"
+    samples = check_int(samples, "samples", owner, low=1)
+    check_generator(rng, "rng", owner)
+    mean = _float_array(mean, "mean", owner)
+    var = _float_array(var, "var", owner, dtype=mean.dtype)
+    if var.shape != mean.shape:
+        raise ValueError(f"The 'var' parameter of {owner} must have the shape of 'mean', {mean.shape}. "
+                         f"Got {var.shape} instead.")
+    if (var < 0).any():
+        raise ValueError(f"The 'var' parameter of {owner} must be >= 0 everywhere (a variance). "
+                         f"Got a minimum of {float(var.min())!r} instead.")
     if activation is None:
         return mean.copy()
     std = np.sqrt(var)
@@ -244,6 +262,7 @@ def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     pi : ndarray shaped like ``a``, a's dtype
         The keep probabilities, in [0, 1].
     """
+    a = _float_array(a, "a", "standout_keep_prob")
     alpha = check_real(alpha, "alpha", "standout_keep_prob")
     beta = check_real(beta, "beta", "standout_keep_prob")
     return expit(a * a.dtype.type(alpha) + a.dtype.type(beta))
@@ -266,7 +285,29 @@ def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m : ndarray of bool, shaped like ``pi``
         True where kept.
     """
+    pi = _float_array(pi, "pi", "standout_keep", dtypes=(np.float32, np.float64))
+    if not ((pi >= 0) & (pi <= 1)).all():
+        raise ValueError(f"The 'pi' parameter of standout_keep must hold probabilities in [0, 1]. "
+                         f"Got values from {float(pi.min())!r} to {float(pi.max())!r} instead.")
     return check_generator(rng, "rng", "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
+
+
+def _float_array(x, name: str, owner: str, *, ndim: int | None = None, dtype=None,
+                 dtypes=(np.float16, np.float32, np.float64)) -> np.ndarray:
+    """``x`` if it is an ndarray of finite values of one of ``dtypes`` (and of ``dtype``
+    and ``ndim`` when given); a TypeError or ValueError naming it otherwise."""
+    if not isinstance(x, np.ndarray) or x.dtype not in dtypes:
+        what = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        names = ", ".join(np.dtype(d).name for d in dtypes)
+        raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array of {names}. Got {what} instead.")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(f"The {name!r} parameter of {owner} must have the dtype of the first array, {dtype}. "
+                        f"Got {x.dtype} instead.")
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"The {name!r} parameter of {owner} must be {ndim}-D. Got shape {x.shape} instead.")
+    if not np.isfinite(x).all():
+        raise ValueError(f"The {name!r} parameter of {owner} must be finite (no NaN or infinities).")
+    return x
 
 
 @shared_docstring(rate=_RATE)

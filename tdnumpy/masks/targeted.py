@@ -125,13 +125,19 @@ def unit_norms(w: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     w : ndarray of shape (fan_in, units), float16, float32 or float64
-        The weight matrix W; not checked here.
+        The weight matrix W (infinite entries give an infinite norm).
 
     Returns
     -------
     norms : ndarray of shape (units,), float64
         The column norms.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``w`` is not a non-empty 2-D float16, float32 or float64 array.
     """
+    check_weight(w, "unit_norms", finite=False)
     s, e = square_sums(w)
     with np.errstate(over="ignore"):
         return np.ldexp(np.sqrt(s), e)

@@ -341,11 +341,22 @@ def choose_layers(model, layers=None) -> list[str]:
 
     Raises
     ------
+    TypeError
+        If ``model`` is not a model with layers, or ``layers`` is a single string.
     ValueError
-        If a name is not that of a weighted layer of ``model``.
+        If a name is not that of a weighted layer of ``model``, or is given twice.
     """
+    if not isinstance(getattr(model, "layers", None), (list, tuple)):
+        raise TypeError(f"The 'model' parameter must be a model with layers (a Sequential). "
+                        f"Got {type(model).__name__} instead.")
+    if isinstance(layers, str):
+        raise TypeError(f"The 'layers' parameter must be a list of layer names, not the string {layers!r}; "
+                        f"write [{layers!r}].")
     names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
     chosen = names if layers is None else list(layers)
+    repeated = sorted({n for n in chosen if chosen.count(n) > 1}, key=str)
+    if repeated:
+        raise ValueError(f"The 'layers' parameter names {', '.join(map(repr, repeated))} more than once.")
     unknown = [n for n in chosen if n not in names]
     if unknown:
         raise ValueError(f"No weighted layer named {', '.join(map(repr, unknown))}; "

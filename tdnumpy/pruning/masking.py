@@ -232,8 +232,15 @@ def sparsity(model, layers=None) -> float:
     -------
     float
         1 - (kept weights) / (weights), over the chosen layers together.
+
+    Raises
+    ------
+    ValueError
+        If ``layers`` picks no layer (an empty list, or a model without weighted layers).
     """
     rows = report(model, layers)
+    if not rows:
+        raise ValueError(f"sparsity needs at least one weighted layer; 'layers' picks none (got {layers!r}).")
     return 1.0 - sum(r["kept"] for r in rows) / sum(r["weights"] for r in rows)
 
 

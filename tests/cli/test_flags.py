@@ -64,6 +64,11 @@ def test_prune_flags_default_to_prune_run_s_parameters():
     (["prune", "x.npz", "--dense-bits", "17"], "--dense-bits: must be an integer in [1, 16], got 17"),
     (["export-sparse", "x.npz", "y.npz", "--conv-bits", "0"], "--conv-bits: must be an integer in [1, 16], got 0"),
     (["prune", "x.npz", "--retrain-epochs", "-1"], "--retrain-epochs: must be 0 or more, got -1"),
+    # issue 18: --out "" was read as "." and wrote everything into the current directory
+    (["train", "--out", ""], "--out: must be a folder to write to, got ''"),
+    (["prune", "x.npz", "--out", " "], "--out: must be a folder to write to, got ' '"),
+    (["sweep", "c.toml", "--out", ""], "--out: must be a folder to write to, got ''"),
+    (["reproduce", "td-mnist-mlp", "--out", ""], "--out: must be a folder to write to, got ''"),
 ])
 def test_ranges_are_checked_when_parsing(argv, message, capsys):
     with pytest.raises(SystemExit) as info:

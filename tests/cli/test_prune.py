@@ -110,6 +110,22 @@ def test_export_sparse_round_trip_and_note_for_unpruned(synthetic_checkpoint, tm
             np.testing.assert_array_equal(q.mask, p.mask, err_msg=name)
 
 
+@pytest.mark.parametrize("out", ["{ckpt}", "{folder}/metrics.json", "{folder}/./checkpoint.npz"])
+def test_export_sparse_refuses_to_overwrite_what_it_reads(synthetic_checkpoint, tmp_path, out, capsys):
+    """Issue 18: `export-sparse X.npz X.npz` replaced the checkpoint with the sparse file and exited 0."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    ckpt = folder / "checkpoint.npz"
+    ckpt.write_bytes(synthetic_checkpoint.read_bytes())
+    (folder / "metrics.json").write_text("{}")
+    before = ckpt.read_bytes()
+    target = out.format(ckpt=ckpt, folder=folder)
+    for source in (ckpt, folder):
+        assert main(["export-sparse", str(source), target]) == 1
+        assert "that the export reads; writing it would replace the run" in capsys.readouterr().err
+    assert ckpt.read_bytes() == before and (folder / "metrics.json").read_text() == "{}"
+
+
 @pytest.mark.parametrize("argv, match", [
     (["--fractions", "0.5,1.5"], r"--fractions must be in \[0, 1\] for --kind weight"),
     (["--layers", "fc9"], "No weighted layer named 'fc9'"),
