@@ -1,7 +1,10 @@
 """Atomic file writes: a temporary file in the same folder, then a rename.
 
 A reader never sees a half-written file, and a crash leaves at worst a stray
-temporary file (named ``.<name>.*.tmp``), never a truncated target.
+temporary file (named ``.<name>.*.tmp``), never a truncated target. The file
+gets the permissions ``open()`` would give it (0666 less the umask), or keeps
+those of the file it replaces: ``mkstemp`` alone makes every file 0600, so a
+colleague could not read shared results.
 """
 
 from __future__ import annotations
@@ -16,12 +19,66 @@ from pathlib import Path
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def file_mode(path) -> int:
+    """The permission bits a new file written to ``path`` should get.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file about to be (re)written.
+
+    Returns
+    -------
+    int
+        The mode of the existing file at ``path``, or 0o666 less the process's
+        umask for a new one, as ``open(path, "w")`` would create it.
+    """
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o666 & ~_umask()
+
+
+def temporary_next_to(path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """A new temporary file ``.<name>.*<suffix>`` in ``path``'s folder, with the
+    permissions ``path`` will have (:func:`file_mode`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file the temporary one will be renamed to.
+    suffix : str, default=".tmp"
+        The temporary file's suffix.
+
+    Returns
+    -------
+    fd : int
+        An open file descriptor (the caller closes it).
+    tmp : pathlib.Path
+        The temporary file.
+    """
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    try:
+        os.fchmod(fd, file_mode(path))
+    except BaseException:
+        os.close(fd)
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return fd, Path(tmp)
+
+
 @contextmanager
 def atomic_open(path, mode: str = "wb"):
     """Open a temporary file next to ``path``; on success rename it to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = temporary_next_to(path)
     try:
         with os.fdopen(fd, mode) as f:
             yield f

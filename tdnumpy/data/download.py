@@ -10,11 +10,11 @@ from __future__ import annotations
 import hashlib
 import http.client
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+from .._io import temporary_next_to
 from .idx import IDXError, read_bytes
 
 
@@ -54,9 +54,8 @@ def download_verified(filename: str, mirrors, dest_dir, sha256: str, *, timeout:
         url = mirror + filename
         if log:
             log(f"downloading {url}")
-        fd, tmp_name = tempfile.mkstemp(dir=dest_dir, prefix=f".{filename}.", suffix=".part")
+        fd, tmp = temporary_next_to(target, ".part")
         os.close(fd)
-        tmp = Path(tmp_name)
         try:
             _fetch(url, tmp, timeout)
             digest = sha256_of_payload(tmp)

@@ -20,12 +20,14 @@ One file per paper:
   sign-variance rule, Leclerc et al. 2018).
 
 Beside them, :mod:`~tdnumpy.masks.tracking` gives the same weight targets step
-after step during training, faster, and ``_select`` holds the selection
-machinery they share (bottom-k per column, Bernoulli events, argument checks).
+after step during training, faster; ``_select`` holds the selection
+machinery they share (bottom-k per column, argument checks) and ``_draws``
+the Bernoulli events drawn a byte at a time.
 Every name below can be used as ``from tdnumpy import masks; masks.NAME``.
 """
 
-from ._select import bernoulli, bottom_k, n_targets, uniform_bytes
+from ._draws import bernoulli, uniform_bytes
+from ._select import bottom_k, n_targets
 from .dropout import (dropconnect_gaussian_inference, dropconnect_keep, dropconnect_moments, dropout_keep,
                       gaussian_dropout_noise, spatial_dropout_keep, standout_keep, standout_keep_prob,
                       unit_dropout_keep, weight_dropout_keep)

@@ -19,7 +19,8 @@ from scipy.special import expit
 
 from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
-from ._select import bernoulli_complement, check_shape
+from ._draws import bernoulli_complement
+from ._select import check_shape
 
 # The drop rate and the generator of the Bernoulli keep-masks.
 _RATE = """

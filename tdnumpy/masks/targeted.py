@@ -39,7 +39,8 @@ import numpy as np
 from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._norms import square_sums, unit_ranks_of
-from ._select import (WEIGHT_PARAMETERS, bernoulli_complement, bottom_k, bottom_k_rows, check_mask, check_weight,
+from ._draws import bernoulli_complement
+from ._select import (WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_weight,
                       magnitude_keys, n_targets)
 
 

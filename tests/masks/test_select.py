@@ -1,5 +1,5 @@
-"""The selection machinery the masks share (tdnumpy.masks._select): k = floor(gamma N),
-bottom-k and the Bernoulli events drawn a byte at a time.
+"""The selection machinery the masks share (tdnumpy.masks._select: k = floor(gamma N),
+bottom-k, |W|^T in strips) and the Bernoulli events drawn a byte at a time (_draws).
 
 Statistical tests use exact binomial intervals (scipy.stats.binom) with the
 false-failure rate stated next to each; none is above 1e-6.
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from tdnumpy.masks._select import TRANSPOSE_STRIP, abs_transposed, bernoulli, bottom_k, n_targets, uniform_bytes
+from tdnumpy.masks._draws import bernoulli, uniform_bytes
+from tdnumpy.masks._select import TRANSPOSE_STRIP, abs_transposed, bottom_k, n_targets
 
 
 def test_k_is_the_floor_of_the_float64_product():
@@ -94,6 +95,6 @@ def test_bernoulli_compares_all_24_low_bits(monkeypatch):
     lows = [t_lo + d for d in (-1, 0, 1, -256, 256, -65536, 65536)]
     supplies = iter([np.full(len(lows), t_hi, np.uint8),
                      np.array([[v >> 16, (v >> 8) & 255, v & 255] for v in lows], np.uint8).ravel()])
-    monkeypatch.setattr("tdnumpy.masks._select.uniform_bytes", lambda rng, n: next(supplies)[:n])
+    monkeypatch.setattr("tdnumpy.masks._draws.uniform_bytes", lambda rng, n: next(supplies)[:n])
     events = bernoulli(np.random.default_rng(0), (t_hi * 2**24 + t_lo) / 2**32, (len(lows),))
     np.testing.assert_array_equal(events, np.array(lows) < t_lo)

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from scipy.stats import binom
 from strategies import FRACTIONS, SHAPES, weights
 
-from tdnumpy.masks._select import bernoulli, n_targets
+from tdnumpy.masks._draws import bernoulli
+from tdnumpy.masks._select import n_targets
 from tdnumpy.masks.pruning import unit_prune_keep
 from tdnumpy.masks._norms import _ZERO_KEY, _rank_keys, _ranking_tolerance, square_sums
 from tdnumpy.masks.targeted import (
