@@ -1,4 +1,4 @@
-"""How long OpenBLAS's worker threads spin after a product, set before NumPy loads it.
+"""NumPy's BLAS: how long OpenBLAS's threads spin (set before NumPy loads it), and a record of it.
 
 Between two matrix products OpenBLAS keeps its worker threads busy-waiting
 for the next one, by default for 2^28 CPU cycles (about a tenth of a second),
@@ -17,6 +17,8 @@ NumPy is not loaded yet, and never overrides a value the user has set.
 
 from __future__ import annotations
 
+import ctypes
+import glob
 import os
 import sys
 
@@ -44,3 +46,59 @@ def describe() -> str:
         return (f"{VARIABLE} unset (NumPy was loaded before tdnumpy): OpenBLAS's threads spin "
                 f"2^28 cycles between products")
     return f"{VARIABLE}={value}: OpenBLAS's threads spin 2^{value} cycles between products"
+
+
+# Entry points that report OpenBLAS's thread count, as NumPy's bundled copy
+# (scipy-openblas, 64-bit integers) and a system OpenBLAS name them.
+_THREAD_COUNTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads")
+
+
+def blas_threads() -> int | None:
+    """The number of threads NumPy's BLAS uses, or None if it cannot be asked.
+
+    Looks for OpenBLAS in the libraries NumPy ships with (``numpy.libs``) and
+    asks it; another BLAS (MKL, Accelerate) gives None.
+
+    Returns
+    -------
+    int or None
+        The thread count.
+    """
+    import numpy as np
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for name in _THREAD_COUNTERS:
+            counter = getattr(library, name, None)
+            if counter is not None:
+                counter.restype = ctypes.c_int
+                return int(counter())
+    return None
+
+
+def blas_record() -> dict:
+    """What a run's results depend on beyond its seed: NumPy, its BLAS and the thread count.
+
+    One seed gives bit-identical runs only with the same NumPy, BLAS and BLAS
+    thread count: a product split over another number of threads sums in
+    another order (``OPENBLAS_NUM_THREADS=1`` changes most of LeNet-300-100's
+    first-layer weights after an epoch).
+
+    Returns
+    -------
+    dict
+        ``numpy`` (version), ``blas`` (name and version NumPy was built with)
+        and ``blas_threads`` (:func:`blas_threads`, None if unknown).
+    """
+    import numpy as np
+
+    try:
+        info = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas = f"{info.get('name', '?')} {info.get('version', '?')}"
+    except (KeyError, TypeError, ValueError):
+        blas = None
+    return {"numpy": np.__version__, "blas": blas, "blas_threads": blas_threads()}

@@ -110,6 +110,7 @@ def read_archive(path, *, fmt: str, version: int, what: str, error: type[Excepti
     (``what``: "checkpoint", "sparse model").
     """
     path = Path(path)
+    _check_zip(path, what, error)
     try:
         with np.load(path, allow_pickle=False) as archive:
             contents = {key: archive[key] for key in archive.files}
@@ -129,3 +130,21 @@ def read_archive(path, *, fmt: str, version: int, what: str, error: type[Excepti
     if meta.get("version") != version:
         raise error(f"{path}: {what} version {meta.get('version')!r}; this tdnumpy reads version {version}.")
     return contents, meta
+
+
+ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
+
+
+def _check_zip(path: Path, what: str, error: type[Exception]) -> None:
+    """Refuse, naming ``path``, anything but a regular file that starts like a zip
+    archive: a FIFO or device would block the reader, and NumPy's own message
+    for a text file suggests allow_pickle, which is never the answer here."""
+    if not path.exists():
+        raise error(f"{path}: no such {what} file.")
+    if not path.is_file():
+        raise error(f"{path}: not a readable {what} archive (not a regular file).")
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if head not in ZIP_SIGNATURES:
+        raise error(f"{path}: not a readable {what} archive (.npz files are zip archives, starting with "
+                    f"'PK'; this one starts with {head!r}).")

@@ -35,3 +35,15 @@ def test_describe_names_the_setting(monkeypatch):
     assert _blas.describe().startswith("OPENBLAS_THREAD_TIMEOUT=16")
     monkeypatch.delenv(_blas.VARIABLE)
     assert "unset" in _blas.describe() and "2^28" in _blas.describe()
+
+
+def test_the_record_names_numpy_its_blas_and_the_thread_count():
+    """Issue 18: same seed, same results holds only for the same BLAS thread count."""
+    code = "import json, tdnumpy._blas as b; print(json.dumps(b.blas_record()))"
+    import json
+
+    for threads in ("1", "2"):
+        record = json.loads(_run(code, OPENBLAS_NUM_THREADS=threads))
+        assert record["numpy"] and record["blas"]
+        if record["blas"].startswith(("scipy-openblas", "openblas")):  # NumPy's wheels; another BLAS says None
+            assert record["blas_threads"] == int(threads)

@@ -40,6 +40,8 @@ class DatasetInfo:
     sha256: dict
     mirrors: tuple
     system_dirs: tuple = ()
+    image_shape: tuple = (28, 28)  # of every image
+    classes: int = 10              # labels 0 .. classes - 1
 
 
 DATASETS = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from dataclasses import dataclass, field, fields
 
 from .._validation import Interval, ParameterError, check_choice
@@ -343,6 +344,7 @@ class RunConfig:
             skeleton = _skeleton(self.model)
         except ValueError as e:
             raise ValueError(f"The 'model' parameter of RunConfig is not usable: {e}") from None
+        self._check_model_fits_data(skeleton)
         regularisers.split(self.reg)  # syntax and names, which need no model
         try:
             self.regularisers(skeleton)
@@ -351,6 +353,20 @@ class RunConfig:
         except ValueError as e:
             layers = "" if self.reg_layers is None else f" with `reg_layers` {','.join(self.reg_layers)}"
             raise ParameterError(f"`reg` {self.reg}{layers} does not fit model {self.model}: {e}") from None
+
+    def _check_model_fits_data(self, skeleton) -> None:
+        """Refuse a model whose input is not the dataset's image size or whose
+        output is not one unit per class (it would fail only inside training)."""
+        info = DATASETS[self.dataset]
+        pixels = math.prod(info.image_shape)
+        if skeleton.input_shape is not None and math.prod(skeleton.input_shape) != pixels:
+            raise ParameterError(f"`model` {self.model} takes inputs of shape {skeleton.input_shape}, but "
+                                 f"{self.dataset} images are {'x'.join(map(str, info.image_shape))} "
+                                 f"({pixels} values).")
+        weighted = [layer for layer in skeleton.layers if hasattr(layer, "units")]
+        if weighted and weighted[-1].units != info.classes:
+            raise ParameterError(f"`model` {self.model} ends in {weighted[-1].units} units, but {self.dataset} "
+                                 f"has {info.classes} classes: the last layer needs {info.classes}.")
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with some fields changed (and checked again).

@@ -184,10 +184,27 @@ def choose(reg: str, model, layers=None) -> dict[str, str]:
     if layers is not None:
         if "=" in reg:
             raise ParameterError("`reg_layers` goes with a single `reg` name, not with LAYER=NAME pairs.")
+        repeated = sorted({n for n in layers if list(layers).count(n) > 1})
+        if repeated:
+            raise ParameterError(f"`reg_layers` names {', '.join(map(repr, repeated))} more than once.")
         names = choose_layers(model, list(layers))
+        if not names:
+            raise ParameterError("`reg_layers` names no layer; leave it out for the regulariser's default layers.")
         chosen = dict.fromkeys(names, reg.strip()) if reg.strip() != "none" else {}
+    if not chosen and reg.strip() != "none" and "=" not in reg:
+        raise ParameterError(f"`reg` {reg.strip()} applies to no layer of this model: {_defaults(reg.strip())}. "
+                             f"Name the layers with `reg_layers`, or choose another regulariser.")
     check(model, chosen)
     return chosen
+
+
+def _defaults(name: str) -> str:
+    """Where regulariser ``name`` goes when no layers are named, for messages."""
+    if name == "spatial":
+        return "spatial dropout goes on the convolutions, and it has none"
+    if name in ACTIVATION_NOISE:
+        return f"{name} goes after every weighted layer but the output one, and it has only that one"
+    return "it has no weighted layer"
 
 
 def check(model, chosen: dict[str, str]) -> None:

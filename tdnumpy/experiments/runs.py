@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._blas import blas_record
 from .._io import atomic_write_json
 from .._validation import ParameterError
 from ..data import Dataset, Split, load_dataset, to_inputs
@@ -54,7 +55,8 @@ class Run:
         for a pruned and retrained network, its retraining dropout rates).
     metrics : dict
         ``metrics.json`` of the run folder (per-epoch ``epochs``,
-        ``test_loss``, ``test_accuracy``, ``train_seconds`` ...) or, for a
+        ``test_loss``, ``test_accuracy``, ``train_seconds``, ``environment``:
+        NumPy, its BLAS and the BLAS thread count ...) or, for a
         checkpoint without one, the checkpoint's recorded metrics.
     checkpoint : Path or None
         The checkpoint file the run was loaded from or saved to.
@@ -287,7 +289,8 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     test = evaluate(model, x_test, dataset.test.labels)
     metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
                "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": history.epochs,
-               "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds}
+               "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds,
+               "environment": blas_record()}
     run = Run(config, model, metrics, applied=tuple(applied))
     run._data = dataset
     if folder is not None:

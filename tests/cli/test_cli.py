@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -64,6 +65,32 @@ def test_missing_data_folder(tmp_path, capsys):
 def test_bad_model_spec_fails_before_any_data_is_read(tmp_path, capsys):
     assert main(["train", "--model", "mlp:784", "--data-dir", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 1
     assert "The model spec must be" in capsys.readouterr().err
+
+
+def test_model_with_the_wrong_number_of_outputs_fails_before_any_data_is_read(tmp_path, capsys):
+    """Issue 18: `--model mlp:784-5` failed deep inside fit, after loading the data."""
+    assert main(["train", "--model", "mlp:784-5", "--data-dir", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 1
+    assert "--model mlp:784-5 ends in 5 units, but mnist has 10 classes" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_a_json_file_without_mentioning_pickles(tmp_path, capsys):
+    """Issue 18: `evaluate metrics.json` suggested allow_pickle=."""
+    path = tmp_path / "metrics.json"
+    path.write_text('{"test_accuracy": 0.9}')
+    assert main(["evaluate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{path}: not a readable checkpoint archive" in err and "starts with b'{\"te'" in err
+    assert "allow_pickle" not in err
+
+
+def test_evaluate_refuses_a_fifo_within_a_bound(tmp_path):
+    """Issue 18: `evaluate` on a FIFO blocked forever (opening it waits for a writer).
+    Run in a child process, so that a regression fails after 60 s instead of hanging."""
+    path = tmp_path / "pipe.npz"
+    os.mkfifo(path)
+    out = subprocess.run([sys.executable, "-m", "tdnumpy", "evaluate", str(path)], capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 1 and f"{path}: not a readable checkpoint archive (not a regular file)" in out.stderr
 
 
 def test_evaluate_corrupt_checkpoint(tmp_path, capsys):

@@ -144,6 +144,14 @@ def test_another_format_or_version_is_refused(changes):
      r"'reg' standout with 'reg_layers' conv1 does not fit model lenet5: "
      r"Standout replaces the activation after a layer, and no activation follows 'conv1'"),
     (dict(reg="spatial", reg_layers=("fc1",)), "Spatial dropout drops channels of convolution outputs"),
+    # issue 18: these trained without any regulariser
+    (dict(reg="spatial"), r"'reg' spatial applies to no layer of this model: spatial dropout goes on the "
+                          r"convolutions, and it has none. Name the layers with 'reg_layers'"),
+    (dict(reg="dropout", reg_layers=()), r"'reg_layers' names no layer"),
+    (dict(reg="dropconnect", reg_layers=("fc1", "fc1")), r"'reg_layers' names 'fc1' more than once"),
+    (dict(model="mlp:784-5"), r"'model' mlp:784-5 ends in 5 units, but mnist has 10 classes"),  # failed inside fit
+    (dict(model="mlp:100-10", dataset="fashion-mnist"), r"'model' mlp:100-10 takes inputs of shape \(100,\), but "
+                                                        r"fashion-mnist images are 28x28 \(784 values\)"),
     (dict(gradual_sparsity=0.5, gradual_start=10), "'gradual_start' 10 must be below 'epochs' 10"),
     (dict(gradual_sparsity=0.5, epochs=3, gradual_epochs=4), "runs past 'epochs' 3"),
     (dict(nesterov=True, momentum=0.0), "'nesterov' momentum needs 'momentum' > 0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tdnumpy.experiments.regularisers import Settings, apply, parse
+from tdnumpy.experiments.regularisers import Settings, apply, choose, parse
 from tdnumpy.nn.dropout import Standout
 from tdnumpy.nn.models import build_model
 from tdnumpy.nn.noise import DropConnect
@@ -37,3 +37,23 @@ def test_a_specification_is_read_without_a_model():
                        ("fc1=dropout,fc1=gaussian", "names layer 'fc1' twice"), ("=dropout", "LAYER=NAME pairs")]:
         with pytest.raises(ValueError, match=match):
             split(bad)
+
+
+@pytest.mark.parametrize("model_spec, reg, layers, match", [
+    # issue 18: each was accepted and trained without any regulariser
+    ("lenet300", "spatial", None, r"'reg' spatial applies to no layer of this model: spatial dropout goes on the "
+                                  r"convolutions, and it has none"),
+    ("mlp:784-10", "dropout", None, r"dropout goes after every weighted layer but the output one, and it has only"),
+    ("lenet300", "dropout", (), r"'reg_layers' names no layer"),
+    ("lenet300", "dropconnect", ("fc1", "fc1"), r"'reg_layers' names 'fc1' more than once"),
+])
+def test_a_regulariser_that_would_apply_to_nothing_is_refused(model_spec, reg, layers, match):
+    with pytest.raises(ValueError, match=match):
+        choose(reg, build_model(model_spec, seed=0), layers)
+
+
+def test_none_and_explicit_pairs_may_choose_nothing():
+    model = build_model("lenet300", seed=0)
+    assert choose("none", model) == {} and choose("fc1=none", model) == {}
+    assert choose("none", model, ("fc1",)) == {}
+    assert choose("dropconnect", model, ("fc2",)) == {"fc2": "dropconnect"}

@@ -167,6 +167,8 @@ def test_keys_release_0_1_ignored_are_dropped_with_a_warning(tmp_path):
 def test_an_unreadable_metrics_file_leaves_the_checkpoint_s_metrics(tmp_path):
     config = RunConfig(model="mlp:784-8-10", epochs=1)
     run = train_run(config, out=tmp_path, data=synthetic_dataset(train=200, test=50), progress=False)
+    recorded = json.loads((tmp_path / "metrics.json").read_text())["environment"]
+    assert set(recorded) == {"numpy", "blas", "blas_threads"} and recorded["numpy"] == np.__version__
     (tmp_path / "metrics.json").write_text("{truncated")
     with pytest.warns(UserWarning, match="metrics.json: not a readable metrics file"):
         back = load_run(tmp_path)
