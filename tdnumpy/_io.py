@@ -1,7 +1,8 @@
 """Atomic file writes: a temporary file in the same folder, then a rename.
 
 A reader never sees a half-written file, and a crash leaves at worst a stray
-temporary file (named ``.<name>.*.tmp``), never a truncated target. The file
+temporary file (named ``.<name>.<pid>.*.tmp``), never a truncated target; the
+next write of the same file removes the strays of processes that are gone. The file
 gets the permissions ``open()`` would give it (0666 less the umask), or keeps
 those of the file it replaces: ``mkstemp`` alone makes every file 0600, so a
 colleague could not read shared results.
@@ -9,6 +10,7 @@ colleague could not read shared results.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import tempfile
@@ -63,7 +65,8 @@ def temporary_next_to(path, suffix: str = ".tmp") -> tuple[int, Path]:
     tmp : pathlib.Path
         The temporary file.
     """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    remove_stale_temporaries(path, suffix)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=suffix)
     try:
         os.fchmod(fd, file_mode(path))
     except BaseException:
@@ -71,6 +74,50 @@ def temporary_next_to(path, suffix: str = ".tmp") -> tuple[int, Path]:
         Path(tmp).unlink(missing_ok=True)
         raise
     return fd, Path(tmp)
+
+
+def remove_stale_temporaries(path, suffix: str = ".tmp") -> list[Path]:
+    """Delete the temporary files ``.<name>.<pid>.*<suffix>`` next to ``path`` whose
+    writing process no longer exists (killed mid-write).
+
+    A temporary file is named after the process writing it, so only files of
+    dead processes are removed; one still being written (another process,
+    another thread of this one) is left alone. Files named otherwise (those of
+    older tdnumpy versions, or of a file whose name extends this one's) are
+    not touched.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The target file.
+    suffix : str, default=".tmp"
+        The temporaries' suffix.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    prefix = f".{path.name}."
+    removed = []
+    for tmp in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
+        parts = tmp.name[len(prefix):].split(".")  # <pid>.<mkstemp's 8 characters>.<suffix>: nothing else's
+        if len(parts) == 3 and parts[0].isdigit() and f".{parts[2]}" == suffix and not _alive(int(parts[0])):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, another user's
+        return True
+    return True
 
 
 @contextmanager

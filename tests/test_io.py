@@ -59,3 +59,30 @@ def test_a_downloaded_file_follows_the_umask(tmp_path, umask):
     path = download_verified("x-idx1-ubyte.gz", [(tmp_path / "www").as_uri() + "/"], tmp_path / "cache",
                              hashlib.sha256(payload).hexdigest())
     assert mode(path) == 0o644
+
+
+def test_a_write_killed_midway_leaves_a_temporary_that_the_next_write_removes(tmp_path):
+    """Issue 18: a SIGKILL mid-write left `.checkpoint.npz.*.tmp` files that no later run removed."""
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "checkpoint.npz"
+    atomic_write_bytes(target, b"previous")
+    code = (f"from tdnumpy._io import atomic_open; import time\n"
+            f"with atomic_open({str(target)!r}) as f:\n"
+            f"    f.write(b'half'); f.flush(); print('writing', flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    strays = list(tmp_path.glob(".checkpoint.npz.*.tmp"))
+    assert len(strays) == 1 and target.read_bytes() == b"previous"  # the old file is intact
+    mine = tmp_path / f".checkpoint.npz.{os.getpid()}.inuse.tmp"  # a live writer's, left alone
+    older = tmp_path / ".checkpoint.npz.k3j2l1.tmp"  # not named by a process: left alone
+    other = tmp_path / f".checkpoint.npz.{child.pid}.abcdefgh.tmp.tmp"  # a temporary of "checkpoint.npz.<pid>.…"
+    for path in (mine, older, other):
+        path.write_bytes(b"")
+    atomic_write_bytes(target, b"next")
+    assert target.read_bytes() == b"next"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["checkpoint.npz", mine.name, older.name, other.name])

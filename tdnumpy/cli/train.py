@@ -98,6 +98,8 @@ def add_parser(sub) -> None:
         if field.name == "validation":
             p.add_argument("--out", type=out_path, default=None,
                            help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a finished run already in the output folder (refused otherwise)")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     add_data_arguments(p, dataset_default=RunConfig.dataset)
     p.set_defaults(func=run)
@@ -114,7 +116,7 @@ def run(args) -> int:
     config = config_from(args)
     out = args.out or Path("runs") / f"{config.model.replace(':', '_')}-seed{config.seed}"
     result = train_run(config, out=out, data=lambda name, validation: load(args, name, validation, log),
-                       progress=None if not args.quiet else False, log=log)
+                       progress=None if not args.quiet else False, log=log, overwrite=args.overwrite)
     m = result.metrics
     print(f"{config.model} on {config.dataset}, seed {config.seed}, {config.epochs} epochs in "
           f"{m['train_seconds']:.1f} s: test accuracy {100 * m['test_accuracy']:.2f}% "

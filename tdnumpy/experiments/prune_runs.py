@@ -257,7 +257,7 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     gated = bool(learnt_sparsifiers(run.model))
     if gated:  # the folded networks carry no sparsifier: saved, reloaded and retrained as plain ones
         config = config.replace(reg="none", reg_layers=None)
-    folder = None if out is None else output_folder(out)
+    folder = None if out is None else output_folder(out, ("prune.csv", "prune.json"))
     if any(p is not None and p.mask is not None for layer in run.model.layers if isinstance(layer, WeightedLayer)
            for p in (layer.weight, layer.bias)):  # (a switch Smallify removed is no pruning)
         log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -208,27 +209,46 @@ def limited(dataset: Dataset, config: RunConfig) -> Dataset:
     return dataclasses.replace(dataset, train=train, test=test)
 
 
-def output_folder(out) -> Path:
-    """Make the output folder now, so that a bad one fails before any work.
+def output_folder(out, files=()) -> Path:
+    """Make the output folder now and try writing in it, so that a bad one fails
+    before any work (not after the last epoch, losing the model).
 
     Parameters
     ----------
     out : str or os.PathLike
         The folder.
+    files : iterable of str
+        Names of files the work will write there; none may be a folder.
 
     Returns
     -------
     Path
-        The folder, which exists.
+        The folder, which exists and takes new files.
+
+    Raises
+    ------
+    ParameterError
+        If ``out`` is a file, a file cannot be created in it, or one of
+        ``files`` there is a folder.
     """
     path = Path(out)
     if path.exists() and not path.is_dir():
         raise ParameterError(f"`out` {path}: File exists and is not a folder.")
     path.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ParameterError(f"`out` {path}: cannot write there ({e.strerror or e}).") from None
+    for name in files:
+        if (path / name).is_dir():
+            raise ParameterError(f"`out` {path}: {path / name} is a folder, so the {name} of the run cannot be "
+                                 f"written.")
     return path
 
 
-def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None) -> Run:
+def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None,
+              overwrite: bool = False) -> Run:
     """Train the run ``config`` describes; save it to ``out`` if given.
 
     Parameters
@@ -247,6 +267,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     log : callable or None
         Called with each line of the training log (the regularisers and
         penalties in place, one line per epoch).
+    overwrite : bool, default=False
+        Replace a finished run (``checkpoint.npz`` and ``metrics.json``)
+        already in ``out``; without it such a folder is refused before any
+        work, so that one run never silently replaces another.
 
     Returns
     -------
@@ -258,7 +282,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     log = log or (lambda line: None)
     model = build_model(config.model, seed=config.seed)
     chosen = config.regularisers(model)
-    folder = None if out is None else output_folder(out)
+    folder = None if out is None else output_folder(out, ("checkpoint.npz", "metrics.json"))
+    if folder is not None and not overwrite and all((folder / f).is_file() for f in ("checkpoint.npz", "metrics.json")):
+        raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json); "
+                             f"choose another folder, or pass `overwrite` to replace it.")
     dataset = dataset_for(config, data)
     x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
     x_test = to_inputs(dataset.test.images, model.input_shape)

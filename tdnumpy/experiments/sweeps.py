@@ -233,8 +233,8 @@ def run_cell(cell: Cell, runs_folder: str, data_dir: str | None) -> tuple:
     t0 = time.perf_counter()
     dataset = load_dataset(cell.config.dataset, data_dir, validation=cell.config.validation)
     run = _finished_run(folder, cell)
-    if run is None:
-        run = train_run(cell.config, out=folder, data=dataset, progress=False)
+    if run is None:  # the folder is the sweep's own: a damaged run, or one of another config, is trained again
+        run = train_run(cell.config, out=folder, data=dataset, progress=False, overwrite=True)
     t1 = time.perf_counter()
     rows = []
     for setting in cell.evaluate:

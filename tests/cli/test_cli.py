@@ -93,6 +93,16 @@ def test_evaluate_refuses_a_fifo_within_a_bound(tmp_path):
     assert out.returncode == 1 and f"{path}: not a readable checkpoint archive (not a regular file)" in out.stderr
 
 
+def test_train_refuses_a_folder_holding_a_finished_run(tmp_path, capsys):
+    """Issue 18: the default folder ignores --reg, so a second run replaced the first."""
+    (tmp_path / "checkpoint.npz").write_bytes(b"a run")
+    (tmp_path / "metrics.json").write_text("{}")
+    assert main(["train", "--reg", "dropout", "--data-dir", str(tmp_path / "absent"), "--out", str(tmp_path)]) == 1
+    assert (f"--out {tmp_path} already holds a finished run (checkpoint.npz and metrics.json); choose another "
+            f"folder, or pass --overwrite to replace it.") in capsys.readouterr().err
+    assert (tmp_path / "checkpoint.npz").read_bytes() == b"a run"
+
+
 def test_evaluate_corrupt_checkpoint(tmp_path, capsys):
     bad = tmp_path / "checkpoint.npz"
     bad.write_bytes(b"garbage")

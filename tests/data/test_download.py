@@ -150,6 +150,63 @@ def test_a_mirror_speaking_garbage_falls_through(tmp_path, serve, garbage_server
     assert read_bytes(path) == PAYLOAD
 
 
+@pytest.fixture
+def trickle_server():
+    """An HTTP server on 127.0.0.1 that sends its headers, then one byte every 0.2 s
+    of a 10 MB body: each read gets data well within any timeout, so only a bound
+    on the whole download stops it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def answer():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+                while not stop.wait(0.2):
+                    try:
+                        conn.sendall(b"x")
+                    except OSError:
+                        break
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_a_trickling_mirror_is_abandoned_at_the_deadline(tmp_path, serve, trickle_server):
+    """Issue 18: a mirror sending a byte every few seconds kept `data fetch` going
+    forever (the timeout was per read). Bound asserted: the deadline of 1 s plus
+    one wait for data, and the next mirror is then used."""
+    import time
+
+    _publish(tmp_path / "good", "x-idx1-ubyte.gz", PAYLOAD)
+    start = time.monotonic()
+    log = []
+    path = download_verified("x-idx1-ubyte.gz", [trickle_server, serve(tmp_path / "good")], cache_dir(), PIN,
+                             timeout=5, deadline=1, log=log.append)
+    assert time.monotonic() - start < 10 and read_bytes(path) == PAYLOAD and len(log) == 2
+    with pytest.raises(DownloadError, match=r"took longer than 1 s \(deadline\)"):
+        download_verified("y-idx1-ubyte.gz", [trickle_server], cache_dir(), PIN, timeout=5, deadline=1)
+
+
+def test_a_mirror_may_be_given_without_its_final_slash(tmp_path, serve):
+    """Issue 18: a mirror URL without a trailing slash built a wrong URL."""
+    _publish(tmp_path / "www", "x-idx1-ubyte.gz", PAYLOAD)
+    path = download_verified("x-idx1-ubyte.gz", [serve(tmp_path / "www").rstrip("/")], cache_dir(), PIN)
+    assert read_bytes(path) == PAYLOAD
+
+
 def test_the_target_name_appears_only_after_verification(tmp_path, serve, monkeypatch):
     """Hashing happens on a temporary file; the final name exists only after the rename."""
     import tdnumpy.data.download as download

@@ -276,3 +276,35 @@ def test_a_bad_out_fails_before_the_data_are_read(tmp_path):
 
     with pytest.raises(ParameterError, match=f"'out' {blocker}: File exists and is not a folder"):
         train_run(RunConfig(model="mlp:784-8-10", epochs=1), out=blocker, data=no_data)
+
+
+def test_an_output_folder_that_cannot_take_the_run_fails_before_training(tmp_path, monkeypatch):
+    """Issue 18: `train` to an --out that could not be written trained every epoch,
+    then failed at the checkpoint write and threw the model away."""
+    blocked = tmp_path / "blocked"
+    (blocked / "checkpoint.npz").mkdir(parents=True)  # the run's file name taken by a folder
+    never = tmp_path / "absent-data"  # were the data looked up first, this would be the error
+    with pytest.raises(ValueError, match=r"checkpoint.npz is a folder, so the checkpoint.npz of the run cannot"):
+        train_run(RunConfig(model="mlp:784-8-10", epochs=1), out=blocked, data=never, progress=False)
+
+    def refuse(*args, **kwargs):  # a read-only folder (the tests may run as root, who may write anywhere)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr("tdnumpy.experiments.runs.tempfile.TemporaryFile", refuse)
+    with pytest.raises(ValueError, match=r"'out' .*read-only: cannot write there \(Permission denied\)"):
+        train_run(RunConfig(model="mlp:784-8-10", epochs=1), out=tmp_path / "read-only", data=never, progress=False)
+
+
+def test_a_finished_run_is_never_silently_replaced(tmp_path):
+    """Issue 18: a second run into the same folder (the default runs/<model>-seed<seed>
+    ignores --reg) replaced the first without a word."""
+    config = RunConfig(model="mlp:784-8-10", epochs=1)
+    first = train_run(config, out=tmp_path, data=synthetic_dataset(train=200, test=50), progress=False)
+    kept = (tmp_path / "checkpoint.npz").read_bytes()
+    with pytest.raises(ValueError, match=r"already holds a finished run \(checkpoint.npz and metrics.json\); "
+                                         r"choose another folder, or pass 'overwrite'"):
+        train_run(config.replace(reg="dropout"), out=tmp_path, data=tmp_path / "absent", progress=False)
+    assert (tmp_path / "checkpoint.npz").read_bytes() == kept
+    again = train_run(config.replace(seed=1), out=tmp_path, data=synthetic_dataset(train=200, test=50),
+                      progress=False, overwrite=True)
+    assert again.config.seed == 1 and load_run(tmp_path).config.seed == 1 and first.config.seed == 0

@@ -153,6 +153,7 @@ def test_signed_permutations_tie_and_one_tiny_difference_orders(dtype, n, copies
     targets = reference_bottom_k(expected, copies + 1)[:, 0]
     assert not targets[np.flatnonzero(expected == 1)[-1]]
     np.testing.assert_array_equal(unit_targets(w, gamma), targets)
+    np.testing.assert_array_equal(unit_targets(np.asfortranarray(w), gamma), targets)  # issue 18: layout-free
     np.testing.assert_array_equal(unit_prune_keep(w, gamma), ~targets)
 
 
