@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 
 from .. import __version__
@@ -40,9 +41,23 @@ EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, 
                    OSError, ValueError, TypeError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, reading "-1e-9" as a (negative) number like "-1" and "-0.5".
+
+    argparse takes an argument starting with "-" for a flag unless it matches
+    its negative-number pattern, which has no exponent: ``--weight-decay
+    -1e-9`` then failed with "expected one argument" instead of saying that
+    the value must be 0 or more. Nested parsers are made of the same class.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser of every command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="tdnumpy",
         description="Targeted dropout and its relatives in plain NumPy: train, evaluate, prune, benchmark, "
                     "check other implementations.")

@@ -99,6 +99,7 @@ def _number(kind, low=None, high=None, closed="both", optional=False) -> Rule:
 
 _REG = regularisers.Settings()  # the regularisers' own defaults
 COUNT = _number(int, 1)
+MAX_MC_SAMPLES = 100_000
 FRACTION = _number(float, 0.0, 1.0)
 RATE = _number(float, 0.0, 1.0, "left")
 STRENGTH = _number(float, 0.0)
@@ -184,7 +185,9 @@ class RunConfig:
         dropconnect at evaluation: weights times 1 - p, or Wan et al.'s Gaussian
         moment matching averaged over ``mc_samples`` draws.
     mc_samples : int
-        Samples Z >= 1 of the Gaussian DropConnect inference.
+        Samples Z of the Gaussian DropConnect inference, 1 to 100,000 (Wan et
+        al. used 1,000; each costs about a forward pass of the layer, so the
+        bound keeps an evaluation to minutes, not days).
     standout_alpha : float
         standout: alpha of the keep probability sigmoid(alpha a + beta).
     standout_beta : float
@@ -258,7 +261,7 @@ class RunConfig:
     ramp_alpha: bool = _field(_REG.ramp_alpha, Rule(boolean=True))
     per_example: bool = _field(_REG.per_example, Rule(boolean=True))
     dropconnect_inference: str = _field(_REG.dropconnect_inference, Rule(choices=("mean", "gaussian")))
-    mc_samples: int = _field(_REG.mc_samples, COUNT)
+    mc_samples: int = _field(_REG.mc_samples, _number(int, 1, MAX_MC_SAMPLES))
     standout_alpha: float = _field(_REG.standout_alpha, _number(float))
     standout_beta: float = _field(_REG.standout_beta, _number(float))
     l0_strength: float = _field(L0_STRENGTH, STRENGTH)

@@ -57,8 +57,18 @@ def _check_data(model, x, y, name: str, owner: str):
     if model.input_shape is not None and x.shape[1:] != model.input_shape:
         raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {', '.join(map(str, model.input_shape))}) "
                          f"for model {model.spec!r}. Got {x.shape} instead.")
-    n_classes = model.forward(x[:1], training=False).shape[1]
-    return check_labels(y, n_classes, f"{name} labels", owner, n_examples=len(x))
+    return check_labels(y, _classes(model, x), f"{name} labels", owner, n_examples=len(x))
+
+
+def _classes(model, x) -> int:
+    """The model's number of outputs: the units of a final dense layer (any
+    activation after it keeps the width), else the width of one forward pass.
+    Read off the layer, not computed: an evaluation pass can be long (Gaussian
+    DropConnect inference samples many times)."""
+    weighted = [layer for layer in model.layers if hasattr(layer, "units")]
+    if weighted and getattr(weighted[-1], "kind", None) == "fc":
+        return weighted[-1].units
+    return model.forward(x[:1], training=False).shape[1]
 
 
 def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> dict:

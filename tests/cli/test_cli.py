@@ -103,6 +103,21 @@ def test_train_refuses_a_folder_holding_a_finished_run(tmp_path, capsys):
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"a run"
 
 
+def test_a_checkpoint_asking_for_a_billion_samples_is_refused_at_once(tmp_path, capsys):
+    """Issue 18: mc_samples 10^9 with Gaussian DropConnect inference hung training
+    (the label check ran an evaluation pass) and hung `evaluate` of such a checkpoint."""
+    from tdnumpy.experiments import RunConfig
+    from tdnumpy.nn.models import build_model
+    from tdnumpy.training.checkpoint import save_checkpoint
+
+    config = RunConfig(model="mlp:784-8-10", reg="dropconnect", dropconnect_inference="gaussian").to_dict()
+    path = save_checkpoint(tmp_path / "checkpoint.npz", build_model("mlp:784-8-10", seed=0),
+                           config={**config, "mc_samples": 10**9})
+    assert main(["evaluate", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert str(path) in err and "mc_samples" in err and "1000000000" in err
+
+
 def test_evaluate_corrupt_checkpoint(tmp_path, capsys):
     bad = tmp_path / "checkpoint.npz"
     bad.write_bytes(b"garbage")

@@ -30,7 +30,7 @@ def test_every_runconfig_field_is_a_train_flag_with_its_default():
         assert flags[f.name].option_strings == ["--" + f.name.replace("_", "-")]
         if f.metadata["rule"].boolean:
             assert f.default is False and flags[f.name].const is True, f"{f.name}: a switch must default to off"
-    assert set(flags) - {f.name for f in fields(RunConfig)} == {"help", "out", "quiet", "data_dir", "no_download",
+    assert set(flags) - {f.name for f in fields(RunConfig)} == {"help", "out", "overwrite", "quiet", "data_dir", "no_download",
                                                                "mirror"}
 
 
@@ -64,6 +64,9 @@ def test_prune_flags_default_to_prune_run_s_parameters():
     (["prune", "x.npz", "--dense-bits", "17"], "--dense-bits: must be an integer in [1, 16], got 17"),
     (["export-sparse", "x.npz", "y.npz", "--conv-bits", "0"], "--conv-bits: must be an integer in [1, 16], got 0"),
     (["prune", "x.npz", "--retrain-epochs", "-1"], "--retrain-epochs: must be 0 or more, got -1"),
+    # issue 18: "-1e-9" was taken for a flag ("expected one argument")
+    (["train", "--weight-decay", "-1e-9"], "--weight-decay: must be in [0.0, inf), got -1e-9"),
+    (["train", "--weight-decay", "-2.5E+3"], "--weight-decay: must be in [0.0, inf), got -2.5E+3"),
     # issue 18: --out "" was read as "." and wrote everything into the current directory
     (["train", "--out", ""], "--out: must be a folder to write to, got ''"),
     (["prune", "x.npz", "--out", " "], "--out: must be a folder to write to, got ' '"),

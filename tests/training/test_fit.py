@@ -197,3 +197,22 @@ def test_fit_rejects_empty_data_and_a_malformed_validation_pair(rng):
         fit(model, x[:0], y[:0], optimizer=opt, epochs=1, batch_size=4, rng=rng)
     with pytest.raises(TypeError, match=r"'validation' parameter of fit must be a pair \(x_val, y_val\)"):
         fit(model, x, y, optimizer=opt, epochs=1, batch_size=4, rng=rng, validation=x)
+
+
+def test_the_label_check_reads_the_classes_off_the_model(rng, monkeypatch):
+    """Issue 18: fit counted the classes with an evaluation pass, which with Gaussian
+    DropConnect inference at 10^9 samples never ended. No evaluation pass may run
+    before training when there is no validation set; and the count is still checked."""
+    x, y = blobs(rng, n=64)
+    model = build_model("mlp:10-8-3", seed=0)
+    forward = model.forward
+
+    def training_only(inputs, training=False):
+        assert training, "fit ran an evaluation pass"
+        return forward(inputs, training)
+
+    monkeypatch.setattr(model, "forward", training_only)
+    fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.05), epochs=1, batch_size=32, rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"class labels in the range \[0, 2\]. Got a label 3"):
+        fit(model, x, np.where(y == 0, 3, y), optimizer=SGD(model.parameters(), lr=0.05), epochs=1, batch_size=32,
+            rng=np.random.default_rng(0))
