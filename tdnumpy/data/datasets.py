@@ -28,7 +28,7 @@ import numpy as np
 
 from .._validation import check_int
 from .download import DownloadError, download_verified
-from .idx import parse_idx, read_bytes
+from .idx import IDXError, parse_idx, read_bytes
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -169,7 +169,10 @@ def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) ->
         paths = {stem: find_file(folder, stem) for stem in FILES}
         if not all(paths.values()):
             continue
-        payloads, bad = _payloads(paths, info, verify)
+        try:
+            payloads, bad = _payloads(paths, info, verify)
+        except (IDXError, OSError) as e:  # a damaged copy: the next folder may hold good files
+            payloads, bad = None, [str(e)]
         if not bad:
             return paths, payloads
         rejected += bad
@@ -181,8 +184,8 @@ def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) ->
               f"point --data-dir or $TDNUMPY_DATA at a folder that holds them, "
               f"or run 'tdnumpy data fetch {name}' where there is internet access.")
     if rejected:
-        advice += ("\nFiles found but rejected (pass verify=False to use non-standard files):\n  "
-                   + "\n  ".join(rejected))
+        advice += ("\nFiles found but rejected (the command line uses only the standard files; from Python, "
+                   "load_dataset(..., verify=False) accepts others):\n  " + "\n  ".join(rejected))
     if not download:
         raise DataNotFoundError(advice)
     target = cache_dir() / name

@@ -353,7 +353,12 @@ def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -
         One line per regulariser or rate put back.
     """
     lines = regularisers.apply(model, config.regularisers(model), config.settings())
-    for name, rate in ((pruned or {}).get("dropout_rates") or {}).items():
+    rates = (pruned.get("dropout_rates") if isinstance(pruned, dict) else None) or {}
+    if not isinstance(rates, dict) or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1
+                                              for r in rates.values()):
+        raise ValueError(f"the pruning record's 'dropout_rates' must map layer names to rates in [0, 1). "
+                         f"Got {rates!r}")
+    for name, rate in rates.items():
         model.layer(name).p = rate
         lines.append(f"{name}: p {rate:.4g} (retrained after pruning)")
     return lines
@@ -384,6 +389,9 @@ def config_from_record(meta: dict, path) -> RunConfig:
         The config.
     """
     record = meta.get("config") or {}
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{path}: its run configuration is not usable (the 'config' record must be a JSON "
+                              f"object of fields; got a {type(record).__name__}).")
     try:
         if "format" in record:
             config = RunConfig.from_dict(record)
@@ -431,7 +439,11 @@ def load_run(path) -> Run:
     applied = []
 
     def prepare(model, meta):  # regularisers first: some own parameters, which the checkpoint holds
-        applied.extend(restore_regularisers(model, config_from_record(meta, checkpoint), meta.get("pruned")))
+        config = config_from_record(meta, checkpoint)
+        try:
+            applied.extend(restore_regularisers(model, config, meta.get("pruned")))
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"{checkpoint}: its regularisers cannot be put back ({e}).") from e
 
     model, meta = load_checkpoint(checkpoint, prepare=prepare)
     config = config_from_record(meta, checkpoint)

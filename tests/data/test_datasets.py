@@ -115,6 +115,27 @@ def test_folder_with_other_files_is_skipped_for_the_next(tmp_path, mnist_dir, mo
     assert notes == [f"skipping {tmp_path} (--data-dir): its files are not the standard mnist files"]
 
 
+def test_a_damaged_folder_is_skipped_for_the_next(tmp_path, mnist_dir, monkeypatch):
+    """Issue 18: one folder with a truncated file stopped the whole look-up although
+    $TDNUMPY_DATA held good files."""
+    make_fake_dataset(tmp_path)
+    first = tmp_path / f"{FILES[0]}.gz"
+    (tmp_path / FILES[0]).unlink(missing_ok=True)
+    first.write_bytes(b"\x1f\x8b\x08\x00" + b"\x00" * 6)  # a gzip header and nothing after it
+    monkeypatch.setenv("TDNUMPY_DATA", str(mnist_dir))
+    notes = []
+    paths = locate("mnist", tmp_path, download=False, log=notes.append)
+    assert paths[FILES[0]].parent == mnist_dir and notes[0].startswith(f"skipping {tmp_path} (--data-dir)")
+
+
+def test_rejected_files_say_what_the_command_line_and_python_accept(tmp_path, no_env):
+    """Issue 18: the message told command-line users to 'pass verify=False', which is no flag."""
+    make_fake_dataset(tmp_path)
+    with pytest.raises(DataNotFoundError, match=r"the command line uses only the standard files; from Python, "
+                                                r"load_dataset\(..., verify=False\) accepts others"):
+        load_dataset("mnist", tmp_path, download=False)
+
+
 def test_validation_split_takes_the_last_images(tmp_path, no_env):
     arrays, _ = make_fake_dataset(tmp_path, n_train=30)
     data = load_dataset("mnist", tmp_path, verify=False, validation=12)

@@ -18,8 +18,9 @@ from tdnumpy.data import load_dataset, to_inputs
 from tdnumpy.experiments import RunConfig, load_run, prune_run, train_run
 from tdnumpy.experiments.regularisers import NAMES
 from tdnumpy.nn.dropout import Dropout
+from tdnumpy.nn.models import build_model
 from tdnumpy.nn.noise import DropConnect
-from tdnumpy.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from tdnumpy.training.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
 from tdnumpy.training.fit import evaluate
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "release-0.1"
@@ -308,3 +309,20 @@ def test_a_finished_run_is_never_silently_replaced(tmp_path):
     again = train_run(config.replace(seed=1), out=tmp_path, data=synthetic_dataset(train=200, test=50),
                       progress=False, overwrite=True)
     assert again.config.seed == 1 and load_run(tmp_path).config.seed == 1 and first.config.seed == 0
+
+
+@pytest.mark.parametrize("record, match", [
+    (dict(config=[1, 2]), r"run configuration is not usable \(the 'config' record must be a JSON object of fields; "
+                          r"got a list\)"),
+    (dict(config="hello"), r"got a str\)"),
+    (dict(pruned={"dropout_rates": {"drop1": "0.5"}}), r"its regularisers cannot be put back \(the pruning "
+                                                       r"record's 'dropout_rates' must map layer names to rates"),
+    (dict(pruned={"dropout_rates": {"nope": 0.5}}), r"its regularisers cannot be put back \(.*No layer named 'nope'"),
+])
+def test_a_hand_edited_record_gets_an_error_naming_the_file(tmp_path, record, match):
+    """Issue 18: a config that was a list, or dropout rates as strings, gave AttributeError / KeyError."""
+    record = {"config": RunConfig(model="mlp:784-8-10", reg="dropout").to_dict(), **record}
+    path = save_checkpoint(tmp_path / "edited.npz", build_model("mlp:784-8-10", seed=0), **record)
+    with pytest.raises(CheckpointError, match=match) as info:
+        load_run(path)
+    assert str(path) in str(info.value)
