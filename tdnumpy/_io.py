@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import ParameterError
+
 
 def _umask() -> int:
     mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
@@ -177,6 +179,45 @@ def read_archive(path, *, fmt: str, version: int, what: str, error: type[Excepti
     if meta.get("version") != version:
         raise error(f"{path}: {what} version {meta.get('version')!r}; this tdnumpy reads version {version}.")
     return contents, meta
+
+
+def output_folder(out, files=()) -> Path:
+    """Make the output folder now and try writing in it, so that a bad one fails
+    before any work (not after the last epoch, losing the model).
+
+    Parameters
+    ----------
+    out : str or os.PathLike
+        The folder.
+    files : iterable of str
+        Names of files the work will write there; none may be a folder.
+
+    Returns
+    -------
+    Path
+        The folder, which exists and takes new files.
+
+    Raises
+    ------
+    ParameterError
+        If ``out`` is a file, a file cannot be created in it, or one of
+        ``files`` there is a folder.
+    """
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ParameterError(f"`out` {path}: File exists and is not a folder.")
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise ParameterError(f"`out` {path}: cannot write there ({e.strerror or e}).") from None
+    for name in files:
+        if (path / name).is_dir():
+            raise ParameterError(f"`out` {path}: {path / name} is a folder, so the {name} of the run cannot be "
+                                 f"written.")
+    return path
+
 
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip

@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_json
+from .._io import atomic_write_bytes, atomic_write_json, output_folder
 from .._validation import Interval, ParameterError, check_choice
 from ..data import to_inputs
 from ..nn.sparsifying import learnt_sparsifiers
@@ -29,7 +29,7 @@ from ..training.checkpoint import save_checkpoint
 from ..training.fit import evaluate, fit
 from ..training.schedules import Cosine
 from .build import make_optimizer, make_penalties
-from .runs import dataset_for, output_folder
+from .runs import dataset_for
 
 DEFAULT_FRACTIONS = (0.0, 0.5, 0.9, 0.95, 0.99)
 RETRAIN_EPOCHS = Interval(int, 0)

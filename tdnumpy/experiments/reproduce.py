@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes
+from .._io import atomic_write_bytes, output_folder
 from ..data import to_inputs
 from . import figures, pictures
 from .configs import NAMES, config_path
 from .dependence import dependence
-from .runs import load_run, output_folder
+from .runs import load_run
 from .sweep_config import SweepConfig, load_sweep_config
 from .sweeps import call_in_worker, sweep
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field, fields
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._blas import blas_record
-from .._io import atomic_write_json
+from .._io import atomic_write_json, output_folder
 from .._validation import ParameterError
 from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
@@ -207,44 +206,6 @@ def limited(dataset: Dataset, config: RunConfig) -> Dataset:
     if train is dataset.train and test is dataset.test:
         return dataset
     return dataclasses.replace(dataset, train=train, test=test)
-
-
-def output_folder(out, files=()) -> Path:
-    """Make the output folder now and try writing in it, so that a bad one fails
-    before any work (not after the last epoch, losing the model).
-
-    Parameters
-    ----------
-    out : str or os.PathLike
-        The folder.
-    files : iterable of str
-        Names of files the work will write there; none may be a folder.
-
-    Returns
-    -------
-    Path
-        The folder, which exists and takes new files.
-
-    Raises
-    ------
-    ParameterError
-        If ``out`` is a file, a file cannot be created in it, or one of
-        ``files`` there is a folder.
-    """
-    path = Path(out)
-    if path.exists() and not path.is_dir():
-        raise ParameterError(f"`out` {path}: File exists and is not a folder.")
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise ParameterError(f"`out` {path}: cannot write there ({e.strerror or e}).") from None
-    for name in files:
-        if (path / name).is_dir():
-            raise ParameterError(f"`out` {path}: {path / name} is a folder, so the {name} of the run cannot be "
-                                 f"written.")
-    return path
 
 
 def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None,

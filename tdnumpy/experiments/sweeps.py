@@ -44,13 +44,13 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from .._io import atomic_write_bytes, atomic_write_json
+from .._io import atomic_write_bytes, atomic_write_json, output_folder
 from .._validation import Interval, ParameterError
 from ..data import load_dataset
 from .build import gradual_pruning
 from .config import _skeleton
 from .prune_runs import amount_label, prune_run
-from .runs import Run, load_run, output_folder, train_run
+from .runs import Run, load_run, train_run
 from .sweep_config import Cell, SweepConfig, SweepConfigError, load_sweep_config
 
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

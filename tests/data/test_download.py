@@ -117,9 +117,9 @@ def test_dataset_download_end_to_end(tmp_path, serve, mnist_dir, monkeypatch):
     assert sorted(p.name for p in data.folder.iterdir()) == sorted(f"{s}.gz" for s in FILES)
 
 
-@pytest.fixture
-def garbage_server():
-    """A TCP server on 127.0.0.1 that answers every connection with bytes that are not HTTP."""
+def _tcp_server(respond):
+    """Run a TCP server on 127.0.0.1 that calls respond(conn, stop) for every
+    connection; yield its URL, and stop it afterwards."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -134,7 +134,7 @@ def garbage_server():
                 continue
             with conn:
                 conn.recv(1024)
-                conn.sendall(b"this is not HTTP\r\n\r\n")
+                respond(conn, stop)
 
     thread = threading.Thread(target=answer, daemon=True)
     thread.start()
@@ -142,6 +142,12 @@ def garbage_server():
     stop.set()
     thread.join()
     server.close()
+
+
+@pytest.fixture
+def garbage_server():
+    """A TCP server on 127.0.0.1 that answers every connection with bytes that are not HTTP."""
+    yield from _tcp_server(lambda conn, stop: conn.sendall(b"this is not HTTP\r\n\r\n"))
 
 
 def test_a_mirror_speaking_garbage_falls_through(tmp_path, serve, garbage_server):
@@ -155,33 +161,16 @@ def trickle_server():
     """An HTTP server on 127.0.0.1 that sends its headers, then one byte every 0.2 s
     of a 10 MB body: each read gets data well within any timeout, so only a bound
     on the whole download stops it."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    stop = threading.Event()
 
-    def answer():
-        server.settimeout(0.2)
-        while not stop.is_set():
+    def trickle(conn, stop):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
+        while not stop.wait(0.2):
             try:
-                conn, _ = server.accept()
+                conn.sendall(b"x")
             except OSError:
-                continue
-            with conn:
-                conn.recv(1024)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000\r\n\r\n")
-                while not stop.wait(0.2):
-                    try:
-                        conn.sendall(b"x")
-                    except OSError:
-                        break
+                return
 
-    thread = threading.Thread(target=answer, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
-    stop.set()
-    thread.join()
-    server.close()
+    yield from _tcp_server(trickle)
 
 
 def test_a_trickling_mirror_is_abandoned_at_the_deadline(tmp_path, serve, trickle_server):

@@ -291,7 +291,7 @@ def test_an_output_folder_that_cannot_take_the_run_fails_before_training(tmp_pat
     def refuse(*args, **kwargs):  # a read-only folder (the tests may run as root, who may write anywhere)
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr("tdnumpy.experiments.runs.tempfile.TemporaryFile", refuse)
+    monkeypatch.setattr("tdnumpy._io.tempfile.TemporaryFile", refuse)
     with pytest.raises(ValueError, match=r"'out' .*read-only: cannot write there \(Permission denied\)"):
         train_run(RunConfig(model="mlp:784-8-10", epochs=1), out=tmp_path / "read-only", data=never, progress=False)
 
