@@ -219,7 +219,6 @@ def output_folder(out, files=()) -> Path:
     return path
 
 
-
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
 
 

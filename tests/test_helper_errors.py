@@ -48,6 +48,9 @@ CASES = [
     (lambda: masks.standout_keep_prob([[0.5]], 1.0, 0.0), TypeError,
      r"'a' parameter of standout_keep_prob must be a NumPy array .* Got list"),
     (lambda: masks.standout_keep([[0.5]], RNG), TypeError, r"'pi' parameter of standout_keep"),
+    (lambda: masks.standout_keep(np.array([0.5], np.float16), RNG), TypeError, r"'pi' .* float32 or float64"),
+    (lambda: masks.standout_keep_prob(np.array([1, 2]), 1.0, 0.0), ValueError, r"'a' parameter of "
+                                                                             r"standout_keep_prob .* Got dtype int64"),
     (lambda: masks.standout_keep(np.array([0.5, 1.5]), RNG), ValueError,
      r"'pi' parameter of standout_keep must hold probabilities in \[0, 1\]. Got values from 0.5 to 1.5"),
     (lambda: masks.spatial_dropout_keep(2.0, 3, 0.5, RNG), TypeError,

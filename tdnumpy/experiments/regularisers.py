@@ -184,9 +184,6 @@ def choose(reg: str, model, layers=None) -> dict[str, str]:
     if layers is not None:
         if "=" in reg:
             raise ParameterError("`reg_layers` goes with a single `reg` name, not with LAYER=NAME pairs.")
-        repeated = sorted({n for n in layers if list(layers).count(n) > 1})
-        if repeated:
-            raise ParameterError(f"`reg_layers` names {', '.join(map(repr, repeated))} more than once.")
         names = choose_layers(model, list(layers))
         if not names:
             raise ParameterError("`reg_layers` names no layer; leave it out for the regulariser's default layers.")

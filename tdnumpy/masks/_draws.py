@@ -116,5 +116,3 @@ def bernoulli_complement(rng: np.random.Generator, p: float, shape) -> np.ndarra
         u_lo = (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
         no_event[tied] = u_lo >= t_lo
     return no_event.reshape(shape)
-
-

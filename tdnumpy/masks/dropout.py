@@ -20,7 +20,7 @@ from scipy.special import expit
 from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._draws import bernoulli_complement
-from ._select import check_shape
+from ._select import check_floats, check_shape
 
 # The drop rate and the generator of the Bernoulli keep-masks.
 _RATE = """
@@ -286,28 +286,28 @@ def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     m : ndarray of bool, shaped like ``pi``
         True where kept.
     """
-    pi = _float_array(pi, "pi", "standout_keep", dtypes=(np.float32, np.float64))
+    pi = _float_array(pi, "pi", "standout_keep")
+    if pi.dtype == np.float16:  # NumPy draws uniforms in float32 and float64 only
+        raise TypeError("The 'pi' parameter of standout_keep must be float32 or float64. Got float16 instead.")
     if not ((pi >= 0) & (pi <= 1)).all():
         raise ValueError(f"The 'pi' parameter of standout_keep must hold probabilities in [0, 1]. "
                          f"Got values from {float(pi.min())!r} to {float(pi.max())!r} instead.")
     return check_generator(rng, "rng", "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
 
 
-def _float_array(x, name: str, owner: str, *, ndim: int | None = None, dtype=None,
-                 dtypes=(np.float16, np.float32, np.float64)) -> np.ndarray:
-    """``x`` if it is an ndarray of finite values of one of ``dtypes`` (and of ``dtype``
-    and ``ndim`` when given); a TypeError or ValueError naming it otherwise."""
-    if not isinstance(x, np.ndarray) or x.dtype not in dtypes:
-        what = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
-        names = ", ".join(np.dtype(d).name for d in dtypes)
-        raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array of {names}. Got {what} instead.")
+def _float_array(x, name: str, owner: str, *, ndim: int | None = None, dtype=None) -> np.ndarray:
+    """``x`` if it is an ndarray that :func:`~tdnumpy.masks._select.check_floats`
+    accepts (finite float16, float32 or float64), of ``dtype`` and ``ndim`` when
+    given; a TypeError or ValueError naming it otherwise."""
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array of floats. "
+                        f"Got {type(x).__name__} instead.")
+    check_floats(x, name, owner)
     if dtype is not None and x.dtype != dtype:
         raise TypeError(f"The {name!r} parameter of {owner} must have the dtype of the first array, {dtype}. "
                         f"Got {x.dtype} instead.")
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"The {name!r} parameter of {owner} must be {ndim}-D. Got shape {x.shape} instead.")
-    if not np.isfinite(x).all():
-        raise ValueError(f"The {name!r} parameter of {owner} must be finite (no NaN or infinities).")
     return x
 
 

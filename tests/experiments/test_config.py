@@ -149,7 +149,7 @@ def test_another_format_or_version_is_refused(changes):
     (dict(reg="spatial"), r"'reg' spatial applies to no layer of this model: spatial dropout goes on the "
                           r"convolutions, and it has none. Name the layers with 'reg_layers'"),
     (dict(reg="dropout", reg_layers=()), r"'reg_layers' names no layer"),
-    (dict(reg="dropconnect", reg_layers=("fc1", "fc1")), r"'reg_layers' names 'fc1' more than once"),
+    (dict(reg="dropconnect", reg_layers=("fc1", "fc1")), r"names 'fc1' more than once"),
     (dict(model="mlp:784-5"), r"'model' mlp:784-5 ends in 5 units, but mnist has 10 classes"),  # failed inside fit
     (dict(model="mlp:100-10", dataset="fashion-mnist"), r"'model' mlp:100-10 takes inputs of shape \(100,\), but "
                                                         r"fashion-mnist images are 28x28 \(784 values\)"),

@@ -45,7 +45,7 @@ def test_a_specification_is_read_without_a_model():
                                   r"convolutions, and it has none"),
     ("mlp:784-10", "dropout", None, r"dropout goes after every weighted layer but the output one, and it has only"),
     ("lenet300", "dropout", (), r"'reg_layers' names no layer"),
-    ("lenet300", "dropconnect", ("fc1", "fc1"), r"'reg_layers' names 'fc1' more than once"),
+    ("lenet300", "dropconnect", ("fc1", "fc1"), r"'layers' parameter names 'fc1' more than once"),
 ])
 def test_a_regulariser_that_would_apply_to_nothing_is_refused(model_spec, reg, layers, match):
     with pytest.raises(ValueError, match=match):

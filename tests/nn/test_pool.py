@@ -70,22 +70,33 @@ def test_pools_match_loops_and_have_correct_gradients(kh, kw, s, h, w, seed, poo
     expected = reference_pool(x, (kh, kw), s, np.max if pool == "max" else np.mean)
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-13)
     upstream = copy.deepcopy(rng).standard_normal(expected.shape)  # the R check_gradients draws first
+    true_grad = (reference_maxpool_grad if pool == "max" else reference_avgpool_grad)(x, (kh, kw), s, upstream)
     result = check_gradients(layer, x, rng)
-    assert result.max_error < max(TOL, rounding_bound(expected, upstream, layer, x)), result.errors
+    assert result.max_error < max(TOL, rounding_bound(expected, upstream, true_grad)), result.errors
 
 
-def rounding_bound(y, upstream, layer, x, h=1e-5):
+def reference_avgpool_grad(x, kernel, s, g):
+    """dx by loops: each output's gradient shared equally by its window."""
+    kh, kw = kernel
+    dx = np.zeros_like(x)
+    for p in range(g.shape[2]):
+        for q in range(g.shape[3]):
+            dx[:, :, p * s:p * s + kh, q * s:q * s + kw] += g[:, :, p:p + 1, q:q + 1] / (kh * kw)
+    return dx
+
+
+def rounding_bound(y, upstream, true_grad, h=1e-5):
     """The relative error rounding alone can give a check of a piecewise-linear layer.
 
     Its central differences are exact but for rounding: each loss sum(y R) has
     y.size terms, so it is off by at most y.size eps S (S = sum |y R|), and a
     numeric derivative by 2 y.size eps S / (2 h); relative_error divides by at
-    least 1e-3 max |dL/dx|. Four times that is the bound (hypothesis found an
-    average pool, 4x4 at stride 1 on 8x7 inputs, whose error 1.1e-6 passed TOL)."""
-    layer.forward(x)
-    scale = np.abs(layer.backward(upstream)).max()
+    least 1e-3 max |dL/dx|, taken from the loops' gradient (not the layer's, so
+    that a wrong backward cannot widen its own bound). Four times that is the
+    bound (hypothesis found an average pool, 4x4 at stride 1 on 8x7 inputs,
+    whose error 1.1e-6 passed TOL)."""
     absolute = y.size * np.finfo(np.float64).eps * np.abs(y * upstream).sum() / h
-    return 4 * absolute / (1e-3 * scale)
+    return 4 * absolute / (1e-3 * np.abs(true_grad).max())
 
 
 def test_maxpool_tie_sends_the_gradient_to_exactly_one_input():
