@@ -87,7 +87,8 @@ class Interval:
             return False
         if self.low is not None and (value < self.low or (value == self.low and self.closed not in ("both", "left"))):
             return False
-        if self.high is not None and (value > self.high or (value == self.high and self.closed not in ("both", "right"))):
+        high_open = self.closed not in ("both", "right")
+        if self.high is not None and (value > self.high or (value == self.high and high_open)):
             return False
         return True
 

@@ -76,7 +76,8 @@ def add_parser(sub) -> None:
     p.add_argument("--retrain-epochs", type=number(RETRAIN_EPOCHS), default=DEFAULTS["retrain_epochs"],
                    help="retrain each pruned network this many epochs on the training images (less the "
                         "checkpoint's --validation ones), with its optimiser, batch size, penalties and "
-                        "regularisers (a td-ramp ramps again, over one step unless --ramp-steps was set), pruned weights held at 0 and dropout "
+                        "regularisers (a td-ramp ramps again, over one step unless --ramp-steps was set), "
+                        "pruned weights held at 0 and dropout "
                         "rates scaled by sqrt(C_ir / C_io) (Han et al.) (default: %(default)s)")
     p.add_argument("--retrain-lr", type=number(RETRAIN_LR), default=DEFAULTS["retrain_lr"],
                    help="learning rate of retraining, decayed by a cosine (default: a tenth of the training lr)")
@@ -90,7 +91,8 @@ def add_parser(sub) -> None:
     p.add_argument("--remove-dead-units", action="store_true",
                    help="after pruning (and retraining), remove the units left with no unpruned input or output "
                         "for real (Han et al.); the saved checkpoints are the smaller networks")
-    p.add_argument("--out", type=out_path, default=None, help="output folder (default: prune-<kind> next to the checkpoint)")
+    p.add_argument("--out", type=out_path, default=None,
+                   help="output folder (default: prune-<kind> next to the checkpoint)")
     add_data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
     p.set_defaults(func=run)
 
@@ -117,6 +119,7 @@ def print_table(kind: str, rows: list[dict]) -> None:
     print(f"{head:>{width}} {'sparsity':>9} {'test acc':>9} {'params left':>12} {'compressed B':>12} {'ratio':>6}")
     for r in rows:
         print(f"{amount_label(r[head]):>{width}} {r['sparsity']:>9.4f} {100 * r['test_accuracy']:>8.2f}% "
-              f"{r['parameters_left']:>12,} {r['compressed_bytes']:>12,} {r['dense_bytes'] / r['compressed_bytes']:>5.1f}x")
+              f"{r['parameters_left']:>12,} {r['compressed_bytes']:>12,} "
+              f"{r['dense_bytes'] / r['compressed_bytes']:>5.1f}x")
     print("(compressed B: every weight matrix as relative-index CSR, 32-bit values and b-bit gaps, biases "
           "dense; ratio: the unpruned network's 32-bit bytes / compressed B)")

@@ -71,7 +71,8 @@ def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:
         raise IDXError(f"{source}: the header declares 0 dimensions.")
     header = 4 + 4 * ndim
     if len(payload) < header:
-        raise IDXError(f"{source}: truncated header; {ndim} dimensions need {header} bytes, the file has {len(payload)}.")
+        raise IDXError(f"{source}: truncated header; {ndim} dimensions need {header} bytes, "
+                       f"the file has {len(payload)}.")
     dims = tuple(int(d) for d in np.frombuffer(payload, ">u4", count=ndim, offset=4))
     dtype = TYPE_CODES[code]
     expected = math.prod(dims) * dtype.itemsize
@@ -98,7 +99,8 @@ def to_idx_bytes(array: np.ndarray) -> bytes:
         if (array.dtype.kind, array.dtype.itemsize) == (dtype.kind, dtype.itemsize):
             break
     else:
-        raise TypeError(f"IDX cannot store dtype {array.dtype}; use one of {sorted({d.name for d in TYPE_CODES.values()})}.")
+        storable = sorted({d.name for d in TYPE_CODES.values()})
+        raise TypeError(f"IDX cannot store dtype {array.dtype}; use one of {storable}.")
     if array.ndim == 0 or array.ndim > 255:
         raise ValueError(f"IDX stores arrays of 1 to 255 dimensions. Got {array.ndim}.")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()

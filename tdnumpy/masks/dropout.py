@@ -143,7 +143,8 @@ def dropconnect_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray:
         M: True where the weight is kept.
     """
     p = check_real(p, "p", "dropconnect_keep", low=0, high=1, closed="left")
-    return bernoulli_complement(check_generator(rng, "rng", "dropconnect_keep"), p, check_shape(shape, "dropconnect_keep"))
+    rng = check_generator(rng, "rng", "dropconnect_keep")
+    return bernoulli_complement(rng, p, check_shape(shape, "dropconnect_keep"))
 
 
 def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: float):
@@ -333,7 +334,8 @@ def unit_dropout_keep(units: int, p: float, rng: np.random.Generator) -> np.ndar
         True where the column is kept.
     """
     p = check_real(p, "p", "unit_dropout_keep", low=0, high=1, closed="left")
-    return bernoulli_complement(check_generator(rng, "rng", "unit_dropout_keep"), p, check_shape(units, "unit_dropout_keep"))
+    rng = check_generator(rng, "rng", "unit_dropout_keep")
+    return bernoulli_complement(rng, p, check_shape(units, "unit_dropout_keep"))
 
 
 @shared_docstring(rate=_RATE)
@@ -356,4 +358,5 @@ def weight_dropout_keep(shape, p: float, rng: np.random.Generator) -> np.ndarray
         True where the weight is kept.
     """
     p = check_real(p, "p", "weight_dropout_keep", low=0, high=1, closed="left")
-    return bernoulli_complement(check_generator(rng, "rng", "weight_dropout_keep"), p, check_shape(shape, "weight_dropout_keep"))
+    rng = check_generator(rng, "rng", "weight_dropout_keep")
+    return bernoulli_complement(rng, p, check_shape(shape, "weight_dropout_keep"))

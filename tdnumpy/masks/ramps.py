@@ -82,7 +82,8 @@ class TwoPhaseRamp(_Ramp):
 
     def __call__(self, t: int) -> float:
         s = self.steps
-        return min(self.final, 0.95 * self.final * min(1.0, t / s) + 0.05 * self.final * max(0.0, min(1.0, (t - s) / s)))
+        first, second = min(1.0, t / s), max(0.0, min(1.0, (t - s) / s))
+        return min(self.final, 0.95 * self.final * first + 0.05 * self.final * second)
 
 
 def as_schedule(value, name: str):

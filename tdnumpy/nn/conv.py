@@ -156,7 +156,8 @@ class Conv2D(WeightedLayer):
             raise ValueError(f"{self!r} expects {self.in_channels} input channels, i.e. input of shape "
                              f"(batch, {self.in_channels}, height, width). Got shape {tuple(shape)} instead.")
         if self.padding == "same":
-            pad = same_padding(h, self.kh, self.stride, self.dilation) + same_padding(w, self.kw, self.stride, self.dilation)
+            pad = (same_padding(h, self.kh, self.stride, self.dilation)
+                   + same_padding(w, self.kw, self.stride, self.dilation))
         elif self.padding == "valid":
             pad = (0, 0, 0, 0)
         else:

@@ -106,7 +106,8 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
     masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
     unknown = sorted(k for k in contents if not k.startswith(("param/", "mask/")))
     if unknown:
-        raise CheckpointError(f"{path}: unexpected entries {unknown} (a checkpoint holds param/*, mask/* and meta.json).")
+        raise CheckpointError(f"{path}: unexpected entries {unknown} "
+                              "(a checkpoint holds param/*, mask/* and meta.json).")
     orphans = sorted(set(masks) - set(values))
     if orphans:
         raise CheckpointError(f"{path}: masks for parameters that are not in the checkpoint: {orphans}.")

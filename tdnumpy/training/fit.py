@@ -55,7 +55,8 @@ def _check_data(model, x, y, name: str, owner: str):
         raise TypeError(f"The {name!r} inputs of {owner} must have the model's dtype {model.dtype}. "
                         f"Got {x.dtype}; convert them once with tdnumpy.data.to_inputs or x.astype().")
     if model.input_shape is not None and x.shape[1:] != model.input_shape:
-        raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {', '.join(map(str, model.input_shape))}) "
+        shape = ", ".join(map(str, model.input_shape))
+        raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {shape}) "
                          f"for model {model.spec!r}. Got {x.shape} instead.")
     return check_labels(y, _classes(model, x), f"{name} labels", owner, n_examples=len(x))
 

@@ -35,7 +35,14 @@ def changed(path: str, value):
     return data
 
 
-REMOVE = object()
+class _Remove:
+    """The key is taken out of the file (its repr keeps test ids stable across processes)."""
+
+    def __repr__(self):
+        return "REMOVE"
+
+
+REMOVE = _Remove()
 
 # (where, value, what the message must name)
 MISTAKES = [

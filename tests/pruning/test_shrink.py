@@ -72,31 +72,31 @@ def reference_alive(model, rows_of, passes_zero):
     alive = [list(range(p.shape[1])) for p in P]
     while True:
         dead = [[] for _ in layers]
-        for l in range(len(layers) - 1):
-            if l == 0:
+        for layer_i in range(len(layers) - 1):
+            if layer_i == 0:
                 in_rows = range(P[0].shape[0])
             else:
-                in_rows = [r for i in alive[l - 1] for r in rows_of[l - 1](i)]
-            for j in alive[l]:
-                silent = passes_zero[l] and bias_zero[l][j] and all(P[l][r, j] for r in in_rows)
-                unheard = all(P[l + 1][r, k] for r in rows_of[l](j) for k in alive[l + 1])
+                in_rows = [r for i in alive[layer_i - 1] for r in rows_of[layer_i - 1](i)]
+            for j in alive[layer_i]:
+                silent = passes_zero[layer_i] and bias_zero[layer_i][j] and all(P[layer_i][r, j] for r in in_rows)
+                unheard = all(P[layer_i + 1][r, k] for r in rows_of[layer_i](j) for k in alive[layer_i + 1])
                 if silent or unheard:
-                    dead[l].append(j)
-            if dead[l] == alive[l]:
-                dead[l] = dead[l][1:]  # the lowest index stays
+                    dead[layer_i].append(j)
+            if dead[layer_i] == alive[layer_i]:
+                dead[layer_i] = dead[layer_i][1:]  # the lowest index stays
         if not any(dead):
             return alive
         alive = [[j for j in a if j not in d] for a, d in zip(alive, dead)]
 
 
-def kept_rows(model, rows_of, alive, l):
-    if l == 0:
+def kept_rows(model, rows_of, alive, layer_i):
+    if layer_i == 0:
         return list(range(weighted(model)[0].fan_in))
-    return sorted(r for i in alive[l - 1] for r in rows_of[l - 1](i))
+    return sorted(r for i in alive[layer_i - 1] for r in rows_of[layer_i - 1](i))
 
 
 def expected_parameters(model, rows_of, alive) -> int:
-    return sum(len(kept_rows(model, rows_of, alive, l)) * len(a) + len(a) for l, a in enumerate(alive))
+    return sum(len(kept_rows(model, rows_of, alive, layer_i)) * len(a) + len(a) for layer_i, a in enumerate(alive))
 
 
 # --- random pruning --------------------------------------------------------------------------
@@ -118,10 +118,10 @@ def prune(model, rows_of, p) -> None:
     rng = np.random.default_rng(p["seed"])
     layers = weighted(model)
     keeps = [rng.random(layer.weight.shape) < p["density"] for layer in layers]
-    for l, layer in enumerate(layers[:-1]):
-        keeps[l][:, rng.random(layer.units) < p["silence"]] = False
+    for layer_i, layer in enumerate(layers[:-1]):
+        keeps[layer_i][:, rng.random(layer.units) < p["silence"]] = False
         for j in np.flatnonzero(rng.random(layer.units) < p["deafen"]):
-            keeps[l + 1][rows_of[l](j), :] = False
+            keeps[layer_i + 1][rows_of[layer_i](j), :] = False
     for layer, keep in zip(layers, keeps):
         layer.bias.value[:] = 0.1 * rng.standard_normal(layer.units)
         zero = rng.random(layer.units) < p["zero_bias"]
@@ -168,9 +168,9 @@ def check_shrink(model, rows_of, passes_zero, x):
     assert report.parameters_before == model.n_parameters()
     assert report.parameters_after == new.n_parameters() == expected_parameters(model, rows_of, alive)
     # values and masks carried: the kept rows and columns of the old matrices
-    for l, (old, small, a) in enumerate(zip(weighted(model), weighted(new), alive)):
+    for layer_i, (old, small, a) in enumerate(zip(weighted(model), weighted(new), alive)):
         assert small.name == old.name and type(small) is type(old)
-        rows = kept_rows(model, rows_of, alive, l)
+        rows = kept_rows(model, rows_of, alive, layer_i)
         np.testing.assert_array_equal(small.weight.value, old.weight.value[np.ix_(rows, a)])
         np.testing.assert_array_equal(small.bias.value, old.bias.value[a])
         for param, old_param, index in ((small.weight, old.weight, np.ix_(rows, a)), (small.bias, old.bias, a)):
