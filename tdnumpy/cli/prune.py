@@ -92,7 +92,10 @@ def add_parser(sub) -> None:
                    help="after pruning (and retraining), remove the units left with no unpruned input or output "
                         "for real (Han et al.); the saved checkpoints are the smaller networks")
     p.add_argument("--out", type=out_path, default=None,
-                   help="output folder (default: prune-<kind> next to the checkpoint)")
+                   help="output folder (default: prune-<kind> next to the checkpoint); one holding a pruning "
+                        "table is refused unless --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the pruning table and pruned-*.npz networks already in the output folder")
     add_data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
     p.set_defaults(func=run)
 
@@ -105,7 +108,7 @@ def run(args) -> int:
                      score=args.score,
                      retrain_epochs=args.retrain_epochs, retrain_lr=args.retrain_lr, iterative=args.iterative,
                      remove_dead_units=args.remove_dead_units, dense_bits=args.dense_bits,
-                     conv_bits=args.conv_bits, out=out, log=to_stderr,
+                     conv_bits=args.conv_bits, out=out, log=to_stderr, overwrite=args.overwrite,
                      data=lambda name, validation: load(args, args.dataset or name, validation, to_stderr))
     print_table(args.kind, rows)
     print(f"-> {out / 'prune.csv'}, {out / 'prune.json'}")

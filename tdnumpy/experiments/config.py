@@ -189,9 +189,11 @@ class RunConfig:
         al. used 1,000; each costs about a forward pass of the layer, so the
         bound keeps an evaluation to minutes, not days).
     standout_alpha : float
-        standout: alpha of the keep probability sigmoid(alpha a + beta).
+        standout: alpha, the scale of a in the keep probability.
     standout_beta : float
-        standout: beta of the keep probability sigmoid(alpha a + beta).
+        standout: beta, the standout network's shift (per input in the paper's form).
+    standout_form : {"paper", "shifted"}
+        standout: sigmoid(alpha a + beta (sum_i x_i + 1)), Ba and Frey's, or sigmoid(alpha a + beta).
     l0_strength : float
         l0-weight, l0-unit: add lambda * the expected number of non-zero gates
         to the loss (Louizos et al.'s L0 penalty), >= 0.
@@ -264,6 +266,7 @@ class RunConfig:
     mc_samples: int = _field(_REG.mc_samples, _number(int, 1, MAX_MC_SAMPLES))
     standout_alpha: float = _field(_REG.standout_alpha, _number(float))
     standout_beta: float = _field(_REG.standout_beta, _number(float))
+    standout_form: str = _field(_REG.standout_form, Rule(choices=("paper", "shifted")))
     l0_strength: float = _field(L0_STRENGTH, STRENGTH)
     l0_beta: float = _field(_REG.l0_beta, _number(float, 0.0, None, "neither"))
     l0_gamma: float = _field(_REG.l0_gamma, _number(float, None, 0.0, "neither"))
@@ -403,7 +406,8 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "RunConfig":
-        """The config :meth:`to_dict` wrote; missing fields take their defaults.
+        """The config :meth:`to_dict` wrote; missing fields take their defaults
+        (but a config without ``standout_form`` predates it: "shifted").
 
         Parameters
         ----------
@@ -426,6 +430,7 @@ class RunConfig:
             raise ValueError(f"RunConfig.from_dict reads format {FORMAT!r} version {VERSION}. Got format "
                              f"{data.get('format')!r} version {data.get('version')!r} instead.")
         values = {k: v for k, v in data.items() if k not in ("format", "version")}
+        values.setdefault("standout_form", "shifted")  # the only form before the field existed
         _check_keys(values, "RunConfig.from_dict")
         return cls(**values)
 

@@ -13,10 +13,11 @@ printed table.
 from __future__ import annotations
 
 import numbers
+from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_json, output_folder
+from .._io import atomic_write_bytes, atomic_write_json, folder_lock, output_folder
 from .._validation import Interval, ParameterError, check_choice
 from ..data import to_inputs
 from ..nn.sparsifying import learnt_sparsifiers
@@ -34,6 +35,10 @@ from .runs import dataset_for
 DEFAULT_FRACTIONS = (0.0, 0.5, 0.9, 0.95, 0.99)
 RETRAIN_EPOCHS = Interval(int, 0)
 RETRAIN_LR = Interval(float, 0.0, None, "neither")
+
+
+# files that mean a folder already holds a pruning table
+RESULTS = ("prune.csv", "prune.json", "pruned-*.npz")
 
 
 def amount_label(amount) -> str:
@@ -188,7 +193,7 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
               score: str = "magnitude", retrain_epochs: int = 0, retrain_lr: float | None = None,
               iterative: bool = False,
               remove_dead_units: bool = False, dense_bits: int = 5, conv_bits: int = 8, out=None, data=None,
-              log=None) -> list[dict]:
+              log=None, overwrite: bool = False) -> list[dict]:
     """Prune ``run`` at each fraction (optionally retraining) and measure every network.
 
     Parameters
@@ -226,12 +231,17 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
         Index bits of dense and convolution layers in the compressed size.
     out : str, os.PathLike or None
         A folder for ``prune.csv``, ``prune.json`` and ``pruned-<row>.npz``; None writes nothing.
+        One already holding any of them is refused unless ``overwrite``; a
+        second run into it while this one works is refused (a lock file).
     data : Dataset, str, os.PathLike, callable or None
         The dataset (loaded with the run's ``validation``), its folder, a
         loader (see :func:`tdnumpy.experiments.runs.dataset_for`), or None to
         look it up.
     log : callable or None
         Called with each line of the log.
+    overwrite : bool, default=False
+        Replace the results in ``out``: the old table is deleted first, and
+        ``pruned-*.npz`` files the new table does not list are deleted after it.
 
     Returns
     -------
@@ -257,67 +267,74 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     gated = bool(learnt_sparsifiers(run.model))
     if gated:  # the folded networks carry no sparsifier: saved, reloaded and retrained as plain ones
         config = config.replace(reg="none", reg_layers=None)
-    folder = None if out is None else output_folder(out, ("prune.csv", "prune.json"))
+    folder = None if out is None else output_folder(out, ("prune.csv", "prune.json"), results=RESULTS,
+                                                    overwrite=overwrite)
     if any(p is not None and p.mask is not None for layer in run.model.layers if isinstance(layer, WeightedLayer)
            for p in (layer.weight, layer.bias)):  # (a switch Smallify removed is no pruning)
         log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "
             f"layers chosen); pruning only adds to its masks")
     if kind == "unit" and choose_layers(run.model)[-1] in chosen:
         log("note: unit pruning of the output layer removes classes")
-    # retraining uses the images training saw, not the held-out ones
-    dataset = run.dataset() if data is None else dataset_for(config, data, any_name=True)
-    if dataset.name != config.dataset:  # what the pruned networks are trained and measured on
-        config = config.replace(dataset=dataset.name)
-    x = to_inputs(dataset.train.images, run.model.input_shape, run.model.dtype)
-    x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
-    retrain_lr = retrain_lr or config.lr / 10
-    log(f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
-        f"layers {', '.join(chosen)}" + (", ranked by the method's importance" if score == "method" else "")
-        + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
-    # A network pruned and retrained before carries Han et al.'s D_r; the D_o of
-    # another round is still the rate it was trained with, not D_r.
-    carried = (run.pruned or {}).get("dropout_rates") or {}
-    trained_rates = {name: config.drop_rate for name in carried} or None
-    rows, network, original_rates = [], None, None
-    for i, amount in enumerate(rows_in):
-        if network is None or not iterative:
-            network, original_rates = run.fresh_model(), trained_rates
-            if gated:
-                folded = learned.fold(network)
-                if i == 0:
-                    for name, r in folded.items():
-                        log(f"  {name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at "
-                            f"evaluation (folded into the weights)")
-        pruning.prune(network, kind, amount, chosen, scores)
-        if retrain_epochs:
-            original_rates = pruning.adjust_dropout(network, original_rates)
-            _retrain(network, x, dataset.train.labels, config, retrain_epochs, retrain_lr, seed=config.seed + i)
-        rates = {name: network.layer(name).p for name in original_rates or carried}
-        kept = network
-        if remove_dead_units:
-            shrunk = shrink.remove_dead_units(network)
-            kept = shrunk.model
-            log(f"  {amount_label(amount)}: {shrunk.summary()}")
-        test = evaluate(kept, x_test, dataset.test.labels)
-        path = None
+    with folder_lock(folder):
+        if folder is not None and overwrite:  # no table may describe networks it did not make
+            for name in ("prune.csv", "prune.json"):
+                (folder / name).unlink(missing_ok=True)
+        # retraining uses the images training saw, not the held-out ones
+        dataset = run.dataset() if data is None else dataset_for(config, data, any_name=True)
+        if dataset.name != config.dataset:  # what the pruned networks are trained and measured on
+            config = config.replace(dataset=dataset.name)
+        x = to_inputs(dataset.train.images, run.model.input_shape, run.model.dtype)
+        x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
+        retrain_lr = retrain_lr or config.lr / 10
+        log(f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
+            f"layers {', '.join(chosen)}" + (", ranked by the method's importance" if score == "method" else "")
+            + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
+        # A network pruned and retrained before carries Han et al.'s D_r; the D_o of
+        # another round is still the rate it was trained with, not D_r.
+        carried = (run.pruned or {}).get("dropout_rates") or {}
+        trained_rates = {name: config.drop_rate for name in carried} or None
+        rows, network, original_rates = [], None, None
+        for i, amount in enumerate(rows_in):
+            if network is None or not iterative:
+                network, original_rates = run.fresh_model(), trained_rates
+                if gated:
+                    folded = learned.fold(network)
+                    if i == 0:
+                        for name, r in folded.items():
+                            log(f"  {name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at "
+                                f"evaluation (folded into the weights)")
+            pruning.prune(network, kind, amount, chosen, scores)
+            if retrain_epochs:
+                original_rates = pruning.adjust_dropout(network, original_rates)
+                _retrain(network, x, dataset.train.labels, config, retrain_epochs, retrain_lr, seed=config.seed + i)
+            rates = {name: network.layer(name).p for name in original_rates or carried}
+            kept = network
+            if remove_dead_units:
+                shrunk = shrink.remove_dead_units(network)
+                kept = shrunk.model
+                log(f"  {amount_label(amount)}: {shrunk.summary()}")
+            test = evaluate(kept, x_test, dataset.test.labels)
+            path = None
+            if folder is not None:
+                path = save_checkpoint(
+                    folder / f"pruned-{i}.npz", kept, seed=config.seed, dataset=dataset.name, config=config.to_dict(),
+                    metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
+                    pruned={"kind": kind, "amount": amount, "layers": chosen, "score": score,
+                            "source": None if run.checkpoint is None else str(run.checkpoint),
+                            "retrain_epochs": retrain_epochs, "iterative": iterative, "dropout_rates": rates})
+            rows.append({"q" if kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, chosen),
+                         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
+                         "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
+                         "dense_bytes": 4 * network.n_parameters(),  # the network before any units were removed
+                         "compressed_bytes": compressed_bytes(kept, dense_bits=dense_bits, conv_bits=conv_bits),
+                         "checkpoint": None if path is None else str(path), "layers": pruning.report(network, chosen)})
+            log(f"  {amount_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, "
+                f"test accuracy {100 * test['accuracy']:.2f}%")
         if folder is not None:
-            path = save_checkpoint(
-                folder / f"pruned-{i}.npz", kept, seed=config.seed, dataset=dataset.name, config=config.to_dict(),
-                metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
-                pruned={"kind": kind, "amount": amount, "layers": chosen, "score": score,
-                        "source": None if run.checkpoint is None else str(run.checkpoint),
-                        "retrain_epochs": retrain_epochs, "iterative": iterative, "dropout_rates": rates})
-        rows.append({"q" if kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, chosen),
-                     "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                     "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
-                     "dense_bytes": 4 * network.n_parameters(),  # the network before any units were removed
-                     "compressed_bytes": compressed_bytes(kept, dense_bits=dense_bits, conv_bits=conv_bits),
-                     "checkpoint": None if path is None else str(path), "layers": pruning.report(network, chosen)})
-        log(f"  {amount_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, "
-            f"test accuracy {100 * test['accuracy']:.2f}%")
-    if folder is not None:
-        write_prune_table(folder, kind, rows)
-    return rows
+            write_prune_table(folder, kind, rows)
+            for stale in set(folder.glob("pruned-*.npz")) - {Path(r["checkpoint"]) for r in rows}:
+                stale.unlink()  # an earlier, longer table's networks
+        return rows
 
 
 def write_prune_table(folder, kind: str, rows: list[dict]) -> None:

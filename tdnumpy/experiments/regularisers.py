@@ -69,8 +69,9 @@ class Settings:
         DropConnect at evaluation.
     mc_samples : int
         Samples Z of DropConnect's Gaussian inference.
-    standout_alpha, standout_beta : float
-        Standout's keep probability sigmoid(alpha a + beta).
+    standout_alpha, standout_beta, standout_form : float, float, {"paper", "shifted"}
+        Standout's keep probability: sigmoid(alpha a + beta (sum_i x_i + 1))
+        (Ba and Frey's, "paper") or sigmoid(alpha a + beta) ("shifted").
     l0_beta, l0_gamma, l0_zeta : float
         l0-weight, l0-unit: the hard-concrete temperature (> 0) and stretch (gamma < 0 < 1 < zeta).
     l0_init_drop : float
@@ -92,6 +93,7 @@ class Settings:
     mc_samples: int = 100
     standout_alpha: float = 1.0
     standout_beta: float = 0.0
+    standout_form: str = "paper"
     l0_beta: float = l0.BETA
     l0_gamma: float = l0.GAMMA
     l0_zeta: float = l0.ZETA
@@ -320,7 +322,7 @@ def _numbers(name: str, s: Settings) -> str:
     if name in TARGETED:
         return f"gamma {s.gamma}, alpha {s.alpha}" + (", ramped" if name == "td-ramp" else "")
     if name == "standout":
-        return f"alpha {s.standout_alpha}, beta {s.standout_beta}"
+        return f"alpha {s.standout_alpha}, beta {s.standout_beta}, {s.standout_form} form"
     if name in ("l0-weight", "l0-unit"):
         return f"beta {s.l0_beta:.4g}, stretch ({s.l0_gamma}, {s.l0_zeta})"
     if name in ("vd-weight", "vd-unit"):
@@ -337,7 +339,8 @@ def _insert_activation_noise(model, layer: WeightedLayer, name: str, s: Settings
     rng = layer.rng.spawn(1)[0]
     activation = _activation_after(model, layer)
     if name == "standout":
-        model.replace(activation.name, Standout(activation, rng, s.standout_alpha, s.standout_beta))
+        model.replace(activation.name, Standout(activation, rng, s.standout_alpha, s.standout_beta,
+                                                source=layer, form=s.standout_form))
         return
     units, dtype = layer.units, layer.weight.dtype
     module = {"dropout": lambda: Dropout(s.drop_rate, rng),

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .._blas import blas_record
-from .._io import atomic_write_json, output_folder
+from .._io import atomic_write_json, folder_lock, output_folder
 from .._validation import ParameterError
 from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
@@ -247,46 +247,47 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     if folder is not None and not overwrite and all((folder / f).is_file() for f in ("checkpoint.npz", "metrics.json")):
         raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json); "
                              f"choose another folder, or pass `overwrite` to replace it.")
-    dataset = dataset_for(config, data)
-    x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
-    x_test = to_inputs(dataset.test.images, model.input_shape)
-    validation = None
-    if dataset.validation is not None:
-        validation = (to_inputs(dataset.validation.images, model.input_shape), dataset.validation.labels)
-    steps_per_epoch = -(-len(x) // config.batch_size)
-    applied = regularisers.apply(model, chosen, config.settings(), config.epochs * steps_per_epoch)
-    optimizer = make_optimizer(config, model, config.lr)  # after the regularisers: some have parameters
-    penalties = make_penalties(config, model, len(x))
-    gradual = gradual_pruning(config, model, steps_per_epoch)
-    for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
-        log(line)
-    log(f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
-        f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}"))
+    with folder_lock(folder):  # released when the run is written (or fails)
+        dataset = dataset_for(config, data)
+        x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
+        x_test = to_inputs(dataset.test.images, model.input_shape)
+        validation = None
+        if dataset.validation is not None:
+            validation = (to_inputs(dataset.validation.images, model.input_shape), dataset.validation.labels)
+        steps_per_epoch = -(-len(x) // config.batch_size)
+        applied = regularisers.apply(model, chosen, config.settings(), config.epochs * steps_per_epoch)
+        optimizer = make_optimizer(config, model, config.lr)  # after the regularisers: some have parameters
+        penalties = make_penalties(config, model, len(x))
+        gradual = gradual_pruning(config, model, steps_per_epoch)
+        for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
+            log(line)
+        log(f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
+            f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}"))
 
-    def report(m):
-        val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
-        log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
-            f"{m['seconds']:.1f} s")
+        def report(m):
+            val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
+            log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
+                f"{m['seconds']:.1f} s")
 
-    start = time.perf_counter()
-    history = fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
-                  rng=np.random.default_rng(config.seed), lr_schedule=lr_schedule(config, steps_per_epoch),
-                  validation=validation, progress=progress, on_epoch_end=report, penalties=penalties,
-                  before_step=gradual)
-    seconds = time.perf_counter() - start
-    test = evaluate(model, x_test, dataset.test.labels)
-    metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
-               "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": history.epochs,
-               "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds,
-               "environment": blas_record()}
-    run = Run(config, model, metrics, applied=tuple(applied))
-    run._data = dataset
-    if folder is not None:
-        run.checkpoint = save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=config.epochs,
-                                         dataset=config.dataset, config=config.to_dict(),
-                                         metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
-        atomic_write_json(folder / "metrics.json", metrics)
-    return run
+        start = time.perf_counter()
+        history = fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
+                      rng=np.random.default_rng(config.seed), lr_schedule=lr_schedule(config, steps_per_epoch),
+                      validation=validation, progress=progress, on_epoch_end=report, penalties=penalties,
+                      before_step=gradual)
+        seconds = time.perf_counter() - start
+        test = evaluate(model, x_test, dataset.test.labels)
+        metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
+                   "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": history.epochs,
+                   "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds,
+                   "environment": blas_record()}
+        run = Run(config, model, metrics, applied=tuple(applied))
+        run._data = dataset
+        if folder is not None:
+            run.checkpoint = save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=config.epochs,
+                                             dataset=config.dataset, config=config.to_dict(),
+                                             metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+            atomic_write_json(folder / "metrics.json", metrics)
+        return run
 
 
 def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -> list[str]:

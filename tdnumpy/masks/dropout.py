@@ -243,21 +243,37 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
     return total / mean.dtype.type(samples)
 
 
-def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    """Standout's keep probability pi = sigmoid(alpha a + beta).
+STANDOUT_FORMS = ("paper", "shifted")
 
-    a = x W + b is the layer's own pre-activation. Ba and Frey, "Adaptive
-    dropout for training deep neural networks" (NIPS 2013), section 2: the
-    "standout" network shares the layer's weights, so each unit's keep
-    probability grows with its own input; h = m * g(a) with m ~ Bernoulli(pi)
-    in training and h = pi * g(a) at evaluation.
+
+def standout_keep_prob(a: np.ndarray, alpha: float, beta: float, input_sum: np.ndarray | None = None, *,
+                       form: str = "paper") -> np.ndarray:
+    """Standout's keep probability pi, in the paper's form or the shifted one.
+
+    Ba and Frey, "Adaptive dropout for training deep neural networks" (NIPS
+    2013), section 2: a "standout" network with weights W_s = alpha W + beta
+    gives unit j of the layer a = x W + b the keep probability
+
+        pi_j = sigmoid(sum_i (alpha w_ij + beta) x_i)    (bias as input x_0 = 1)
+             = sigmoid(alpha a_j + beta (sum_i x_i + 1))    (form="paper").
+
+    The shifted form, pi_j = sigmoid(alpha a_j + beta) (form="shifted"), adds
+    beta once instead of once per input; the two agree only when beta = 0. In
+    training h = m * g(a), m ~ Bernoulli(pi); at evaluation h = pi * g(a).
 
     Parameters
     ----------
-    a : ndarray of shape (batch, units), float
+    a : ndarray of shape (batch, units) or (batch, channels, height, width), float
         The pre-activation a.
     alpha, beta : float
-        The standout network's scale and shift of a; any finite reals.
+        The standout network's scale and shift; any finite reals.
+    input_sum : ndarray or None
+        form="paper": sum_i x_i, the sum of the inputs that reach each output,
+        broadcastable to ``a`` ((batch, 1) for a dense layer; (batch, 1,
+        height, width), the sum over each patch, for a convolution); same dtype
+        as ``a``. form="shifted": must be None.
+    form : {"paper", "shifted"}, default="paper"
+        Which keep probability.
 
     Returns
     -------
@@ -267,7 +283,29 @@ def standout_keep_prob(a: np.ndarray, alpha: float, beta: float) -> np.ndarray:
     a = _float_array(a, "a", "standout_keep_prob")
     alpha = check_real(alpha, "alpha", "standout_keep_prob")
     beta = check_real(beta, "beta", "standout_keep_prob")
-    return expit(a * a.dtype.type(alpha) + a.dtype.type(beta))
+    if form not in STANDOUT_FORMS:
+        raise ValueError(f"The 'form' parameter of standout_keep_prob must be one of {STANDOUT_FORMS}. "
+                         f"Got {form!r} instead.")
+    z = a * a.dtype.type(alpha)
+    if form == "shifted":
+        if input_sum is not None:
+            raise ValueError("The 'input_sum' parameter of standout_keep_prob must be None for form='shifted' "
+                             "(that form adds beta once). Got an array instead.")
+        z += a.dtype.type(beta)
+        return expit(z, out=z)
+    if input_sum is None:
+        raise ValueError("The 'input_sum' parameter of standout_keep_prob is needed for form='paper': the sum "
+                         "of the inputs x_i of each output, broadcastable to 'a'. Got None instead.")
+    input_sum = _float_array(input_sum, "input_sum", "standout_keep_prob", dtype=a.dtype)
+    try:
+        shift = np.broadcast_shapes(input_sum.shape, a.shape)
+    except ValueError:
+        shift = None
+    if shift != a.shape:
+        raise ValueError(f"The 'input_sum' parameter of standout_keep_prob must broadcast to a's shape "
+                         f"{a.shape}. Got shape {input_sum.shape} instead.")
+    z += (input_sum + a.dtype.type(1)) * a.dtype.type(beta)
+    return expit(z, out=z)
 
 
 def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -200,6 +200,21 @@ class Conv2D(WeightedLayer):
     def _to_output(self, y, g):
         return channels_first(y.reshape(g.n, g.oh, g.ow, self.out_channels))
 
+    def input_sums(self) -> np.ndarray:
+        """The sum of each patch of the last forward pass's (padded) input, over
+        its channels and kernel window: the sum_i x_i reaching each output
+        (standout's paper form).
+
+        Returns
+        -------
+        sums : ndarray of shape (N, 1, OH, OW), the input's dtype
+            sum_i x_i for each output position, broadcastable to the output.
+        """
+        if self._geometry is None:
+            raise RuntimeError(f"{self!r} has no input sums before its first forward pass.")
+        g = self._geometry
+        return self._cols.sum(axis=1).reshape(g.n, 1, g.oh, g.ow)
+
     def linear_rows(self, x):
         """The rows v the layer multiplies by W, and the map back to its output shape.
 

@@ -92,6 +92,18 @@ class Dense(WeightedLayer):
             y += self._step_bias()
         return apply_units(self._perturb(x, y, training), self._keep.units, len(x))
 
+    def input_sums(self) -> np.ndarray:
+        """sum_i x_i of the last forward pass's input rows (standout's paper form).
+
+        Returns
+        -------
+        sums : ndarray of shape (batch, 1), the input's dtype
+            sum_i x_i for each output position, broadcastable to the output.
+        """
+        if self._x is None:
+            raise RuntimeError(f"{self!r} has no input sums before its first forward pass.")
+        return self._x.sum(axis=1, keepdims=True)
+
     def linear_rows(self, x):
         """The rows v the layer multiplies by W, and the map back to its output shape.
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import masks
+from ..masks.dropout import STANDOUT_FORMS
 from .._validation import check_choice, check_generator, check_real
 from .module import Module
 
@@ -169,11 +170,17 @@ class SpatialDropout(_ActivationNoise):
 class Standout(Module):
     """An activation g with standout (Ba and Frey 2013).
 
-    From the pre-activation a, h = m * g(a) with m ~ Bernoulli(pi),
-    pi = sigmoid(alpha a + beta), in training, and h = pi * g(a) at
-    evaluation. It replaces the activation module that follows a weighted
-    layer, so a = x W + b is that layer's output. Backward treats m as a
-    constant: dL/da = dL/dh * m * g'(a).
+    From the pre-activation a = x W + b of the weighted layer before it,
+    h = m * g(a) with m ~ Bernoulli(pi) in training, and h = pi * g(a) at
+    evaluation, where (:func:`~tdnumpy.masks.standout_keep_prob`)
+
+        pi = sigmoid(alpha a + beta (sum_i x_i + 1))    form="paper" (default),
+        pi = sigmoid(alpha a + beta)                     form="shifted".
+
+    The paper's form reads sum_i x_i, the layer's inputs reaching each output,
+    off ``source`` (its :meth:`input_sums` after its forward pass). It replaces
+    the activation module after the weighted layer. Backward treats m (and pi)
+    as constants: dL/da = dL/dh * m * g'(a).
 
     Parameters
     ----------
@@ -184,7 +191,11 @@ class Standout(Module):
     alpha : float, default=1.0
         Scale of a in the keep probability.
     beta : float, default=0.0
-        Shift of the keep probability's argument.
+        The standout network's shift: per input (paper) or once (shifted).
+    source : Dense or Conv2D or None, default=None
+        The weighted layer whose output this module takes; needed for form="paper".
+    form : {"paper", "shifted"}, default="paper"
+        Which keep probability.
     name : str or None, default=None
         The layer's name.
     """
@@ -193,12 +204,18 @@ class Standout(Module):
     frozen = None
 
     def __init__(self, activation: Module, rng: np.random.Generator, alpha: float = 1.0, beta: float = 0.0,
-                 name: str | None = None):
+                 source: Module | None = None, form: str = "paper", name: str | None = None):
         super().__init__(name)
         if not hasattr(activation, "f"):
             raise TypeError(f"The 'activation' parameter of Standout must be an element-wise activation module "
                             f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead.")
-        self.activation = activation
+        if form not in STANDOUT_FORMS:
+            raise ValueError(f"The 'form' parameter of Standout must be one of {STANDOUT_FORMS}. "
+                             f"Got {form!r} instead.")
+        if form == "paper" and not callable(getattr(source, "input_sums", None)):
+            raise TypeError(f"The 'source' parameter of Standout must be the Dense or Conv2D layer before it "
+                            f"for form='paper' (pi needs that layer's input sums). Got {source!r} instead.")
+        self.activation, self.source, self.form = activation, source, form
         self.alpha, self.beta = check_real(alpha, "alpha", "Standout"), check_real(beta, "beta", "Standout")
         self.rng = check_generator(rng, "rng", "Standout")
         self._factor = None
@@ -215,7 +232,10 @@ class Standout(Module):
 
     def forward(self, x, training=False):
         y = self.activation.forward(x, training)
-        pi = masks.standout_keep_prob(x, self.alpha, self.beta)
+        if self.form == "paper":
+            pi = masks.standout_keep_prob(x, self.alpha, self.beta, self.source.input_sums())
+        else:
+            pi = masks.standout_keep_prob(x, self.alpha, self.beta, form="shifted")
         if training:
             keep = masks.standout_keep(pi, self.rng) if self.frozen is None else self.frozen
             self._factor = np.asarray(keep, dtype=x.dtype)
@@ -229,4 +249,5 @@ class Standout(Module):
         return self.activation.backward(grad_out * self._factor, input_grad)
 
     def __repr__(self) -> str:
-        return f"Standout {self.name!r} ({self.activation.kind}, alpha = {self.alpha}, beta = {self.beta})"
+        return (f"Standout {self.name!r} ({self.activation.kind}, alpha = {self.alpha}, beta = {self.beta}, "
+                f"{self.form} form)")

@@ -416,7 +416,9 @@ def remove_dead_units(model) -> ShrinkReport:
     arrays = [_Arrays.of(layer) for layer in weighted]
     passes = _remove_until_none_dead(arrays, junctions)
     new_layers = {id(layer): _rebuild(layer, a) for layer, a in zip(weighted, arrays)}
-    layers = [new_layers.get(id(module)) or copy.deepcopy(module) for module in model.layers]
+    # the memo maps each old weighted layer to its rebuilt one, so a module that
+    # refers to its layer (standout's source) refers to the new one
+    layers = [new_layers.get(id(module)) or copy.deepcopy(module, dict(new_layers)) for module in model.layers]
     spec = make_spec([a.units for a in arrays]) if passes else model.spec
     new = Sequential(*layers, spec=spec, input_shape=model.input_shape, name=model.name)
     return ShrinkReport(

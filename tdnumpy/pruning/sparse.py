@@ -121,7 +121,8 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
 
 
 def _read(path: Path) -> tuple[dict, dict]:
-    return read_archive(path, fmt=FORMAT, version=VERSION, what="sparse model", error=SparseFormatError)
+    return read_archive(path, fmt=FORMAT, version=VERSION, what="sparse model", error=SparseFormatError,
+                        prefixes=("csr/", "dense/"))
 
 
 def _decode_weight(path: Path, name: str, info: dict, contents: dict, expected_shape) -> np.ndarray:

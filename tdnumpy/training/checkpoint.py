@@ -101,7 +101,8 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
         unexpected entries or masks without a parameter.
     """
     path = Path(path)
-    contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError)
+    contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError,
+                                  prefixes=("param/", "mask/"))
     values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
     masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
     unknown = sorted(k for k in contents if not k.startswith(("param/", "mask/")))

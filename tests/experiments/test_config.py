@@ -58,7 +58,7 @@ def configs(draw):
         ramp_steps=draw(st.none() | st.integers(1, 10**6)), ramp_alpha=draw(st.booleans()),
         per_example=draw(st.booleans()), dropconnect_inference=draw(st.sampled_from(["mean", "gaussian"])),
         mc_samples=draw(st.integers(1, 10**4)), standout_alpha=draw(st.floats(-1e6, 1e6, **FINITE)),
-        standout_beta=draw(st.floats(-1e6, 1e6, **FINITE)), l1=draw(st.floats(0.0, 1.0)), l2=draw(st.floats(0.0, 1.0)),
+        standout_beta=draw(st.floats(-1e6, 1e6, **FINITE)), standout_form=draw(st.sampled_from(["paper", "shifted"])), l1=draw(st.floats(0.0, 1.0)), l2=draw(st.floats(0.0, 1.0)),
         gradual_sparsity=gradual, gradual_kind=draw(st.sampled_from(["layer", "weight", "unit", "global"])),
         gradual_start=start, gradual_epochs=draw(st.none() | st.integers(1, epochs - start)),
         gradual_interval=draw(st.integers(1, 1000)))
@@ -88,7 +88,7 @@ BAD_VALUES = [
     ("seed", -1, ValueError), ("validation", -5, ValueError), ("gamma", 1.5, ValueError),
     ("alpha", -0.1, ValueError), ("alpha", "0.5", TypeError), ("drop_rate", 1.0, ValueError),
     ("ramp_steps", 0, ValueError), ("mc_samples", 0, ValueError), ("mc_samples", 10**9, ValueError),
-    ("standout_alpha", float("inf"), ValueError),
+    ("standout_alpha", float("inf"), ValueError), ("standout_form", "ba-frey", ValueError),
     ("l1", -1.0, ValueError), ("l2", float("inf"), ValueError), ("gradual_sparsity", 1.0, ValueError),
     ("gradual_start", -1, ValueError), ("gradual_epochs", 0, ValueError), ("gradual_interval", 0, ValueError),
     ("optimizer", "rmsprop", ValueError), ("lr_schedule", "linear", ValueError), ("dataset", "cifar10", ValueError),

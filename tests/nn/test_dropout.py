@@ -76,11 +76,11 @@ def test_spatial_dropout_drops_whole_channels_and_preserves_the_expectation(p, s
 
 
 def test_standout_keeps_with_probability_sigmoid_of_the_preactivation():
-    """Two positive pre-activations (so relu(a) > 0 and kept = [h != 0]), 2 * 10^5
-    draws each: the kept counts lie in the exact binomial intervals of
-    sigmoid(alpha a + beta) (rate 5e-7 each); evaluation gives pi * relu(a)."""
+    """The shifted form. Two positive pre-activations (so relu(a) > 0 and kept =
+    [h != 0]), 2 * 10^5 draws each: the kept counts lie in the exact binomial
+    intervals of sigmoid(alpha a + beta) (rate 5e-7 each); evaluation gives pi * relu(a)."""
     a = np.repeat(np.array([[0.25, 1.5]]), 200_000, axis=0)
-    layer = Standout(ReLU(), np.random.default_rng(1), alpha=-2.0, beta=0.5)
+    layer = Standout(ReLU(), np.random.default_rng(1), alpha=-2.0, beta=0.5, form="shifted")
     pi = 1 / (1 + np.exp(-(-2.0 * a[0] + 0.5)))
     kept = (layer.forward(a, training=True) != 0).sum(0)
     assert all(binomial_ok(kept[j], len(a), pi[j], 5e-7) for j in range(2))
@@ -111,11 +111,16 @@ def test_activation_noise_gradients(make, shape):
     assert check_gradients(layer, x, rng, training=False).max_error < 1e-6
 
 
+@pytest.mark.parametrize("form", ["paper", "shifted"])
 @pytest.mark.parametrize("activation", [ReLU, Tanh, Sigmoid])
-def test_standout_gradients(activation):
+def test_standout_gradients(activation, form):
+    """Training, the mask frozen: the backward is exact. (At evaluation pi
+    depends on the input and the backward treats it as a constant, as in
+    training, so no finite-difference check applies there.)"""
     rng = np.random.default_rng(1)
     x = rng.uniform(0.1, 2.0, (5, 8)) * rng.choice([-1, 1], (5, 8))  # away from ReLU's kink
-    model = Sequential(Dense(8, 6, rng=rng, dtype=np.float64), Standout(activation(), rng, 1.5, -0.2))
+    dense = Dense(8, 6, rng=rng, dtype=np.float64)
+    model = Sequential(dense, Standout(activation(), rng, 1.5, -0.2, source=dense, form=form))
     model.layers[1].freeze(rng.random((5, 6)) < 0.6)
     result = check_gradients(model, x, rng, training=True)
     assert result.max_error < 1e-6, result
@@ -134,6 +139,12 @@ def test_standout_gradients(activation):
     (lambda r: GaussianDropout(1.0, r), ValueError, "'p' parameter of GaussianDropout"),
     (lambda r: SpatialDropout(0.5, r).forward(np.ones((2, 3)), training=True), ValueError, "4-D"),
     (lambda r: Standout(Dense(2, 2, rng=r), r), TypeError, "element-wise activation"),
+    (lambda r: Standout(ReLU(), r), TypeError, "'source' parameter of Standout must be the Dense or Conv2D"),
+    (lambda r: Standout(ReLU(), r, source=ReLU()), TypeError, "'source' parameter of Standout"),
+    (lambda r: Standout(ReLU(), r, source=Dense(2, 2, rng=r), form="Paper"), ValueError,
+     r"'form' parameter of Standout must be one of \('paper', 'shifted'\). Got 'Paper'"),
+    (lambda r: Standout(ReLU(), r, source=Dense(2, 2, rng=r)).forward(np.ones((1, 2))), RuntimeError,
+     "no input sums before its first forward pass"),
 ])
 def test_bad_input_is_a_clear_error(call, error, match):
     with pytest.raises(error, match=match):

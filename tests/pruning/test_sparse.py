@@ -121,8 +121,9 @@ def test_missing_file(tmp_path):
 
 def test_pickled_objects_are_refused(tmp_path):
     path = tmp_path / "evil.npz"
-    np.savez(path, x=np.array([object()], dtype=object))
-    _expect(path, "not a readable sparse model archive")
+    np.savez(path, **{"meta.json": np.frombuffer(b'{"format": "tdnumpy-sparse", "version": 1}', np.uint8),
+                      "dense/x": np.array([object()], dtype=object)})
+    _expect(path, r"not a readable sparse model archive \(entry 'dense/x.npy' holds Python objects")
 
 
 def test_checkpoint_is_not_a_sparse_model(tmp_path):
@@ -145,7 +146,7 @@ def _csr(path, name, key):
     (dict(meta={"spec": "mlp:20-16-4"}), "meta.json lists sparse weights"),
     (dict(drop=["csr/fc2.weight/row_ptr"]), r"missing arrays \['csr/fc2.weight/row_ptr'\]"),
     (dict(drop=["dense/fc1.bias"]), r"missing arrays \['dense/fc1.bias'\]"),
-    (dict(junk=np.zeros(2)), r"unexpected arrays \['junk'\]"),
+    (dict(junk=np.zeros(2)), r"unexpected entries \['junk'\]"),
     (dict(meta={"masked": ["fc9.weight"]}), "marks unknown parameters as masked"),
 ])
 def test_damaged_metadata_or_archive(exported, change, match):

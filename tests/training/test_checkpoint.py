@@ -70,9 +70,17 @@ def test_missing_file(tmp_path):
 
 
 def test_pickled_objects_are_refused(tmp_path):
+    """Refused from the npy header, before NumPy could unpickle anything."""
     path = tmp_path / "evil.npz"
+    meta = save_checkpoint(tmp_path / "good.npz", build_model("mlp:20-16-8-4"))
+    with np.load(meta) as good:
+        record = good["meta.json"]
+    np.savez(path, **{"meta.json": record, "param/x": np.array([object()], dtype=object)})
+    with pytest.raises(CheckpointError, match=r"not a readable checkpoint archive \(entry 'param/x.npy' holds "
+                                              "Python objects"):
+        read_checkpoint(path)
     np.savez(path, **{"param/x": np.array([object()], dtype=object)})
-    with pytest.raises(CheckpointError, match="not a readable checkpoint archive"):
+    with pytest.raises(CheckpointError, match="no meta.json record"):
         read_checkpoint(path)
 
 
