@@ -19,7 +19,6 @@ folder with all four files, for your own IDX files.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 
 from .._validation import check_int
 from .download import DownloadError, download_verified
-from .idx import IDXError, parse_idx, read_bytes
+from .idx import IDXError, parse_idx, payload_sha256, read_bytes
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -144,15 +143,17 @@ def candidate_folders(name: str, data_dir=None) -> list[tuple[str, Path]]:
 
 
 def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]:
-    """Read the four payloads; with ``verify``, also the list of files whose
-    SHA-256 does not match the pin."""
-    payloads = {stem: read_bytes(path) for stem, path in paths.items()}
-    if not verify:
-        return payloads, []
-    digests = {stem: hashlib.sha256(data).hexdigest() for stem, data in payloads.items()}
-    bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
-           for stem, digest in digests.items() if digest != info.sha256[stem]]
-    return payloads, bad
+    """Read the four payloads; with ``verify``, first the list of files whose
+    SHA-256 does not match the pin (hashed as a stream, so a file that
+    decompresses to gigabytes is rejected without being held), and no
+    payloads if it is not empty."""
+    if verify:
+        digests = {stem: payload_sha256(path) for stem, path in paths.items()}
+        bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
+               for stem, digest in digests.items() if digest != info.sha256[stem]]
+        if bad:
+            return None, bad
+    return {stem: read_bytes(path) for stem, path in paths.items()}, []
 
 
 def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) -> tuple[dict, dict]:

@@ -7,7 +7,6 @@ different headers), the payload does not, so the pin is on the payload.
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 import time
@@ -16,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from .._io import temporary_next_to
-from .idx import IDXError, read_bytes
+from .idx import IDXError, payload_sha256
 
 
 class DownloadError(OSError):
@@ -24,8 +23,9 @@ class DownloadError(OSError):
 
 
 def sha256_of_payload(path) -> str:
-    """SHA-256 (hex) of the file's payload, decompressed if it is gzip-compressed."""
-    return hashlib.sha256(read_bytes(path)).hexdigest()
+    """SHA-256 (hex) of the file's payload, decompressed if it is gzip-compressed
+    (streamed: :func:`~tdnumpy.data.idx.payload_sha256`)."""
+    return payload_sha256(path)
 
 
 def _fetch(url: str, dest: Path, timeout: float, deadline: float) -> None:

@@ -16,6 +16,7 @@ Anything else raises :class:`IDXError` naming the file and what is wrong.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import math
 import zlib
 from pathlib import Path
@@ -52,6 +53,37 @@ def read_bytes(path) -> bytes:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
         raise IDXError(f"{path}: the gzip stream is truncated or corrupt ({e}).") from e
+
+
+def payload_sha256(path, chunk: int = 1 << 20) -> str:
+    """SHA-256 (hex) of the payload of ``path``, decompressed if it is
+    gzip-compressed, read ``chunk`` bytes at a time: a small .gz that unpacks
+    to gigabytes is hashed (and rejected by its pin) in bounded memory.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    chunk : int, default=2**20
+        Bytes read at a time.
+
+    Returns
+    -------
+    str
+        The digest, 64 hex characters.
+    """
+    path = Path(path)
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as raw:
+            compressed = raw.read(2) == GZIP_MAGIC
+        with (gzip.open if compressed else open)(path, "rb") as f:
+            while block := f.read(chunk):
+                digest.update(block)
+    except (OSError, EOFError, zlib.error) as e:
+        what = "the gzip stream is truncated or corrupt" if compressed else "cannot be read"
+        raise IDXError(f"{path}: {what} ({getattr(e, 'strerror', None) or e}).") from e
+    return digest.hexdigest()
 
 
 def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:

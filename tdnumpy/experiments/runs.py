@@ -218,7 +218,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         The run.
     out : str, os.PathLike or None
         A folder to write ``checkpoint.npz`` and ``metrics.json`` to (made if
-        needed, checked before any work); None keeps the run in memory.
+        needed, checked before any work); None keeps the run in memory. The
+        checkpoint is also written after every epoch, so an interrupted run
+        keeps its last finished one (its metrics record
+        ``interrupted_after_epoch``; ``metrics.json`` is written at the end).
     data : Dataset, str, os.PathLike, callable or None
         The dataset, loaded with ``validation=config.validation``; a folder
         holding its IDX files; a loader (see :func:`dataset_for`); or None for
@@ -248,6 +251,8 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json); "
                              f"choose another folder, or pass `overwrite` to replace it.")
     with folder_lock(folder):  # released when the run is written (or fails)
+        if folder is not None:  # (overwrite) a replaced run's metrics must not describe this run's checkpoints
+            (folder / "metrics.json").unlink(missing_ok=True)
         dataset = dataset_for(config, data)
         x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
         x_test = to_inputs(dataset.test.images, model.input_shape)
@@ -268,6 +273,11 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
             val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
             log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
                 f"{m['seconds']:.1f} s")
+            if folder is not None and m["epoch"] < config.epochs:  # an interrupted run keeps its last epoch
+                save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=m["epoch"],
+                                dataset=config.dataset, config=config.to_dict(),
+                                metrics={"interrupted_after_epoch": m["epoch"], "of_epochs": config.epochs,
+                                         "train_loss": m["train_loss"], "train_accuracy": m["train_accuracy"]})
 
         start = time.perf_counter()
         history = fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,

@@ -26,15 +26,21 @@ def uniform_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
     Parameters
     ----------
     rng : numpy.random.Generator
-        The source of the bits; not checked here.
+        The source of the bits.
     n : int
-        How many bytes, n >= 0.
+        How many bytes, 0 <= n <= 2**31.
 
     Returns
     -------
     ndarray of shape (n,), uint8
         The bytes.
     """
+    (n,) = check_shape(n, "uniform_bytes", "n")
+    return _uniform_bytes(check_generator(rng, "rng", "uniform_bytes"), n)
+
+
+def _uniform_bytes(rng: np.random.Generator, n: int) -> np.ndarray:
+    """:func:`uniform_bytes` without the argument checks (the draws' hot path)."""
     if isinstance(rng.bit_generator, _SIXTY_FOUR_BIT):
         return rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n]
     return rng.integers(0, 256, n, dtype=np.uint8)
@@ -106,13 +112,13 @@ def bernoulli_complement(rng: np.random.Generator, p: float, shape) -> np.ndarra
     if threshold >= 2**32:
         return np.zeros(shape, bool)
     if threshold == 2**31:  # p = 1/2: the top bit of u alone decides
-        return np.unpackbits(uniform_bytes(rng, -(-n // 8)), count=n).view(bool).reshape(shape)
+        return np.unpackbits(_uniform_bytes(rng, -(-n // 8)), count=n).view(bool).reshape(shape)
     t_hi, t_lo = divmod(threshold, 2**24)
-    u_hi = uniform_bytes(rng, n)
+    u_hi = _uniform_bytes(rng, n)
     no_event = u_hi >= np.uint8(t_hi)
     if t_lo:
         tied = np.flatnonzero(u_hi == np.uint8(t_hi))
-        b = uniform_bytes(rng, 3 * len(tied)).reshape(-1, 3).astype(np.uint32)
+        b = _uniform_bytes(rng, 3 * len(tied)).reshape(-1, 3).astype(np.uint32)
         u_lo = (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
         no_event[tied] = u_lo >= t_lo
     return no_event.reshape(shape)

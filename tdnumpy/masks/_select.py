@@ -18,7 +18,7 @@ import numpy as np
 from .._validation import check_int, check_real
 
 
-def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
+def check_weight(w, owner: str, finite: bool = True, name: str = "w") -> np.ndarray:
     """Return ``w`` if it is a non-empty 2-D float16, float32 or float64 array.
 
     Parameters
@@ -30,6 +30,8 @@ def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
     finite : bool, default=True
         Also refuse NaN and infinite entries. Callers that rank |W| pass False
         and check them on the keys (:func:`magnitude_keys`).
+    name : str, default="w"
+        The argument's name, for the message.
 
     Returns
     -------
@@ -44,15 +46,15 @@ def check_weight(w, owner: str, finite: bool = True) -> np.ndarray:
         If ``w`` is not 2-D, is empty, or (with ``finite``) is not finite.
     """
     if not isinstance(w, np.ndarray):
-        raise TypeError(f"The 'w' parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
+        raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
     if w.dtype not in (np.float16, np.float32, np.float64):
-        raise TypeError(f"The 'w' parameter of {owner} must be a float16, float32 or float64 array. "
+        raise TypeError(f"The {name!r} parameter of {owner} must be a float16, float32 or float64 array. "
                         f"Got dtype {w.dtype} instead.")
     if w.ndim != 2 or w.size == 0:
-        raise ValueError(f"The 'w' parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
+        raise ValueError(f"The {name!r} parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
                          f"Got shape {w.shape} instead.")
     if finite and not np.isfinite(w).all():
-        raise_not_finite(owner)
+        raise_not_finite(owner, name)
     return w
 
 
@@ -91,20 +93,22 @@ WEIGHT_PARAMETERS = """
     """
 
 
-def raise_not_finite(owner: str):
+def raise_not_finite(owner: str, name: str = "w"):
     """Raise the error for a weight matrix with NaN or infinite entries.
 
     Parameters
     ----------
     owner : str
         The calling function or class, named in the message.
+    name : str, default="w"
+        The argument's name.
 
     Raises
     ------
     ValueError
         Always.
     """
-    raise ValueError(f"The 'w' parameter of {owner} must be finite. Got NaN or infinite entries.")
+    raise ValueError(f"The {name!r} parameter of {owner} must be finite. Got NaN or infinite entries.")
 
 
 def check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
@@ -138,15 +142,21 @@ def check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
     return mask
 
 
-def check_shape(shape, owner: str) -> tuple[int, ...]:
+MAX_ELEMENTS = 2**31  # far beyond any layer's mask; larger requests are mistakes, not masks
+
+
+def check_shape(shape, owner: str, name: str = "shape") -> tuple[int, ...]:
     """Return ``shape`` as a tuple of non-negative Python ints.
 
     Parameters
     ----------
     shape : int or tuple of int
-        An int n stands for (n,). Bools, lists and negative sizes are refused.
+        An int n stands for (n,). Bools, lists and negative sizes are refused,
+        and so is a shape of more than ``MAX_ELEMENTS`` (2**31) elements.
     owner : str
         The calling function or class, for the message.
+    name : str, default="shape"
+        The argument's name, for the message.
 
     Returns
     -------
@@ -157,14 +167,20 @@ def check_shape(shape, owner: str) -> tuple[int, ...]:
     ------
     TypeError
         If ``shape`` is not a non-negative int or a tuple of them.
+    ValueError
+        If it has more than ``MAX_ELEMENTS`` elements.
     """
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     if not isinstance(shape, tuple) or not all(
             isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in shape):
-        raise TypeError(f"The 'shape' parameter of {owner} must be a tuple of non-negative ints. "
-                        f"Got {shape!r} instead.")
-    return tuple(int(n) for n in shape)
+        what = "a non-negative int" if name != "shape" else "a tuple of non-negative ints"
+        raise TypeError(f"The {name!r} parameter of {owner} must be {what}. Got {shape!r} instead.")
+    shape = tuple(int(n) for n in shape)
+    if math.prod(shape) > MAX_ELEMENTS:
+        raise ValueError(f"The {name!r} parameter of {owner} asks for {math.prod(shape):,} elements; at most "
+                         f"{MAX_ELEMENTS:,} (2**31) are drawn. Got {shape!r} instead.")
+    return shape
 
 
 def n_targets(n: int, gamma: float) -> int:

@@ -20,7 +20,7 @@ from scipy.special import expit
 from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._draws import bernoulli_complement
-from ._select import check_floats, check_shape
+from ._select import MAX_ELEMENTS, check_floats, check_shape
 
 # The drop rate and the generator of the Bernoulli keep-masks.
 _RATE = """
@@ -118,7 +118,12 @@ def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Gen
     batch = check_int(batch, "batch", "spatial_dropout_keep", low=0)
     channels = check_int(channels, "channels", "spatial_dropout_keep", low=0)
     p = check_real(p, "p", "spatial_dropout_keep", low=0, high=1, closed="left")
-    return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p, (batch, channels))
+    if batch * channels > MAX_ELEMENTS:
+        raise ValueError(f"The 'batch' and 'channels' parameters of spatial_dropout_keep ask for "
+                         f"{batch * channels:,} draws; at most {MAX_ELEMENTS:,} (2**31). Got batch {batch}, "
+                         f"channels {channels} instead.")
+    shape = (batch, channels)
+    return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p, shape)
 
 
 @shared_docstring(rate=_RATE)
@@ -194,6 +199,9 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
     return mean, var
 
 
+MAX_SAMPLES = 100_000
+
+
 def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator,
                                    samples: int) -> np.ndarray:
     """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z), u_z ~ N(mean, var).
@@ -212,7 +220,7 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
     rng : numpy.random.Generator
         The source of the u_z.
     samples : int
-        Z >= 1.
+        Z, 1 to ``MAX_SAMPLES`` (100,000; each costs a pass over the batch).
 
     Returns
     -------
@@ -220,8 +228,11 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
         The averaged activations (a copy of ``mean`` when ``activation`` is None).
     """
     owner = "dropconnect_gaussian_inference"
-    samples = check_int(samples, "samples", owner, low=1)
+    samples = check_int(samples, "samples", owner, low=1, high=MAX_SAMPLES)
     check_generator(rng, "rng", owner)
+    if activation is not None and not callable(activation):
+        raise TypeError(f"The 'activation' parameter of {owner} must be a function or None. "
+                        f"Got {type(activation).__name__} instead.")
     mean = _float_array(mean, "mean", owner)
     var = _float_array(var, "var", owner, dtype=mean.dtype)
     if var.shape != mean.shape:
@@ -373,7 +384,7 @@ def unit_dropout_keep(units: int, p: float, rng: np.random.Generator) -> np.ndar
     """
     p = check_real(p, "p", "unit_dropout_keep", low=0, high=1, closed="left")
     rng = check_generator(rng, "rng", "unit_dropout_keep")
-    return bernoulli_complement(rng, p, check_shape(units, "unit_dropout_keep"))
+    return bernoulli_complement(rng, p, check_shape(units, "unit_dropout_keep", "units"))
 
 
 @shared_docstring(rate=_RATE)

@@ -148,8 +148,8 @@ def _union_prune_keep(weights, fraction: float, previous, owner: str) -> list[np
     if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
         raise TypeError(f"The 'weights' parameter of {owner} must be a non-empty list of "
                         f"weight matrices. Got {type(weights).__name__} instead.")
-    for w in weights:
-        check_weight(w, owner)
+    for i, w in enumerate(weights):
+        check_weight(w, owner, name="w" if owner == "magnitude_prune_keep" else f"weights[{i}]")
     fraction = check_real(fraction, "fraction", owner, low=0, high=1)
     previous = [None] * len(weights) if previous is None else list(previous)
     if len(previous) != len(weights):

@@ -92,7 +92,8 @@ def sign_variance_step(beta, mean, variance, momentum: float, threshold: float):
         v_t > threshold.
     """
     momentum, threshold = check_rule(momentum, threshold, "sign_variance_step")
-    b, m, v = (np.asarray(a, dtype=np.float64) for a in (beta, mean, variance))
+    b, m, v = (check_floats(a, name, "sign_variance_step").astype(np.float64)
+               for a, name in ((beta, "beta"), (mean, "mean"), (variance, "variance")))
     if not b.shape == m.shape == v.shape or b.ndim != 1:
         raise ValueError(f"sign_variance_step takes beta, mean and variance of one shape (units,). Got "
                          f"{b.shape}, {m.shape} and {v.shape}.")

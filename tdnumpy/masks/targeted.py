@@ -40,7 +40,7 @@ from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._norms import square_sums, unit_ranks_of
 from ._draws import bernoulli_complement
-from ._select import (WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_weight,
+from ._select import (WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_shape, check_weight,
                       magnitude_keys, n_targets)
 
 
@@ -190,6 +190,7 @@ def random_weight_targets(shape, gamma: float, rng: np.random.Generator) -> np.n
         True at the targets.
     """
     gamma = check_real(gamma, "gamma", "random_weight_targets", low=0, high=1)
+    shape = check_shape(shape, "random_weight_targets")
     return check_generator(rng, "rng", "random_weight_targets").random(shape) < gamma
 
 
@@ -214,6 +215,7 @@ def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> n
         True at the targeted units.
     """
     gamma = check_real(gamma, "gamma", "random_unit_targets", low=0, high=1)
+    units = check_shape(units, "random_unit_targets", "units")
     return check_generator(rng, "rng", "random_unit_targets").random(units) < gamma
 
 
@@ -245,7 +247,10 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
         False exactly where a target is dropped.
     """
     alpha = check_real(alpha, "alpha", "drop_targets", low=0, high=1)
-    shape = targets.shape if shape is None else shape
+    if not isinstance(targets, np.ndarray) or targets.dtype != np.bool_:
+        got = f"dtype {targets.dtype}" if isinstance(targets, np.ndarray) else type(targets).__name__
+        raise TypeError(f"The 'targets' parameter of drop_targets must be a boolean NumPy array. Got {got} instead.")
+    shape = targets.shape if shape is None else check_shape(shape, "drop_targets")
     no_drop = bernoulli_complement(check_generator(rng, "rng", "drop_targets"), alpha, shape)
     return np.less_equal(targets, no_drop, out=no_drop)  # not (target and d) = (target <= not d)
 

@@ -133,8 +133,15 @@ def local_reparameterization(x, theta, log_sigma2, eps):
     ndarray, shape (batch, units)
         x theta + sqrt(x^2 (alpha theta^2)) eps, alpha from the clipped log alpha.
     """
-    x = check_floats(x, "x", "local_reparameterization")
+    owner = "local_reparameterization"
+    x, eps = check_floats(x, "x", owner), check_floats(eps, "eps", owner)
     log_alpha = vd_log_alpha(theta, log_sigma2)[0]
+    if x.ndim != 2 or x.shape[1] != theta.shape[0]:
+        raise ValueError(f"The 'x' parameter of {owner} must have shape (batch, fan_in = {theta.shape[0]}). "
+                         f"Got {x.shape} instead.")
+    if eps.shape != (x.shape[0], theta.shape[1]):
+        raise ValueError(f"The 'eps' parameter of {owner} must have shape (batch, units) = "
+                         f"{(x.shape[0], theta.shape[1])}. Got {eps.shape} instead.")
     variance = np.square(x) @ (np.exp(log_alpha) * np.square(theta))
     return x @ theta + np.sqrt(variance) * eps
 

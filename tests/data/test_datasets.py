@@ -183,3 +183,30 @@ def test_to_inputs_rejects_a_model_of_another_input_size():
     with pytest.raises(ValueError, match=r"inputs of shape \(100,\) \(100 values each\), but the images have "
                                          r"shape \(28, 28\) \(784 values each\)"):
         to_inputs(np.zeros((3, 28, 28), np.uint8), (100,))
+
+
+def test_a_gzip_that_unpacks_to_hundreds_of_megabytes_is_rejected_in_bounded_memory(tmp_path, monkeypatch):
+    """Four .gz files of about 250 kB that each unpack to 256 MiB of zeros (an
+    IDX header declaring that much): the pin check hashes them as streams and
+    rejects the folder with a peak traced memory under 16 MiB (reading a
+    payload whole first took 256 MiB and more)."""
+    import gzip
+    import tracemalloc
+    monkeypatch.delenv("TDNUMPY_DATA", raising=False)
+    folder = tmp_path / "bombs"
+    folder.mkdir()
+    block = bytes(1 << 20)
+    with gzip.open(folder / f"{FILES[0]}.gz", "wb", compresslevel=1) as f:
+        f.write(b"\x00\x00\x08\x01" + (256 << 20).to_bytes(4, "big"))
+        for _ in range(256):
+            f.write(block)
+    for stem in FILES[1:]:
+        (folder / f"{stem}.gz").write_bytes((folder / f"{FILES[0]}.gz").read_bytes())
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataNotFoundError, match="SHA-256 of the decompressed payload"):
+            load_dataset("mnist", folder, download=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, peak

@@ -114,3 +114,41 @@ def test_the_same_process_cannot_write_one_folder_twice_at_once(run, tmp_path):
 
     prune_run(run, "weight", [0.5], out=tmp_path / "p", data=synthetic_dataset(), log=nested)
     assert errors == ["refused"]
+
+
+def test_an_interrupted_run_keeps_its_last_finished_epoch(tmp_path):
+    """Ctrl-C (KeyboardInterrupt) during epoch 2 of 3: the folder holds epoch
+    1's checkpoint, exactly the weights training had then, readable by
+    load_run, and no metrics.json; the lock is released."""
+    import numpy as np
+
+    from tdnumpy.experiments.runs import load_run
+    after_first = {}
+
+    def log(line):
+        if line.startswith("epoch   1:"):
+            after_first.update({n: p.value.copy() for n, p in model_of[0].named_parameters().items()})
+        if line.startswith("epoch   2:"):
+            raise KeyboardInterrupt
+
+    model_of = []
+    import tdnumpy.experiments.runs as runs
+    build = runs.build_model
+
+    def recording_build(*args, **kwargs):
+        model_of.append(build(*args, **kwargs))
+        return model_of[-1]
+
+    config = CONFIG.replace(epochs=3)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "build_model", recording_build)
+        with pytest.raises(KeyboardInterrupt):
+            train_run(config, out=tmp_path, data=synthetic_dataset(), progress=False, log=log)
+    assert not (tmp_path / "metrics.json").exists() and not (tmp_path / LOCK).exists()
+    run = load_run(tmp_path)
+    assert run.metrics["interrupted_after_epoch"] == 1 and run.metrics["of_epochs"] == 3
+    saved = run.model.named_parameters()
+    assert after_first and all(np.array_equal(saved[n].value, v) for n, v in after_first.items())
+    # the same command again replaces the interrupted run (it is not a finished one)
+    train_run(config, out=tmp_path, data=synthetic_dataset(), progress=False)
+    assert load_run(tmp_path).metrics["epochs"][-1]["epoch"] == 3

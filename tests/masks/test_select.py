@@ -95,6 +95,6 @@ def test_bernoulli_compares_all_24_low_bits(monkeypatch):
     lows = [t_lo + d for d in (-1, 0, 1, -256, 256, -65536, 65536)]
     supplies = iter([np.full(len(lows), t_hi, np.uint8),
                      np.array([[v >> 16, (v >> 8) & 255, v & 255] for v in lows], np.uint8).ravel()])
-    monkeypatch.setattr("tdnumpy.masks._draws.uniform_bytes", lambda rng, n: next(supplies)[:n])
+    monkeypatch.setattr("tdnumpy.masks._draws._uniform_bytes", lambda rng, n: next(supplies)[:n])
     events = bernoulli(np.random.default_rng(0), (t_hi * 2**24 + t_lo) / 2**32, (len(lows),))
     np.testing.assert_array_equal(events, np.array(lows) < t_lo)
