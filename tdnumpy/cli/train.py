@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import inspect
 import re
+import sys
 from dataclasses import fields
 from pathlib import Path
 
 from ..experiments import RunConfig, train_run
 from ..experiments.regularisers import NAMES
 from ..nn.models import SPEC_HELP
+from ..training.checkpoint import CheckpointError, read_checkpoint
 from ._args import add_data_arguments, flag, load, names, number, out_path, to_stderr
 
 # The flags from each of these fields on (in RunConfig's order) form a group of --help.
@@ -115,10 +117,26 @@ def run(args) -> int:
     log = (lambda *a: None) if args.quiet else to_stderr
     config = config_from(args)
     out = args.out or Path("runs") / f"{config.model.replace(':', '_')}-seed{config.seed}"
-    result = train_run(config, out=out, data=lambda name, validation: load(args, name, validation, log),
-                       progress=None if not args.quiet else False, log=log, overwrite=args.overwrite)
+    try:
+        result = train_run(config, out=out, data=lambda name, validation: load(args, name, validation, log),
+                           progress=None if not args.quiet else False, log=log, overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        _say_what_was_kept(Path(out), config.epochs)
+        raise
     m = result.metrics
     print(f"{config.model} on {config.dataset}, seed {config.seed}, {config.epochs} epochs in "
           f"{m['train_seconds']:.1f} s: test accuracy {100 * m['test_accuracy']:.2f}% "
           f"(loss {m['test_loss']:.4f}) -> {out}")
     return 0
+
+
+def _say_what_was_kept(out: Path, epochs: int) -> None:
+    """After Ctrl-C: name the checkpoint of the last finished epoch, if one was written."""
+    kept = out / "checkpoint.npz"
+    if not kept.is_file() or (out / "metrics.json").is_file():
+        return
+    try:
+        epoch = read_checkpoint(kept)[2].get("epoch")
+    except CheckpointError:
+        return
+    print(f"tdnumpy: {kept} holds the model after epoch {epoch} of {epochs}", file=sys.stderr)

@@ -152,3 +152,19 @@ def test_an_interrupted_run_keeps_its_last_finished_epoch(tmp_path):
     # the same command again replaces the interrupted run (it is not a finished one)
     train_run(config, out=tmp_path, data=synthetic_dataset(), progress=False)
     assert load_run(tmp_path).metrics["epochs"][-1]["epoch"] == 3
+
+
+def test_ctrl_c_in_the_train_command_names_the_checkpoint_it_kept(tmp_path, monkeypatch, capsys):
+    """The command's Ctrl-C message says which epoch the folder's checkpoint holds."""
+    import tdnumpy.cli.train as train_command
+    from tdnumpy.nn.models import build_model
+    from tdnumpy.training.checkpoint import save_checkpoint
+
+    def interrupted(config, out, **_):
+        save_checkpoint(out / "checkpoint.npz", build_model(config.model), epoch=2)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "train_run", interrupted)
+    assert main(["train", "--model", "mlp:784-16-10", "--epochs", "5", "--out", str(tmp_path)]) == 130
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'checkpoint.npz'} holds the model after epoch 2 of 5" in err and "interrupted" in err
