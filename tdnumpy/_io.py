@@ -328,7 +328,7 @@ def folder_lock(folder):
             except FileExistsError:
                 holder = _lock_holder(lock)
                 if attempt or holder is None or _alive(holder):
-                    who = f"process {holder}" if holder else "unknown process: delete the lock if none is"
+                    who = f"process {holder}" if holder else "process unknown: delete the lock if none runs"
                     raise ParameterError(f"`out` {folder}: another run ({who}) is writing there "
                                          f"(its lock {lock}); wait for it, or choose another folder.") from None
                 lock.unlink(missing_ok=True)  # its process is gone

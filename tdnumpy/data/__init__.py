@@ -2,8 +2,8 @@
 
 from .datasets import (DATASETS, FILES, DataNotFoundError, Dataset, Split, cache_dir,
                        load_dataset, locate, to_inputs)
-from .download import DownloadError, download_verified, sha256_of_payload
-from .idx import IDXError, parse_idx, read_idx, to_idx_bytes, write_idx
+from .download import DownloadError, download_verified
+from .idx import IDXError, parse_idx, read_idx, sha256_of_payload, to_idx_bytes, write_idx
 
 __all__ = [
     "DATASETS", "FILES", "DataNotFoundError", "Dataset", "DownloadError", "IDXError", "Split",

@@ -27,7 +27,7 @@ import numpy as np
 
 from .._validation import check_int
 from .download import DownloadError, download_verified
-from .idx import IDXError, parse_idx, payload_sha256, read_bytes
+from .idx import IDXError, parse_idx, read_bytes, sha256_of_payload
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
          "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -148,7 +148,7 @@ def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]
     decompresses to gigabytes is rejected without being held), and no
     payloads if it is not empty."""
     if verify:
-        digests = {stem: payload_sha256(path) for stem, path in paths.items()}
+        digests = {stem: sha256_of_payload(path) for stem, path in paths.items()}
         bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
                for stem, digest in digests.items() if digest != info.sha256[stem]]
         if bad:

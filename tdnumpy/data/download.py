@@ -15,17 +15,11 @@ import urllib.request
 from pathlib import Path
 
 from .._io import temporary_next_to
-from .idx import IDXError, payload_sha256
+from .idx import IDXError, sha256_of_payload
 
 
 class DownloadError(OSError):
     """No mirror delivered a file whose payload matched its pin."""
-
-
-def sha256_of_payload(path) -> str:
-    """SHA-256 (hex) of the file's payload, decompressed if it is gzip-compressed
-    (streamed: :func:`~tdnumpy.data.idx.payload_sha256`)."""
-    return payload_sha256(path)
 
 
 def _fetch(url: str, dest: Path, timeout: float, deadline: float) -> None:

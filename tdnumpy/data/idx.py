@@ -55,7 +55,7 @@ def read_bytes(path) -> bytes:
         raise IDXError(f"{path}: the gzip stream is truncated or corrupt ({e}).") from e
 
 
-def payload_sha256(path, chunk: int = 1 << 20) -> str:
+def sha256_of_payload(path, chunk: int = 1 << 20) -> str:
     """SHA-256 (hex) of the payload of ``path``, decompressed if it is
     gzip-compressed, read ``chunk`` bytes at a time: a small .gz that unpacks
     to gigabytes is hashed (and rejected by its pin) in bounded memory.
@@ -73,7 +73,7 @@ def payload_sha256(path, chunk: int = 1 << 20) -> str:
         The digest, 64 hex characters.
     """
     path = Path(path)
-    digest = hashlib.sha256()
+    digest, compressed = hashlib.sha256(), False
     try:
         with open(path, "rb") as raw:
             compressed = raw.read(2) == GZIP_MAGIC

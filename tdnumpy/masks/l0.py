@@ -106,7 +106,7 @@ def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, z
     """
     beta, gamma, zeta = check_stretch(beta, gamma, zeta, "hard_concrete_gate")
     a = check_floats(log_alpha, "log_alpha", "hard_concrete_gate")
-    u = check_floats(u, "u", "hard_concrete_gate").astype(np.float64)
+    u = check_floats(u, "u", "hard_concrete_gate").astype(np.float64, copy=False)
     if u.shape != a.shape or not ((u > 0) & (u < 1)).all():
         raise ValueError(f"The 'u' parameter of hard_concrete_gate must hold draws in (0, 1), shaped like "
                          f"log_alpha {a.shape}. Got shape {u.shape}.")

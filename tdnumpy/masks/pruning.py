@@ -113,7 +113,7 @@ def magnitude_prune_keep(w: np.ndarray, fraction: float, previous: np.ndarray | 
         The pruning fraction f, in [0, 1]; k = floor(f N_row N_col) over the whole matrix.
     {{previous_keep}}
     """
-    return _union_prune_keep([w], fraction, [previous], "magnitude_prune_keep")[0]
+    return _union_prune_keep([w], fraction, [previous], "magnitude_prune_keep", names=["w"])[0]
 
 
 def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarray]:
@@ -143,13 +143,13 @@ def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarra
     return _union_prune_keep(weights, fraction, previous, "global_prune_keep")
 
 
-def _union_prune_keep(weights, fraction: float, previous, owner: str) -> list[np.ndarray]:
+def _union_prune_keep(weights, fraction: float, previous, owner: str, names=None) -> list[np.ndarray]:
     """The k = floor(f N) smallest magnitudes of the union of ``weights`` removed."""
     if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
         raise TypeError(f"The 'weights' parameter of {owner} must be a non-empty list of "
                         f"weight matrices. Got {type(weights).__name__} instead.")
     for i, w in enumerate(weights):
-        check_weight(w, owner, name="w" if owner == "magnitude_prune_keep" else f"weights[{i}]")
+        check_weight(w, owner, name=f"weights[{i}]" if names is None else names[i])
     fraction = check_real(fraction, "fraction", owner, low=0, high=1)
     previous = [None] * len(weights) if previous is None else list(previous)
     if len(previous) != len(weights):

@@ -92,7 +92,7 @@ def sign_variance_step(beta, mean, variance, momentum: float, threshold: float):
         v_t > threshold.
     """
     momentum, threshold = check_rule(momentum, threshold, "sign_variance_step")
-    b, m, v = (check_floats(a, name, "sign_variance_step").astype(np.float64)
+    b, m, v = (check_floats(a, name, "sign_variance_step").astype(np.float64, copy=False)
                for a, name in ((beta, "beta"), (mean, "mean"), (variance, "variance")))
     if not b.shape == m.shape == v.shape or b.ndim != 1:
         raise ValueError(f"sign_variance_step takes beta, mean and variance of one shape (units,). Got "

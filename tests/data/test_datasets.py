@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from tdnumpy.data import (FILES, DataNotFoundError, cache_dir, load_dataset, locate, sha256_of_payload,
+from tdnumpy.data import (FILES, DataNotFoundError, IDXError, cache_dir, load_dataset, locate, sha256_of_payload,
                           to_inputs, write_idx)
 from tdnumpy.data.datasets import DATASETS, candidate_folders
 from tdnumpy.data.idx import read_bytes
@@ -210,3 +210,9 @@ def test_a_gzip_that_unpacks_to_hundreds_of_megabytes_is_rejected_in_bounded_mem
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, peak
+
+
+def test_a_payload_that_cannot_be_opened_is_an_idx_error_naming_it(tmp_path):
+    """A folder where a file should be: the streamed hash says which path, not UnboundLocalError."""
+    with pytest.raises(IDXError, match=rf"{tmp_path}: cannot be read"):
+        sha256_of_payload(tmp_path)
