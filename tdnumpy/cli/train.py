@@ -102,6 +102,9 @@ def add_parser(sub) -> None:
                            help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace a finished run already in the output folder (refused otherwise)")
+    p.add_argument("--resume", action="store_true",
+                   help="go on with the unfinished run in the output folder (interrupted after an epoch), "
+                        "given the same flags it was started with; bit-identical to a run never interrupted")
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     add_data_arguments(p, dataset_default=RunConfig.dataset)
     p.set_defaults(func=run)
@@ -119,7 +122,8 @@ def run(args) -> int:
     out = args.out or Path("runs") / f"{config.model.replace(':', '_')}-seed{config.seed}"
     try:
         result = train_run(config, out=out, data=lambda name, validation: load(args, name, validation, log),
-                           progress=None if not args.quiet else False, log=log, overwrite=args.overwrite)
+                           progress=None if not args.quiet else False, log=log, overwrite=args.overwrite,
+                           resume=args.resume)
     except KeyboardInterrupt:
         _say_what_was_kept(Path(out), config.epochs)
         raise
@@ -139,4 +143,5 @@ def _say_what_was_kept(out: Path, epochs: int) -> None:
         epoch = read_checkpoint(kept)[2].get("epoch")
     except CheckpointError:
         return
-    print(f"tdnumpy: {kept} holds the model after epoch {epoch} of {epochs}", file=sys.stderr)
+    print(f"tdnumpy: {kept} holds the model after epoch {epoch} of {epochs}; the same command with --resume "
+          f"goes on from there", file=sys.stderr)

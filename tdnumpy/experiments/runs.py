@@ -32,7 +32,7 @@ from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..training.fit import evaluate, fit
-from . import regularisers
+from . import regularisers, unfinished
 from .build import describe, gradual_pruning, lr_schedule, make_optimizer, make_penalties
 from .config import RunConfig
 
@@ -209,7 +209,7 @@ def limited(dataset: Dataset, config: RunConfig) -> Dataset:
 
 
 def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None,
-              overwrite: bool = False) -> Run:
+              overwrite: bool = False, resume: bool = False) -> Run:
     """Train the run ``config`` describes; save it to ``out`` if given.
 
     Parameters
@@ -219,9 +219,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     out : str, os.PathLike or None
         A folder to write ``checkpoint.npz`` and ``metrics.json`` to (made if
         needed, checked before any work); None keeps the run in memory. The
-        checkpoint is also written after every epoch, so an interrupted run
-        keeps its last finished one (its metrics record
-        ``interrupted_after_epoch``; ``metrics.json`` is written at the end).
+        checkpoint is also written after every epoch, with the training
+        state, so an interrupted run keeps its last finished one and can be
+        resumed (see :mod:`tdnumpy.experiments.unfinished`; ``metrics.json``
+        is written at the end).
     data : Dataset, str, os.PathLike, callable or None
         The dataset, loaded with ``validation=config.validation``; a folder
         holding its IDX files; a loader (see :func:`dataset_for`); or None for
@@ -235,6 +236,11 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         Replace a finished run (``checkpoint.npz`` and ``metrics.json``)
         already in ``out``; without it such a folder is refused before any
         work, so that one run never silently replaces another.
+    resume : bool, default=False
+        Go on with the unfinished run in ``out``, which must have been started
+        with ``config``, instead of starting afresh: the result is
+        bit-identical to a run never interrupted (``train_seconds`` and each
+        epoch's ``seconds`` aside).
 
     Returns
     -------
@@ -246,10 +252,14 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
     log = log or (lambda line: None)
     model = build_model(config.model, seed=config.seed)
     chosen = config.regularisers(model)
+    if resume and (out is None or overwrite):
+        raise ParameterError("`resume` goes on with the unfinished run in `out`: it needs `out`, and excludes "
+                             "`overwrite`.")
     folder = None if out is None else output_folder(out, ("checkpoint.npz", "metrics.json"))
     if folder is not None and not overwrite and all((folder / f).is_file() for f in ("checkpoint.npz", "metrics.json")):
-        raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json); "
-                             f"choose another folder, or pass `overwrite` to replace it.")
+        raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json)"
+                             + ("; there is nothing to resume." if resume else
+                                "; choose another folder, or pass `overwrite` to replace it."))
     with folder_lock(folder):  # released when the run is written (or fails)
         if folder is not None:  # (overwrite) a replaced run's metrics must not describe this run's checkpoints
             (folder / "metrics.json").unlink(missing_ok=True)
@@ -264,30 +274,34 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         optimizer = make_optimizer(config, model, config.lr)  # after the regularisers: some have parameters
         penalties = make_penalties(config, model, len(x))
         gradual = gradual_pruning(config, model, steps_per_epoch)
+        shuffle = np.random.default_rng(config.seed)
+        done, seconds_before = [], 0.0
+        if resume:
+            done, seconds_before = unfinished.resume(folder / "checkpoint.npz", model, config, optimizer, shuffle)
         for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
             log(line)
         log(f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
             f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}"))
+        if done:
+            log(f"resuming after epoch {len(done)} of {config.epochs}")
 
         def report(m):
             val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
             log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
                 f"{m['seconds']:.1f} s")
+            done.append(m)
             if folder is not None and m["epoch"] < config.epochs:  # an interrupted run keeps its last epoch
-                save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=m["epoch"],
-                                dataset=config.dataset, config=config.to_dict(),
-                                metrics={"interrupted_after_epoch": m["epoch"], "of_epochs": config.epochs,
-                                         "train_loss": m["train_loss"], "train_accuracy": m["train_accuracy"]})
+                unfinished.save_unfinished(folder / "checkpoint.npz", model, config, optimizer, shuffle, done,
+                                           seconds_before + time.perf_counter() - start)
 
         start = time.perf_counter()
-        history = fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size,
-                      rng=np.random.default_rng(config.seed), lr_schedule=lr_schedule(config, steps_per_epoch),
-                      validation=validation, progress=progress, on_epoch_end=report, penalties=penalties,
-                      before_step=gradual)
-        seconds = time.perf_counter() - start
+        fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size, rng=shuffle,
+            lr_schedule=lr_schedule(config, steps_per_epoch), validation=validation, progress=progress,
+            on_epoch_end=report, penalties=penalties, before_step=gradual, first_epoch=len(done) + 1)
+        seconds = seconds_before + time.perf_counter() - start
         test = evaluate(model, x_test, dataset.test.labels)
         metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
-                   "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": history.epochs,
+                   "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": done,
                    "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds,
                    "environment": blas_record()}
         run = Run(config, model, metrics, applied=tuple(applied))

@@ -284,6 +284,7 @@ class Switches(_UnitGate):
 
     kind = "switch"
     method = "smallify"
+    resume_attributes = ("mean", "variance")  # saved with an interrupted run (tdnumpy.training.state)
 
     def __init__(self, units: int, rng: np.random.Generator, dtype=np.float32, momentum: float = 0.9,
                  threshold: float = 0.5, name=None):

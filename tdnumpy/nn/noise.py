@@ -101,6 +101,8 @@ class RandomTargetedWeightDropout(WeightNoise):
         The stored targets; None before the first training step.
     """
 
+    resume_attributes = ("step", "targets")
+
     def __init__(self, gamma: float, alpha):
         super().__init__()
         self.gamma = check_real(gamma, "gamma", type(self).__name__, low=0.0, high=1.0)
@@ -135,6 +137,8 @@ class RandomTargetedUnitDropout(WeightNoise):
     targets : ndarray of bool of shape (units,) or None
         The stored targets; None before the first training step.
     """
+
+    resume_attributes = ("step", "targets")
 
     def __init__(self, gamma: float, alpha, per_example: bool = False):
         super().__init__()

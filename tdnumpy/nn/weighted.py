@@ -72,10 +72,14 @@ class WeightNoise:
     ----------
     step : int
         Training steps sampled so far; the step a schedule of gamma or alpha sees.
+    resume_attributes : tuple of str
+        The attributes besides parameters and generators that training changes,
+        saved with an interrupted run (:mod:`tdnumpy.training.state`).
     """
 
     integrates_activation = False
     perturbs_output = False
+    resume_attributes = ("step",)
 
     def __init__(self):
         self.step = 0

@@ -6,6 +6,9 @@ Layout of the archive:
 
     param/<name>   each parameter's value (``fc1.weight`` ...)
     mask/<name>    the keep-mask of each pruned parameter
+    state/<key>    the training state's arrays, in the checkpoint an
+                   unfinished run writes after each epoch (its record is
+                   meta.json's ``state``; see :mod:`tdnumpy.training.state`)
     meta.json      UTF-8 JSON as a uint8 array: format, version, model spec,
                    dtype, seed, parameter shapes and whatever the caller adds
                    (epoch, metrics ...)
@@ -26,14 +29,15 @@ from ..nn.models import build_model
 
 FORMAT = "tdnumpy-checkpoint"
 VERSION = 1
-RESERVED = ("format", "version", "spec", "dtype", "parameters")
+RESERVED = ("format", "version", "spec", "dtype", "parameters", "state")
+PREFIXES = ("param/", "mask/", "state/")
 
 
 class CheckpointError(ValueError):
     """A checkpoint file is unreadable, corrupt or does not match the model."""
 
 
-def save_checkpoint(path, model, **metadata) -> Path:
+def save_checkpoint(path, model, *, state=None, **metadata) -> Path:
     """Write ``model``'s parameters and masks with ``metadata`` to ``path``, atomically.
 
     Parameters
@@ -42,6 +46,9 @@ def save_checkpoint(path, model, **metadata) -> Path:
         The ``.npz`` file to write; missing folders are created.
     model : Sequential
         The model to save.
+    state : tuple of (dict, dict), optional
+        A training state ``(arrays, record)`` from
+        :func:`tdnumpy.training.state.capture`, to resume training from.
     **metadata : JSON-serialisable
         Recorded in ``meta.json`` (epoch, metrics ...). The keys in ``RESERVED``
         are written by this function and cannot be given.
@@ -71,6 +78,9 @@ def save_checkpoint(path, model, **metadata) -> Path:
     }
     arrays = {f"param/{name}": p.value for name, p in params.items()}
     arrays.update({f"mask/{name}": p.mask for name, p in params.items() if p.mask is not None})
+    if state is not None:
+        arrays.update({f"state/{key}": value for key, value in state[0].items()})
+        meta["state"] = state[1]
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_open(path, "wb") as f:
         np.savez(f, **arrays)
@@ -101,18 +111,49 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
         unexpected entries or masks without a parameter.
     """
     path = Path(path)
+    values, masks, _, meta = _read(path)
+    return values, masks, meta
+
+
+def read_training_state(path) -> tuple[dict[str, np.ndarray], dict]:
+    """The training state an unfinished run's checkpoint holds, and its metadata.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The checkpoint file.
+
+    Returns
+    -------
+    arrays : dict of str to ndarray
+        The state's arrays (the entries ``state/<key>``), by key; empty in a
+        checkpoint without a state.
+    metadata : dict
+        The ``meta.json`` record; the state's own record is its ``state``
+        (absent in a checkpoint without a state).
+
+    Raises
+    ------
+    CheckpointError
+        If the file is not a valid checkpoint.
+    """
+    _, _, state, meta = _read(Path(path))
+    return state, meta
+
+
+def _read(path: Path):
     contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError,
-                                  prefixes=("param/", "mask/"))
-    values = {k[len("param/"):]: v for k, v in contents.items() if k.startswith("param/")}
-    masks = {k[len("mask/"):]: v for k, v in contents.items() if k.startswith("mask/")}
-    unknown = sorted(k for k in contents if not k.startswith(("param/", "mask/")))
+                                  prefixes=PREFIXES)
+    values, masks, state = ({k[len(prefix):]: v for k, v in contents.items() if k.startswith(prefix)}
+                            for prefix in PREFIXES)
+    unknown = sorted(k for k in contents if not k.startswith(PREFIXES))
     if unknown:
         raise CheckpointError(f"{path}: unexpected entries {unknown} "
-                              "(a checkpoint holds param/*, mask/* and meta.json).")
+                              "(a checkpoint holds param/*, mask/*, state/* and meta.json).")
     orphans = sorted(set(masks) - set(values))
     if orphans:
         raise CheckpointError(f"{path}: masks for parameters that are not in the checkpoint: {orphans}.")
-    return values, masks, meta
+    return values, masks, state, meta
 
 
 def load_into(model, path) -> dict:

@@ -105,7 +105,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> 
 
 def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_size: int,
         rng: np.random.Generator, lr_schedule=None, validation=None, progress: bool | None = None,
-        on_epoch_end=None, penalties=(), before_step=None) -> History:
+        on_epoch_end=None, penalties=(), before_step=None, first_epoch: int = 1) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent.
 
     Parameters
@@ -137,6 +137,12 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     before_step : callable, optional
         Called with the step (0, 1, ... over the whole run) before each step's
         forward pass, e.g. :class:`tdnumpy.pruning.masking.GradualPruning`.
+    first_epoch : int, default=1
+        The epoch to start at, in [1, epochs]: a resumed run trains epochs
+        ``first_epoch`` .. ``epochs``, its steps counted from
+        (first_epoch - 1) ceil(n / batch_size), as if the earlier epochs had
+        just run (the model, optimiser and generators must be in the state
+        they left; see :mod:`tdnumpy.training.state`).
 
     Returns
     -------
@@ -153,6 +159,7 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     """
     epochs = check_int(epochs, "epochs", "fit", low=1)
     batch_size = check_int(batch_size, "batch_size", "fit", low=1)
+    first_epoch = check_int(first_epoch, "first_epoch", "fit", low=1, high=epochs)
     check_generator(rng, "rng", "fit")
     y = _check_data(model, x, y, "x", "fit")
     if validation is not None:
@@ -163,8 +170,8 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     n = len(x)
     batch_buf = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
     history = History()
-    step = 0
-    for epoch in range(1, epochs + 1):
+    step = (first_epoch - 1) * -(-n // batch_size)
+    for epoch in range(first_epoch, epochs + 1):
         start_time = time.perf_counter()
         order = rng.permutation(n)
         total_loss, correct = 0.0, 0

@@ -30,7 +30,7 @@ def test_every_runconfig_field_is_a_train_flag_with_its_default():
         assert flags[f.name].option_strings == ["--" + f.name.replace("_", "-")]
         if f.metadata["rule"].boolean:
             assert f.default is False and flags[f.name].const is True, f"{f.name}: a switch must default to off"
-    assert set(flags) - {f.name for f in fields(RunConfig)} == {"help", "out", "overwrite", "quiet", "data_dir",
+    assert set(flags) - {f.name for f in fields(RunConfig)} == {"help", "out", "overwrite", "resume", "quiet", "data_dir",
                                                                "no_download", "mirror"}
 
 

@@ -71,6 +71,8 @@ def test_divergence_stops_with_a_clear_error(rng):
     (dict(epochs=0), ValueError, r"'epochs' parameter of fit must be an int in the range \[1, inf\). Got 0"),
     (dict(epochs=1.5), TypeError, "'epochs'"),
     (dict(rng=0), TypeError, "numpy.random.Generator"),
+    (dict(first_epoch=0), ValueError, r"'first_epoch' parameter of fit must be an int in the range \[1, 1\]. Got 0"),
+    (dict(first_epoch=2), ValueError, r"'first_epoch'.*Got 2"),
 ])
 def test_fit_rejects_bad_arguments(kwargs, error, match, rng):
     x, y = blobs(rng, n=50)
@@ -216,3 +218,13 @@ def test_the_label_check_reads_the_classes_off_the_model(rng, monkeypatch):
     with pytest.raises(ValueError, match=r"class labels in the range \[0, 2\]. Got a label 3"):
         fit(model, x, np.where(y == 0, 3, y), optimizer=SGD(model.parameters(), lr=0.05), epochs=1, batch_size=32,
             rng=np.random.default_rng(0))
+
+
+def test_a_fit_from_a_later_epoch_counts_steps_from_there(rng):
+    """first_epoch = 2 of 3: the schedule and before_step see steps 4 .. 11 (4 steps per epoch)."""
+    x, y = blobs(rng, n=100)
+    model = build_model("mlp:10-8-3", seed=5)
+    seen = []
+    history = fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=3, batch_size=32, rng=rng,
+                  lr_schedule=lambda step: seen.append(step) or 0.1, first_epoch=2)
+    assert seen == list(range(4, 12)) and [e["epoch"] for e in history.epochs] == [2, 3]
