@@ -44,12 +44,22 @@ def number(interval: Interval):
     return parse
 
 
+def path(text: str) -> Path:
+    """An argparse type for files and folders read or written: a path, never
+    the empty string (which Path reads as ".", the current directory) and
+    never one holding a NUL byte (which no file name can)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a path, got {text!r}")
+    if "\0" in text:
+        raise argparse.ArgumentTypeError(f"must be a path without NUL bytes, got {text!r}")
+    return Path(text)
+
+
 def out_path(text: str) -> Path:
-    """An argparse type for output folders: a path, never the empty string
-    (which Path reads as ".", the current directory)."""
+    """An argparse type for output folders: :func:`path`, said as a folder to write to."""
     if not text.strip():
         raise argparse.ArgumentTypeError(f"must be a folder to write to, got {text!r}")
-    return Path(text)
+    return path(text)
 
 
 def names(text: str) -> tuple[str, ...]:
@@ -61,7 +71,7 @@ def add_data_arguments(p: argparse.ArgumentParser, dataset_help="the dataset (de
                        dataset_default="mnist") -> None:
     """--dataset, --data-dir, --no-download and --mirror."""
     p.add_argument("--dataset", choices=sorted(DATASETS), default=dataset_default, help=dataset_help)
-    p.add_argument("--data-dir", type=Path, default=None,
+    p.add_argument("--data-dir", type=path, default=None,
                    help="folder holding the IDX files, directly or in a subfolder named after the dataset; "
                         "searched before $TDNUMPY_DATA and the cache ~/.cache/tdnumpy")
     p.add_argument("--no-download", action="store_true",

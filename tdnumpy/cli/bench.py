@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from .._validation import Interval
-from ._args import number
+from ._args import number, path
 
 POSITIVE = number(Interval(int, 1))
 
@@ -28,7 +27,7 @@ def add_parser(sub) -> None:
         b.add_argument("--vs-torch", action="store_true",
                        help="also run the same epoch in PyTorch (CPU), alternating with tdnumpy, and print "
                             "the time ratio; needs the [bench] extra")
-        b.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
+        b.add_argument("--data-dir", type=path, default=None, help="folder holding the MNIST files")
         b.set_defaults(func=run_epoch)
     m = bench_sub.add_parser("masks", help="targeted-dropout masks against a matmul and a plain epoch",
                              description="Time each targeted mask of a square float32 matrix against one matmul "
@@ -36,7 +35,7 @@ def add_parser(sub) -> None:
                                          "dropout against a plain one; ratios measured in one run.")
     m.add_argument("--size", type=POSITIVE, default=4096, help="matrix size (default: %(default)s)")
     m.add_argument("--repeats", type=POSITIVE, default=5, help="timed runs of each figure (default: %(default)s)")
-    m.add_argument("--data-dir", type=Path, default=None, help="folder holding the MNIST files")
+    m.add_argument("--data-dir", type=path, default=None, help="folder holding the MNIST files")
     m.set_defaults(func=run_masks)
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..data import DATASETS, locate
-from ._args import add_mirror_argument, to_stderr
+from ._args import add_mirror_argument, path, to_stderr
 
 
 def add_parser(sub) -> None:
@@ -17,25 +16,25 @@ def add_parser(sub) -> None:
                                 description="Download the four IDX files into ~/.cache/tdnumpy/<dataset>, "
                                             "unless they are already found, and verify them.")
     fetch.add_argument("dataset", choices=sorted(DATASETS), help="the dataset")
-    fetch.add_argument("--data-dir", type=Path, default=None, help="look here first, as 'train' does")
+    fetch.add_argument("--data-dir", type=path, default=None, help="look here first, as 'train' does")
     add_mirror_argument(fetch)
     fetch.set_defaults(func=run_fetch)
     where = data_sub.add_parser("where", help="print where each file of a dataset was found",
                                 description="Print the path of each file, without downloading.")
     where.add_argument("dataset", choices=sorted(DATASETS), help="the dataset")
-    where.add_argument("--data-dir", type=Path, default=None, help="look here first, as 'train' does")
+    where.add_argument("--data-dir", type=path, default=None, help="look here first, as 'train' does")
     where.set_defaults(func=run_where)
 
 
 def run_fetch(args) -> int:
     """Download (unless found) and verify; print each file's path."""
-    for stem, path in locate(args.dataset, args.data_dir, mirrors=args.mirror, log=to_stderr).items():
-        print(f"{stem}: {path} (SHA-256 verified)")
+    for stem, found in locate(args.dataset, args.data_dir, mirrors=args.mirror, log=to_stderr).items():
+        print(f"{stem}: {found} (SHA-256 verified)")
     return 0
 
 
 def run_where(args) -> int:
     """Print each file's path, without downloading."""
-    for stem, path in locate(args.dataset, args.data_dir, download=False, log=to_stderr).items():
-        print(f"{stem}: {path}")
+    for stem, found in locate(args.dataset, args.data_dir, download=False, log=to_stderr).items():
+        print(f"{stem}: {found}")
     return 0

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..experiments import load_run
-from ._args import add_data_arguments, load, to_stderr
+from ._args import add_data_arguments, load, path, to_stderr
 
 
 def add_parser(sub) -> None:
@@ -14,7 +13,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test set",
                        description="Print the test loss and accuracy of a checkpoint, with the regularisers it "
                                    "was trained with (their evaluation behaviour is part of the model).")
-    p.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by 'tdnumpy train' (or its run folder)")
+    p.add_argument("checkpoint", type=path, help="a checkpoint.npz written by 'tdnumpy train' (or its run folder)")
     add_data_arguments(p, "the dataset (default: the one the checkpoint was trained on)", None)
     p.set_defaults(func=run)
 

@@ -3,14 +3,13 @@ relative-index sparse format (:func:`tdnumpy.pruning.sparse.export_model`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..pruning.csr import INDEX_BITS
 from ..pruning.sparse import export_model, total
 from ..experiments import load_run
 from ..nn.sparsifying import learnt_sparsifiers
 from ..pruning.learned import fold
-from ._args import number
+from ._args import number, path
 
 
 
@@ -19,8 +18,8 @@ def add_parser(sub) -> None:
     p = sub.add_parser("export-sparse", help="write a pruned checkpoint in Han et al.'s sparse format",
                        description="Store every weight matrix as compressed sparse rows with relative indices "
                                    "(gaps of b bits, filler zeros for longer gaps) and print the bytes per layer.")
-    p.add_argument("checkpoint", type=Path, help="a (pruned) checkpoint.npz")
-    p.add_argument("out", type=Path, help="the sparse file to write (.npz)")
+    p.add_argument("checkpoint", type=path, help="a (pruned) checkpoint.npz")
+    p.add_argument("out", type=path, help="the sparse file to write (.npz)")
     p.add_argument("--dense-bits", type=number(INDEX_BITS), default=5,
                    help="index bits of dense layers (default: %(default)s)")
     p.add_argument("--conv-bits", type=number(INDEX_BITS), default=8,

@@ -10,13 +10,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
-from pathlib import Path
 
 from ..experiments import load_run, prune_run
 from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, amount_label
 from ..pruning.csr import INDEX_BITS
 from ..pruning.masking import KINDS
-from ._args import add_data_arguments, load, number, out_path, to_stderr
+from ._args import add_data_arguments, load, number, out_path, path, to_stderr
 
 DEFAULTS = {name: p.default for name, p in inspect.signature(prune_run).parameters.items()
             if p.default is not inspect.Parameter.empty}
@@ -55,7 +54,7 @@ def add_parser(sub) -> None:
                        description="Prune a trained checkpoint by magnitude at each fraction, optionally "
                                    "retrain, and report sparsity, test accuracy, parameters left and the "
                                    "compressed size; writes prune.csv, prune.json and one checkpoint per row.")
-    p.add_argument("checkpoint", type=Path, help="a checkpoint.npz written by 'tdnumpy train'")
+    p.add_argument("checkpoint", type=path, help="a checkpoint.npz written by 'tdnumpy train'")
     p.add_argument("--kind", choices=KINDS, default=DEFAULTS["kind"],
                    help="weight: the smallest |w| of each column (the targeted-dropout paper); unit: whole "
                         "units by L2 norm; layer: the smallest |w| of each layer; global: one threshold for "

@@ -9,7 +9,7 @@ from pathlib import Path
 from .._validation import Interval
 from ..experiments.configs import NAMES
 from ..experiments.sweeps import sweep
-from ._args import number, out_path, to_stderr
+from ._args import number, out_path, path, to_stderr
 
 
 def _common(p) -> None:
@@ -19,7 +19,7 @@ def _common(p) -> None:
     p.add_argument("--dask-scheduler", default=None, metavar="ADDRESS",
                    help="run the cells on this Dask scheduler (tcp://host:8786) instead; needs "
                         "pip install 'tdnumpy[dask]' and, to keep the runs, a filesystem the workers share")
-    p.add_argument("--data-dir", type=Path, default=None,
+    p.add_argument("--data-dir", type=path, default=None,
                    help="folder holding the datasets' IDX files (searched before $TDNUMPY_DATA and the cache)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or log, only the final line")
 
@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
                        description="Train every run of a sweep configuration (or reuse it if it finished before), "
                                    "prune it at every fraction, and write one tidy CSV. An interrupted sweep "
                                    "restarts where it stopped. See tdnumpy.experiments.sweep_config for the format.")
-    p.add_argument("config", type=Path, help="the sweep configuration (TOML)")
+    p.add_argument("config", type=path, help="the sweep configuration (TOML)")
     p.add_argument("--out", type=out_path, default=None,
                    help="output folder: results.csv, runs/, timings.json (default: runs/sweeps/<name>)")
     _common(p)
@@ -41,7 +41,7 @@ def add_parser(sub) -> None:
     r.add_argument("name", choices=NAMES, help="the experiment")
     r.add_argument("--out", type=out_path, default=None,
                    help="folder for the CSV, figures and tables (default: figures, or figures/quick with --quick)")
-    r.add_argument("--runs", type=Path, default=None,
+    r.add_argument("--runs", type=path, default=None,
                    help="folder for the sweep's runs (default: runs/reproduce/<name>[-quick])")
     _common(r)
     r.set_defaults(func=run_reproduce)
