@@ -10,6 +10,7 @@ colleague could not read shared results.
 
 from __future__ import annotations
 
+import errno
 import glob
 import json
 import math
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import ParameterError
+from ._validation import ParameterError, check_path
 
 
 def _umask() -> int:
@@ -129,6 +130,8 @@ def _alive(pid: int) -> bool:
 def atomic_open(path, mode: str = "wb"):
     """Open a temporary file next to ``path``; on success rename it to ``path``."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, not a file to write", str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = temporary_next_to(path)
     try:
@@ -269,7 +272,7 @@ def output_folder(out, files=(), *, results=(), overwrite: bool = True) -> Path:
         If ``out`` is a file, a file cannot be created in it, one of ``files``
         there is a folder, or (``overwrite`` False) it holds results.
     """
-    path = Path(out)
+    path = check_path(out, "out", "the output folder")
     if path.exists() and not path.is_dir():
         raise ParameterError(f"`out` {path}: File exists and is not a folder.")
     path.mkdir(parents=True, exist_ok=True)

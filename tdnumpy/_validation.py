@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -145,8 +147,9 @@ def check_real(value, name: str, owner: str, *, low=None, high=None, closed="bot
 
 
 def check_choice(value, name: str, owner: str, choices) -> str:
-    """Return ``value`` if it is one of ``choices``."""
-    if value not in choices:
+    """Return ``value`` if it is one of ``choices`` (strings: an array or
+    another unhashable value is refused, never compared)."""
+    if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(c) for c in choices)
         raise ValueError(
             f"The {name!r} parameter of {owner} must be one of {options}. Got {value!r} instead."
@@ -180,7 +183,8 @@ def check_generator(rng, name: str, owner: str) -> np.random.Generator:
     return rng
 
 
-def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: int | None = None):
+def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: int | None = None,
+                 examples: str = "x"):
     """Check that ``labels`` is a 1-D integer array with values in [0, n_classes)."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -191,7 +195,7 @@ def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: i
     if n_examples is not None and labels.shape[0] != n_examples:
         raise ValueError(
             f"The {name!r} parameter of {owner} has {labels.shape[0]} labels "
-            f"but there are {n_examples} examples."
+            f"but there are {n_examples} examples in {examples!r}."
         )
     if labels.size:
         lo, hi = labels.min(), labels.max()
@@ -202,3 +206,36 @@ def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: i
                 f"[0, {n_classes - 1}]. Got a label {int(bad)} instead."
             )
     return labels
+
+
+def check_bool(value, name: str, owner: str) -> bool:
+    """Return ``value`` if it is a bool (NumPy's included), for flags."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"The {name!r} parameter of {owner} must be True or False. Got {type(value).__name__} instead.")
+    return bool(value)
+
+
+def check_path(path, name: str, owner: str) -> Path:
+    """Return ``path`` as a Path if it is a str or os.PathLike naming a file or
+    folder: not empty (which Path reads as ".") and without NUL bytes."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a path (str or os.PathLike). "
+                        f"Got {type(path).__name__} instead.")
+    text = os.fspath(path)
+    if not isinstance(text, str) or not text.strip() or "\0" in text:
+        raise ValueError(f"The {name!r} parameter of {owner} must be a non-empty path without NUL bytes. "
+                         f"Got {text!r} instead.")
+    return Path(text)
+
+
+def check_array(x, name: str, owner: str, *, ndim: int | None = None, floats: bool = True) -> np.ndarray:
+    """Return ``x`` if it is a non-empty NumPy array (of floats, with ``floats``; of ``ndim`` dimensions, if given)."""
+    if not isinstance(x, np.ndarray) or (floats and x.dtype.kind != "f"):
+        got = f"dtype {x.dtype}" if isinstance(x, np.ndarray) else type(x).__name__
+        kind = "a float NumPy array" if floats else "a NumPy array"
+        raise TypeError(f"The {name!r} parameter of {owner} must be {kind}. Got {got} instead.")
+    if x.size == 0 or (ndim is not None and x.ndim != ndim):
+        want = f"{ndim}-D" if ndim is not None else "non-empty"
+        raise ValueError(f"The {name!r} parameter of {owner} must be a {want} array with entries. "
+                         f"Got shape {x.shape} instead.")
+    return x

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_int
+from .._validation import check_bool, check_float_dtype, check_int, check_path
 from .download import DownloadError, download_verified
 from .idx import IDXError, parse_idx, read_bytes, sha256_of_payload
 
@@ -100,9 +100,9 @@ class Dataset:
 
 
 def _info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise ValueError(f"The 'dataset' parameter must be one of {', '.join(map(repr, DATASETS))}. "
-                         f"Got {name!r} instead.")
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"The dataset ('name', 'dataset' or --dataset) must be one of "
+                         f"{', '.join(map(repr, DATASETS))}. Got {name!r} instead.")
     return DATASETS[name]
 
 
@@ -125,7 +125,7 @@ def candidate_folders(name: str, data_dir=None) -> list[tuple[str, Path]]:
     info = _info(name)
     roots = []
     if data_dir is not None:
-        data_dir = Path(data_dir)
+        data_dir = check_path(data_dir, "data_dir", "the data look-up")
         if not data_dir.is_dir():
             raise DataNotFoundError(f"The data folder {data_dir} (data_dir / --data-dir) does not exist.")
         roots.append(("--data-dir", data_dir))
@@ -164,6 +164,7 @@ def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) ->
     hold the other dataset, whose files have the same names, or a damaged copy).
     """
     info = _info(name)
+    download, verify = check_bool(download, "download", "locate"), check_bool(verify, "verify", "locate")
     folders = candidate_folders(name, data_dir)
     rejected = []
     for origin, folder in folders:
@@ -247,11 +248,34 @@ def load_dataset(name: str = "mnist", data_dir=None, *, validation: int = 0, dow
 
 
 def to_inputs(images: np.ndarray, input_shape, dtype=np.float32) -> np.ndarray:
-    """uint8 images -> float inputs in [0, 1] of shape (n, *input_shape)."""
+    """uint8 images -> float inputs in [0, 1] of shape (n, *input_shape).
+
+    Parameters
+    ----------
+    images : ndarray of uint8, shape (n, ...)
+        The images.
+    input_shape : tuple of int
+        The model's input shape; its product is the number of pixels of an image.
+    dtype : {numpy.float32, numpy.float64}, default=numpy.float32
+        The inputs' dtype.
+
+    Returns
+    -------
+    ndarray of shape (n, *input_shape)
+        images / 255.
+    """
+    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
+        got = f"dtype {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
+        raise TypeError(f"The 'images' parameter of to_inputs must be a uint8 NumPy array. Got {got} instead.")
+    if not isinstance(input_shape, (tuple, list)) or not all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape):
+        raise TypeError(f"The 'input_shape' parameter of to_inputs must be a tuple of positive ints. "
+                        f"Got {input_shape!r} instead.")
+    dtype = check_float_dtype(dtype, "dtype", "to_inputs")
     size = int(np.prod(input_shape))
     if images.ndim < 2 or int(np.prod(images.shape[1:])) != size:
-        raise ValueError(f"The model takes inputs of shape {tuple(input_shape)} ({size} values each), "
-                         f"but the images have shape {images.shape[1:]} "
+        raise ValueError(f"The 'input_shape' parameter of to_inputs, {tuple(input_shape)} ({size} values each), does "
+                         f"not fit the 'images' of shape {images.shape[1:]} "
                          f"({int(np.prod(images.shape[1:]))} values each).")
     x = images.reshape((len(images), *input_shape))
     return np.multiply(x, 1 / 255, dtype=dtype)

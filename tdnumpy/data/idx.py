@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_bool, check_int, check_path
 from .._io import atomic_write_bytes
 
 TYPE_CODES = {
@@ -72,7 +73,8 @@ def sha256_of_payload(path, chunk: int = 1 << 20) -> str:
     str
         The digest, 64 hex characters.
     """
-    path = Path(path)
+    path = check_path(path, "path", "sha256_of_payload")
+    chunk = check_int(chunk, "chunk", "sha256_of_payload", low=1, high=1 << 30)
     digest, compressed = hashlib.sha256(), False
     try:
         with open(path, "rb") as raw:
@@ -88,6 +90,8 @@ def sha256_of_payload(path, chunk: int = 1 << 20) -> str:
 
 def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:
     """Parse an uncompressed IDX payload; ``source`` names it in error messages."""
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise TypeError(f"The 'payload' parameter of parse_idx must be bytes. Got {type(payload).__name__} instead.")
     if len(payload) < 4:
         raise IDXError(f"{source}: {len(payload)} bytes is too short for an IDX header (4 bytes at least).")
     if payload[0] != 0 or payload[1] != 0:
@@ -121,7 +125,8 @@ def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:
 
 def read_idx(path) -> np.ndarray:
     """Read an IDX file (optionally gzip-compressed) into a native-endian array."""
-    return parse_idx(read_bytes(path), source=Path(path))
+    path = check_path(path, "path", "read_idx")
+    return parse_idx(read_bytes(path), source=path)
 
 
 def to_idx_bytes(array: np.ndarray) -> bytes:
@@ -132,9 +137,9 @@ def to_idx_bytes(array: np.ndarray) -> bytes:
             break
     else:
         storable = sorted({d.name for d in TYPE_CODES.values()})
-        raise TypeError(f"IDX cannot store dtype {array.dtype}; use one of {storable}.")
+        raise TypeError(f"The 'array' parameter: IDX cannot store dtype {array.dtype}; use one of {storable}.")
     if array.ndim == 0 or array.ndim > 255:
-        raise ValueError(f"IDX stores arrays of 1 to 255 dimensions. Got {array.ndim}.")
+        raise ValueError(f"The 'array' parameter: IDX stores arrays of 1 to 255 dimensions. Got {array.ndim}.")
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     return header + np.ascontiguousarray(array, dtype=dtype).tobytes()
 
@@ -142,8 +147,10 @@ def to_idx_bytes(array: np.ndarray) -> bytes:
 def write_idx(path, array: np.ndarray, *, compress: bool | None = None) -> Path:
     """Write ``array`` as an IDX file, gzip-compressed if ``compress`` (default: the
     name ends in ``.gz``). The file appears atomically (temporary file, then rename)."""
-    path = Path(path)
+    path = check_path(path, "path", "write_idx")
     payload = to_idx_bytes(array)
+    if compress is not None:
+        check_bool(compress, "compress", "write_idx")
     if compress is None:
         compress = path.suffix == ".gz"
     if compress:

@@ -30,7 +30,7 @@ from ..training.checkpoint import save_checkpoint
 from ..training.fit import evaluate, fit
 from ..training.schedules import Cosine
 from .build import make_optimizer, make_penalties
-from .runs import dataset_for
+from .runs import Run, dataset_for
 
 DEFAULT_FRACTIONS = (0.0, 0.5, 0.9, 0.95, 0.99)
 RETRAIN_EPOCHS = Interval(int, 0)
@@ -253,6 +253,9 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
         None) and per-layer ``layers`` (see :func:`tdnumpy.pruning.masking.report`).
     """
     log = log or (lambda line: None)
+    if not isinstance(run, Run):
+        raise TypeError(f"The 'run' parameter of prune_run must be a Run (from train_run or load_run). "
+                        f"Got {type(run).__name__} instead.")
     kind = check_choice(kind, "kind", "prune_run", pruning.KINDS)
     score = check_choice(score, "score", "prune_run", SCORES)
     retrain_epochs = RETRAIN_EPOCHS.check(retrain_epochs, "retrain_epochs", "prune_run")

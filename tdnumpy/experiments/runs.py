@@ -27,7 +27,7 @@ import numpy as np
 
 from .._blas import blas_record
 from .._io import atomic_write_json, folder_lock, output_folder
-from .._validation import ParameterError
+from .._validation import ParameterError, check_bool, check_path
 from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
@@ -248,7 +248,10 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         The trained run; ``run.metrics`` is what ``metrics.json`` holds.
     """
     if not isinstance(config, RunConfig):
-        raise TypeError(f"train_run takes a RunConfig. Got {type(config).__name__} instead.")
+        raise TypeError(f"The 'config' parameter of train_run must be a RunConfig. Got {type(config).__name__} "
+                        f"instead.")
+    if progress is not None:
+        check_bool(progress, "progress", "train_run")
     log = log or (lambda line: None)
     model = build_model(config.model, seed=config.seed)
     chosen = config.regularisers(model)
@@ -420,7 +423,7 @@ def load_run(path) -> Run:
         The run, its model with the regularisers (and pruning-time dropout
         rates) it was trained with, exactly as ``tdnumpy evaluate`` evaluates it.
     """
-    path = Path(path)
+    path = check_path(path, "path", "load_run")
     checkpoint = path / "checkpoint.npz" if path.is_dir() else path
     applied = []
 

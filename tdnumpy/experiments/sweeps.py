@@ -45,7 +45,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .._io import atomic_write_bytes, atomic_write_json, output_folder
-from .._validation import Interval, ParameterError
+from .._validation import Interval, ParameterError, check_bool, check_path
 from ..data import load_dataset
 from .build import gradual_pruning
 from .config import _skeleton
@@ -98,13 +98,14 @@ def sweep(config, out, *, jobs: int = 1, dask_scheduler: str | None = None, quic
     """
     log = log or (lambda line: None)
     if not isinstance(config, SweepConfig):
-        config = load_sweep_config(config, quick=quick)
+        config = load_sweep_config(check_path(config, "config", "sweep"), quick=check_bool(quick, "quick", "sweep"))
+    out = check_path(out, "out", "sweep")
     jobs = JOBS.check(jobs, "jobs", "sweep")
     if dask_scheduler is not None and not isinstance(dask_scheduler, str):
         raise TypeError(f"The 'dask_scheduler' parameter of sweep must be an address string. Got {dask_scheduler!r}.")
     folder = output_folder(out)
     runs = output_folder(folder / "runs")
-    data_dir = None if data_dir is None else str(Path(data_dir).resolve())
+    data_dir = None if data_dir is None else str(check_path(data_dir, "data_dir", "sweep").resolve())
     _check_against_data(config, data_dir)  # fails now, not after hours of training
     with _only_sweep_in(folder):
         return _run(config, folder, runs, jobs, dask_scheduler, data_dir, progress, log)
@@ -372,7 +373,7 @@ def _read_timings(path: Path) -> dict:
 
 
 def _progress_bar(total: int, done: int, progress: bool | None):
-    disable = not sys.stderr.isatty() if progress is None else not progress
+    disable = not sys.stderr.isatty() if progress is None else not check_bool(progress, "progress", "sweep")
     return tqdm(total=total, initial=done, unit="run", desc="sweep", disable=disable, dynamic_ncols=True)
 
 

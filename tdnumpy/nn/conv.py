@@ -10,7 +10,7 @@ from .im2col import (ConvGeometry, channels_first, channels_last, col2im, col2im
                      output_size, pad_input, same_padding, unpad)
 from .init import get_initializer
 from .module import Parameter
-from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units
+from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units, check_weight_size
 
 
 def _pair(value, name: str) -> tuple[int, int]:
@@ -96,6 +96,8 @@ class Conv2D(WeightedLayer):
         dtype = check_float_dtype(dtype, "dtype", owner)
         self.rng = check_generator(rng, "rng", owner)
         fan_in = self.in_channels * self.kh * self.kw
+        check_weight_size(fan_in * self.out_channels, f"in_channels {in_channels} x out_channels {out_channels} x "
+                                                      f"kernel_size {self.kh}x{self.kw}", owner)
         w = get_initializer(init)(rng, (fan_in, self.out_channels), fan_in, self.out_channels, dtype)
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(np.zeros(self.out_channels, dtype), "bias") if bias else None
@@ -185,7 +187,7 @@ class Conv2D(WeightedLayer):
     def _patches(self, x):
         """The geometry of input ``x`` and its patch matrix (N OH OW, kh kw C)."""
         if not isinstance(x, np.ndarray):
-            raise TypeError(f"{self!r} expects a NumPy array. Got {type(x).__name__}.")
+            raise TypeError(f"{self!r} expects its input x to be a NumPy array. Got {type(x).__name__}.")
         g = self.geometry(x.shape)
         if x.dtype != self.weight.dtype:
             raise TypeError(f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "

@@ -8,7 +8,7 @@ from .._docs import shared_docstring
 from .._validation import check_float_dtype, check_generator, check_int
 from .init import get_initializer
 from .module import Parameter
-from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units
+from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units, check_weight_size
 
 
 @shared_docstring(dtype_and_name=DTYPE_AND_NAME)
@@ -60,6 +60,7 @@ class Dense(WeightedLayer):
         owner = "Dense"
         self.fan_in = check_int(fan_in, "fan_in", owner, low=1)
         self.units = check_int(units, "units", owner, low=1)
+        check_weight_size(self.fan_in * self.units, f"fan_in {fan_in} x units {units}", owner)
         dtype = check_float_dtype(dtype, "dtype", owner)
         self.rng = check_generator(rng, "rng", owner)
         if not isinstance(bias, (bool, np.bool_)):

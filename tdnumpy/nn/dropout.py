@@ -209,7 +209,7 @@ class Standout(Module):
         if not hasattr(activation, "f"):
             raise TypeError(f"The 'activation' parameter of Standout must be an element-wise activation module "
                             f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead.")
-        if form not in STANDOUT_FORMS:
+        if not isinstance(form, str) or form not in STANDOUT_FORMS:
             raise ValueError(f"The 'form' parameter of Standout must be one of {STANDOUT_FORMS}. "
                              f"Got {form!r} instead.")
         if form == "paper" and not callable(getattr(source, "input_sums", None)):

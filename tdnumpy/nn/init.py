@@ -20,6 +20,7 @@ import numpy as np
 
 from .._docs import shared_docstring
 from .._validation import check_choice, check_float_dtype, check_generator, check_int
+from ..masks._select import check_shape
 
 # The parameters and result every initialiser shares; each docstring keeps its own distribution.
 _INITIALISER = """
@@ -43,11 +44,12 @@ _INITIALISER = """
     """
 
 
-def _check(rng, fan_in, fan_out, dtype, owner):
+def _check(rng, shape, fan_in, fan_out, dtype, owner):
+    """The checked ``(shape, dtype)`` (a shape of at most 2^31 entries)."""
     check_generator(rng, "rng", owner)
     check_int(fan_in, "fan_in", owner, low=1)
     check_int(fan_out, "fan_out", owner, low=1)
-    return check_float_dtype(dtype, "dtype", owner)
+    return check_shape(shape, owner, "shape"), check_float_dtype(dtype, "dtype", owner)
 
 
 @shared_docstring(initialiser=_INITIALISER)
@@ -56,7 +58,7 @@ def he_normal(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
 
     {{initialiser}}
     """
-    dtype = _check(rng, fan_in, fan_out, dtype, "he_normal")
+    shape, dtype = _check(rng, shape, fan_in, fan_out, dtype, "he_normal")
     return (rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(dtype)
 
 
@@ -66,7 +68,7 @@ def he_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
 
     {{initialiser}}
     """
-    dtype = _check(rng, fan_in, fan_out, dtype, "he_uniform")
+    shape, dtype = _check(rng, shape, fan_in, fan_out, dtype, "he_uniform")
     limit = np.sqrt(6.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -77,7 +79,7 @@ def lecun_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
 
     {{initialiser}}
     """
-    dtype = _check(rng, fan_in, fan_out, dtype, "lecun_uniform")
+    shape, dtype = _check(rng, shape, fan_in, fan_out, dtype, "lecun_uniform")
     limit = np.sqrt(3.0 / fan_in)
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
@@ -88,7 +90,7 @@ def glorot_normal(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
 
     {{initialiser}}
     """
-    dtype = _check(rng, fan_in, fan_out, dtype, "glorot_normal")
+    shape, dtype = _check(rng, shape, fan_in, fan_out, dtype, "glorot_normal")
     return (rng.standard_normal(shape) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
 
 
@@ -98,7 +100,7 @@ def glorot_uniform(rng, shape, fan_in, fan_out, dtype=np.float32) -> np.ndarray:
 
     {{initialiser}}
     """
-    dtype = _check(rng, fan_in, fan_out, dtype, "glorot_uniform")
+    shape, dtype = _check(rng, shape, fan_in, fan_out, dtype, "glorot_uniform")
     limit = np.sqrt(6.0 / (fan_in + fan_out))
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 

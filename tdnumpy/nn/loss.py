@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_labels
+from .._validation import check_array, check_labels
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -25,6 +25,7 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     ndarray of shape (batch, classes)
         log softmax(z) row by row, in the dtype of ``logits``.
     """
+    check_array(logits, "logits", "log_softmax", ndim=2)
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
@@ -78,7 +79,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
     if n == 0:
         raise ValueError("The 'logits' parameter of softmax_cross_entropy has no rows; the mean loss of an "
                          "empty batch is undefined.")
-    labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n)
+    labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n,
+                          examples="logits")
     grad, logp = _softmax_and_log(logits)
     rows = np.arange(n)
     loss = -logp[rows, labels].mean()

@@ -243,9 +243,16 @@ class Sequential(Module):
                 param.name = f"{layer.name}.{param.name.rsplit('.', 1)[-1]}"
         self.layers = list(layers)
         self.spec = spec
+        if input_shape is not None and (not isinstance(input_shape, (tuple, list)) or not all(
+                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)):
+            raise TypeError(f"The 'input_shape' parameter of Sequential must be None or a tuple of positive ints. "
+                            f"Got {input_shape!r} instead.")
         self.input_shape = None if input_shape is None else tuple(input_shape)
 
     def forward(self, x, training=False):
+        if not isinstance(training, (bool, np.bool_)):
+            raise TypeError(f"The 'training' parameter of {self!r}.forward must be True or False. "
+                            f"Got {type(training).__name__} instead.")
         i = 0
         while i < len(self.layers):
             layer = self.layers[i]
@@ -377,3 +384,29 @@ class Sequential(Module):
     def __repr__(self) -> str:
         inner = ",\n  ".join(repr(layer) for layer in self.layers)
         return f"Sequential(\n  {inner}\n)"
+
+
+def check_model(model, name: str, owner: str) -> Sequential:
+    """Return ``model`` if it is a :class:`Sequential`.
+
+    Parameters
+    ----------
+    model : object
+        The argument.
+    name, owner : str
+        The parameter's name and the function it was given to, for the message.
+
+    Returns
+    -------
+    Sequential
+        ``model``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is not a Sequential.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"The {name!r} parameter of {owner} must be a tdnumpy.nn.Sequential model. "
+                        f"Got {type(model).__name__} instead.")
+    return model

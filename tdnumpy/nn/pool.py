@@ -55,7 +55,7 @@ class _Pool2D(Module):
         """
         if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
             what = f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
-            raise TypeError(f"{self!r} expects a float NumPy array. Got a {what} instead.")
+            raise TypeError(f"{self!r} expects its input x to be a float NumPy array. Got a {what} instead.")
         if x.ndim != 4:
             raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
                              f"Got shape {x.shape} instead.")

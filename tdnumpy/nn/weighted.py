@@ -25,6 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from ..masks._select import MAX_ELEMENTS
+
 from .module import Module
 
 
@@ -213,6 +215,28 @@ def apply_units(y: np.ndarray, units: np.ndarray | None, batch: int) -> np.ndarr
 
 NO_KEEP = Keep()
 
+
+def check_weight_size(entries: int, what: str, owner: str) -> None:
+    """Refuse a weight of more than ``MAX_ELEMENTS`` (2^31) entries: a mistake, not a layer.
+
+    Parameters
+    ----------
+    entries : int
+        The number of entries the weight would have.
+    what : str
+        The arguments that made it, as the message shows them.
+    owner : str
+        The layer class, for the message.
+
+    Raises
+    ------
+    ValueError
+        If ``entries`` exceeds ``MAX_ELEMENTS``.
+    """
+    if entries > MAX_ELEMENTS:
+        raise ValueError(f"{owner}: {what} make a weight of {entries:,} entries; at most {MAX_ELEMENTS:,} "
+                         f"(2**31) are allowed.")
+
 # The last two parameters of the weighted layers' constructors (Dense, Conv2D).
 DTYPE_AND_NAME = """
     dtype : {numpy.float32, numpy.float64}, default=numpy.float32
@@ -356,6 +380,8 @@ def choose_layers(model, layers=None) -> list[str]:
     if isinstance(layers, str):
         raise TypeError(f"The 'layers' parameter must be a list of layer names, not the string {layers!r}; "
                         f"write [{layers!r}].")
+    if layers is not None and (not isinstance(layers, (list, tuple)) or not all(isinstance(n, str) for n in layers)):
+        raise TypeError(f"The 'layers' parameter must be None or a list of layer names. Got {layers!r} instead.")
     names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
     chosen = names if layers is None else list(layers)
     repeated = sorted({n for n in chosen if chosen.count(n) > 1}, key=str)

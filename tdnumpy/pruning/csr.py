@@ -13,6 +13,7 @@ not stored and decode as +0.0; every other entry decodes bit for bit.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,7 +160,7 @@ def decode(csr: RelativeCSR) -> np.ndarray:
     ndarray, shape ``csr.shape``
         In the dtype of ``csr.values``; unstored entries are +0.0.
     """
-    dense = np.zeros(csr.shape, csr.values.dtype)
+    dense = np.zeros(_check_csr(csr, "decode").shape, csr.values.dtype)
     dense[np.repeat(np.arange(csr.shape[0]), np.diff(csr.row_ptr)), csr.columns()] = csr.values
     return dense
 
@@ -216,10 +217,17 @@ def unpack_gaps(packed, bits: int, count: int) -> np.ndarray:
                         f"Got {packed.dtype} of shape {packed.shape} instead.")
     need = -(-bits * count // 8)
     if len(packed) != need:
-        raise ValueError(f"the packed index array holds {len(packed)} bytes, but {count} gaps of "
-                         f"{bits} bits take {need}.")
+        raise ValueError(f"The 'packed' parameter of unpack_gaps holds {len(packed)} bytes, but 'count' {count} "
+                         f"gaps of {bits} bits take {need}.")
     bit_matrix = np.unpackbits(packed, count=bits * count, bitorder="little").reshape(count, bits)
     return bit_matrix.astype(np.int64) @ (np.int64(1) << np.arange(bits, dtype=np.int64))
+
+
+def _check_csr(csr, owner: str) -> "RelativeCSR":
+    if not isinstance(csr, RelativeCSR):
+        raise TypeError(f"The 'csr' parameter of {owner} must be a RelativeCSR (from encode). "
+                        f"Got {type(csr).__name__} instead.")
+    return csr
 
 
 # The parameter of the storage counts below, and the result of the two byte counts.
@@ -243,7 +251,7 @@ def dense_bytes(csr: RelativeCSR) -> int:
 
     {{bytes}}
     """
-    return 4 * csr.shape[0] * csr.shape[1]
+    return 4 * _check_csr(csr, "dense_bytes").shape[0] * csr.shape[1]
 
 
 @shared_docstring(bytes=_BYTES)
@@ -258,7 +266,7 @@ def sparse_bytes(csr: RelativeCSR) -> int:
 
     {{bytes}}
     """
-    n = len(csr.values)
+    n = len(_check_csr(csr, "sparse_bytes").values)
     return 4 * n + -(-csr.bits * n // 8) + 4 * (csr.shape[0] + 1)
 
 
@@ -273,7 +281,7 @@ def report(csr: RelativeCSR) -> dict:
     dict
         nonzeros, fillers, stored, dense_bytes, sparse_bytes and ratio = dense / sparse.
     """
-    nonzeros, stored = int(np.count_nonzero(csr.values)), len(csr.values)
+    nonzeros, stored = int(np.count_nonzero(_check_csr(csr, "report").values)), len(csr.values)
     dense, sparse = dense_bytes(csr), sparse_bytes(csr)
     return {"nonzeros": nonzeros, "fillers": stored - nonzeros, "stored": stored,
             "dense_bytes": dense, "sparse_bytes": sparse, "ratio": dense / sparse}
@@ -293,5 +301,9 @@ def total(reports) -> dict:
         The keys of :func:`report`; ``ratio`` is 0.0 when there is nothing.
     """
     keys = ("nonzeros", "fillers", "stored", "dense_bytes", "sparse_bytes")
+    if not isinstance(reports, (list, tuple)) or not all(isinstance(r, dict) and all(
+            isinstance(r.get(k), numbers.Real) for k in keys) for r in reports):
+        raise TypeError(f"The 'reports' parameter of total must be a list of report dicts holding "
+                        f"{', '.join(keys)}. Got {reports!r:.80} instead.")
     sums = {k: sum(r[k] for r in reports) for k in keys}
     return {**sums, "ratio": sums["dense_bytes"] / sums["sparse_bytes"] if sums["sparse_bytes"] else 0.0}

@@ -30,6 +30,7 @@ from ..nn.activations import ReLU
 from ..nn.conv import Conv2D
 from ..nn.sparsifying import learnt_sparsifiers
 from ..nn.weighted import WeightedLayer
+from ..nn.module import check_model
 
 
 def _layer_before(model, index: int) -> tuple[WeightedLayer, list]:
@@ -55,6 +56,7 @@ def importance(model) -> dict[str, tuple[str, np.ndarray]]:
         shape (units,))}; larger is more important (L0: P(gate != 0);
         variational dropout: 1 / (1 + alpha); Smallify: |switch|).
     """
+    check_model(model, "model", "importance")
     scores = {}
     for item in learnt_sparsifiers(model):
         layer = _owner(model, item)
@@ -89,6 +91,7 @@ def fold(model) -> dict[str, dict]:
         If a unit gate whose value cannot go into its own column is not
         followed directly by a weighted layer.
     """
+    check_model(model, "model", "fold")
     report = {}
     found = learnt_sparsifiers(model)
     # the weight rules first: a variational rule's gate depends on W, which a unit gate may rescale

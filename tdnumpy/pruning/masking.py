@@ -36,6 +36,7 @@ from .._validation import check_choice, check_real
 from ..nn.dropout import _ActivationNoise
 from ..nn.weighted import WeightedLayer, choose_layers
 from ..training.schedules import PolynomialSparsity
+from ..nn.module import check_model
 
 KINDS = ("weight", "unit", "layer", "global", "std")
 
@@ -68,7 +69,7 @@ def prunable_layers(model, layers=None, *, kind: str = "weight") -> list[Weighte
 
 def _amounts(amount, chosen: list[WeightedLayer], kind: str) -> dict[str, float]:
     high = None if kind == "std" else 1.0
-    name = "quality" if kind == "std" else "fraction"
+    name = "amount (quality)" if kind == "std" else "amount (fraction)"
     if isinstance(amount, dict):
         unknown = sorted(set(amount) - {layer.name for layer in chosen})
         if unknown:
@@ -143,7 +144,7 @@ def prune(model, kind: str, amount, layers=None, scores=None) -> list[dict]:
     if kind == "global":
         if isinstance(amount, dict):
             raise TypeError("Global pruning takes one fraction for all layers, not a dict.")
-        fraction = check_real(amount, "fraction", "prune", low=0.0, high=1.0)
+        fraction = check_real(amount, "amount (fraction)", "prune", low=0.0, high=1.0)
         weights = [layer.weight for layer in chosen]
         for w, keep in zip(weights, masks.global_prune_keep([ranked[layer.name] for layer in chosen], fraction,
                                                              [w.mask for w in weights])):
@@ -190,6 +191,9 @@ def kept_weights(layer: WeightedLayer) -> int:
     int
         The entries its weight mask keeps; all of them without a mask.
     """
+    if not isinstance(layer, WeightedLayer):
+        raise TypeError(f"The 'layer' parameter of kept_weights must be a Dense or Conv2D layer. "
+                        f"Got {type(layer).__name__} instead.")
     mask = layer.weight.mask
     return layer.weight.size if mask is None else int(np.count_nonzero(mask))
 
@@ -257,6 +261,7 @@ def parameters_left(model) -> int:
     int
         The entries kept by their masks, plus every entry of an unmasked parameter.
     """
+    check_model(model, "model", "parameters_left")
     return sum(p.size if p.mask is None else int(np.count_nonzero(p.mask)) for p in model.parameters())
 
 
@@ -319,6 +324,7 @@ def adjust_dropout(model, original_rates: dict[str, float] | None = None) -> dic
         The rates used as D_o, by module name: pass them back in later rounds
         of iterative pruning so that each round starts from the original rate.
     """
+    check_model(model, "model", "adjust_dropout")
     used = {}
     previous = None
     for module in model.layers:

@@ -32,6 +32,8 @@ from .._io import atomic_open, read_archive
 from ..nn import Conv2D
 from ..nn.models import build_model
 from ..nn.weighted import WeightedLayer
+from .._validation import check_path
+from ..nn.module import check_model
 from .csr import (INDEX_BITS, RelativeCSR, decode, dense_bytes, encode, pack_gaps, report, sparse_bytes,  # noqa: F401
                   total, unpack_gaps)
 
@@ -63,6 +65,9 @@ def compressed_bytes(model, *, dense_bits: int = 5, conv_bits: int = 8) -> int:
         Each weight matrix as its relative-index CSR (:func:`sparse_bytes`),
         everything else (biases) dense at 32 bits.
     """
+    check_model(model, "model", "compressed_bytes")
+    dense_bits = INDEX_BITS.check(dense_bits, "dense_bits", "compressed_bytes")
+    conv_bits = INDEX_BITS.check(conv_bits, "conv_bits", "compressed_bytes")
     size = 4 * model.n_parameters()
     for layer in (la for la in model.layers if isinstance(la, WeightedLayer)):
         bits = _index_bits(layer, dense_bits, conv_bits)[1]
@@ -94,6 +99,8 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
     ValueError
         If ``model`` has no spec or a parameter holds NaN or infinite values.
     """
+    check_model(model, "model", "export_model")
+    path = check_path(path, "path", "export_model")
     dense_bits = INDEX_BITS.check(dense_bits, "dense_bits", "export_model")
     conv_bits = INDEX_BITS.check(conv_bits, "conv_bits", "export_model")
     if model.spec is None:
@@ -168,7 +175,7 @@ def import_model(path):
     SparseFormatError
         If the file is unreadable, corrupt or does not match its model.
     """
-    path = Path(path)
+    path = check_path(path, "path", "import_model")
     contents, meta = _read(path)
     try:
         model = build_model(meta["spec"], dtype=meta["dtype"])

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import check_array, check_generator, check_int, check_real
+
 
 def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """The entry-wise relative error defined in the module docstring.
@@ -38,6 +40,13 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     float
         max_i |a_i - n_i| / max(|a_i|, |n_i|, floor); 0.0 when both are all zero.
     """
+    for name, value in (("analytic", analytic), ("numeric", numeric)):
+        if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+            raise TypeError(f"The {name!r} parameter of relative_error must be a float NumPy array. "
+                            f"Got {getattr(value, 'dtype', type(value).__name__)} instead.")
+    if analytic.shape != numeric.shape:
+        raise ValueError(f"The 'analytic' and 'numeric' parameters of relative_error must have one shape. "
+                         f"Got {analytic.shape} and {numeric.shape}.")
     a, n = np.abs(analytic), np.abs(numeric)
     scale = max(a.max(initial=0.0), n.max(initial=0.0))
     if scale == 0:
@@ -120,6 +129,14 @@ def check_gradients(module, x: np.ndarray, rng: np.random.Generator, *, training
     TypeError
         If ``x`` or a parameter is not float64.
     """
+    if not all(callable(getattr(module, m, None)) for m in ("forward", "backward", "parameters")):
+        raise TypeError(f"The 'module' parameter of check_gradients must be a tdnumpy Module. "
+                        f"Got {type(module).__name__} instead.")
+    check_array(x, "x", "check_gradients")
+    check_generator(rng, "rng", "check_gradients")
+    check_real(h, "h", "check_gradients", low=0, closed="neither")
+    if max_entries is not None:
+        check_int(max_entries, "max_entries", "check_gradients", low=1)
     params = {p.name or f"param{i}": p for i, p in enumerate(module.parameters())}
     for name, p in params.items():
         if p.dtype != np.float64:

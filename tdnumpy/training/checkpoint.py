@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_open, read_archive
+from .._validation import check_float_dtype, check_path
+from ..nn.module import check_model
 from ..nn.models import build_model
 
 FORMAT = "tdnumpy-checkpoint"
@@ -66,7 +68,8 @@ def save_checkpoint(path, model, *, state=None, **metadata) -> Path:
     clash = sorted(set(metadata) & set(RESERVED))
     if clash:
         raise ValueError(f"save_checkpoint writes {', '.join(RESERVED)} itself; do not pass {clash}.")
-    path = Path(path)
+    path = check_path(path, "path", "save_checkpoint")
+    check_model(model, "model", "save_checkpoint")
     params = model.named_parameters()
     meta = {
         "format": FORMAT,
@@ -110,8 +113,7 @@ def read_checkpoint(path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray],
         If the file is missing, unreadable, of another format or version, or holds
         unexpected entries or masks without a parameter.
     """
-    path = Path(path)
-    values, masks, _, meta = _read(path)
+    values, masks, _, meta = _read(check_path(path, "path", "read_checkpoint"))
     return values, masks, meta
 
 
@@ -137,7 +139,7 @@ def read_training_state(path) -> tuple[dict[str, np.ndarray], dict]:
     CheckpointError
         If the file is not a valid checkpoint.
     """
-    _, _, state, meta = _read(Path(path))
+    _, _, state, meta = _read(check_path(path, "path", "read_training_state"))
     return state, meta
 
 
@@ -182,6 +184,7 @@ def load_into(model, path) -> dict:
         If the file is not a valid checkpoint or does not match ``model``; the
         model is left unchanged.
     """
+    check_model(model, "model", "load_into")
     values, masks, meta = read_checkpoint(path)
     _assign(model, values, masks, meta, Path(path))
     return meta
@@ -243,6 +246,8 @@ def load_checkpoint(path, *, dtype=None, prepare=None):
     CheckpointError
         If the file is not a valid checkpoint, or its spec cannot be built.
     """
+    if dtype is not None:
+        dtype = check_float_dtype(dtype, "dtype", "load_checkpoint")
     values, masks, meta = read_checkpoint(path)
     try:
         model = build_model(meta["spec"], dtype=dtype or meta.get("dtype", "float32"))

@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from tqdm.auto import tqdm
 
-from .._validation import check_generator, check_int, check_labels
+from .._validation import check_bool, check_generator, check_int, check_labels
 from ..nn.loss import softmax_cross_entropy
+from ..nn.module import check_model
+from .optim import Optimizer
 
 
 class TrainingDiverged(FloatingPointError):
@@ -47,6 +49,9 @@ class History:
 
 
 def _check_data(model, x, y, name: str, owner: str):
+    """The labels, after checking the model, the inputs ``x`` (``name``) and the labels (named
+    ``y`` beside ``x``, else ``<name> labels``)."""
+    check_model(model, "model", owner)
     if not isinstance(x, np.ndarray):
         raise TypeError(f"The {name!r} inputs of {owner} must be a NumPy array. Got {type(x).__name__}.")
     if x.ndim == 0 or len(x) == 0:
@@ -58,7 +63,8 @@ def _check_data(model, x, y, name: str, owner: str):
         shape = ", ".join(map(str, model.input_shape))
         raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {shape}) "
                          f"for model {model.spec!r}. Got {x.shape} instead.")
-    return check_labels(y, _classes(model, x), f"{name} labels", owner, n_examples=len(x))
+    return check_labels(y, _classes(model, x), "y" if name == "x" else f"{name} labels", owner, n_examples=len(x),
+                        examples=name)
 
 
 def _classes(model, x) -> int:
@@ -161,6 +167,11 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     batch_size = check_int(batch_size, "batch_size", "fit", low=1)
     first_epoch = check_int(first_epoch, "first_epoch", "fit", low=1, high=epochs)
     check_generator(rng, "rng", "fit")
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"The 'optimizer' parameter of fit must be a tdnumpy.training.optim optimiser (SGD, Adam). "
+                        f"Got {type(optimizer).__name__} instead.")
+    if progress is not None:
+        check_bool(progress, "progress", "fit")
     y = _check_data(model, x, y, "x", "fit")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:

@@ -19,7 +19,8 @@ import math
 
 import numpy as np
 
-from .._validation import check_real
+from .._validation import check_bool, check_real
+from ..nn.module import Parameter
 
 
 class Optimizer:
@@ -40,9 +41,15 @@ class Optimizer:
     """
 
     def __init__(self, params, lr: float, owner: str):
-        self.params = list(params)
+        try:
+            self.params = list(params)
+        except TypeError:
+            self.params = [params]  # not iterable: refused below
+        if not all(isinstance(p, Parameter) for p in self.params):
+            raise TypeError(f"The 'params' parameter of {owner} must be an iterable of tdnumpy Parameters "
+                            f"(model.parameters()). Got {type(params).__name__} instead.")
         if not self.params:
-            raise ValueError(f"{owner} got an empty parameter list.")
+            raise ValueError(f"The 'params' parameter of {owner} is an empty list.")
         self.owner = owner
         self.lr = check_real(lr, "lr", owner, low=0.0, closed="neither")
         self._seen_masks = [None] * len(self.params)
@@ -128,6 +135,7 @@ class SGD(Optimizer):
         super().__init__(params, lr, "SGD")
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, closed="left")
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
+        check_bool(nesterov, "nesterov", "SGD")
         if nesterov and self.momentum == 0:
             raise ValueError("Nesterov momentum needs 'momentum' > 0. Got momentum=0.")
         self.nesterov = bool(nesterov)

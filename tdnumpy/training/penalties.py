@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._docs import shared_docstring
-from .._validation import check_real
+from .._validation import check_choice, check_real
+from ..nn.module import check_model
 from ..nn.sparsifying import learnt_sparsifiers
 from ..nn.weighted import WeightedLayer
 
@@ -50,6 +51,7 @@ class Penalty:
 
     def __init__(self, model, strength: float):
         self.strength = check_real(strength, "strength", type(self).__name__, low=0.0)
+        check_model(model, "model", type(self).__name__)
         self.weights = [layer.weight for layer in model.layers if isinstance(layer, WeightedLayer)]
         self._scratch = [np.empty_like(p.value) for p in self.weights]
 
@@ -131,7 +133,9 @@ class LearntPenalty:
     def __init__(self, model, strength: float, method: str, scale: float = 1.0):
         self.strength = check_real(strength, "strength", type(self).__name__, low=0.0)
         self.scale = check_real(scale, "scale", type(self).__name__, low=0.0, closed="neither")
-        self.name = {"l0": "expected-L0", "vd": "KL / N", "smallify": "switch L1"}[method]
+        check_model(model, "model", type(self).__name__)
+        names = {"l0": "expected-L0", "vd": "KL / N", "smallify": "switch L1"}
+        self.name = names[check_choice(method, "method", type(self).__name__, tuple(names))]
         self.items = [item for item in learnt_sparsifiers(model) if item.method == method]
 
     def value(self) -> float:

@@ -32,6 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._validation import check_generator, check_path
+from ..nn.module import check_model
+from .optim import Optimizer
+
 FORMAT_VERSION = 1
 
 
@@ -49,7 +53,7 @@ def stateful_objects(model) -> dict[str, object]:
         ``<layer>`` for a layer and ``<layer>.noise`` for its rule.
     """
     found = {}
-    for layer in model.layers:
+    for layer in check_model(model, "model", "stateful_objects").layers:
         found[layer.name] = layer
         rule = getattr(layer, "noise", None)
         if rule is not None:
@@ -79,6 +83,7 @@ def capture(model, optimizer, shuffle: np.random.Generator) -> tuple[dict[str, n
         attributes (and ``optimizer.t`` for Adam); ``none``: attributes that
         are None.
     """
+    _check_run_objects(model, optimizer, shuffle, "capture")
     arrays = {f"optimizer/{key}": buf.copy() for key, buf in optimizer.state().items()}
     generators = {"shuffle": shuffle.bit_generator.state}
     values, none = {}, []
@@ -123,7 +128,12 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
         If the state does not fit the model and the optimiser (it was captured
         from another config); nothing is changed then.
     """
-    path = Path(path)
+    path = check_path(path, "path", "restore")
+    _check_run_objects(model, optimizer, shuffle, "restore")
+    for name, value in (("arrays", arrays), ("record", record)):
+        if not isinstance(value, dict):
+            raise TypeError(f"The {name!r} parameter of restore must be a dict (from capture). "
+                            f"Got {type(value).__name__} instead.")
     _check_fits(*capture(model, optimizer, shuffle), arrays, record, path)
     objects = {**stateful_objects(model), "optimizer": optimizer}
     buffers = optimizer.state()
@@ -142,6 +152,14 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
         _set(objects, key, value)
     for key in record["none"]:
         _set(objects, key, None)
+
+
+def _check_run_objects(model, optimizer, shuffle, owner: str) -> None:
+    check_model(model, "model", owner)
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"The 'optimizer' parameter of {owner} must be a tdnumpy optimiser (SGD, Adam). "
+                        f"Got {type(optimizer).__name__} instead.")
+    check_generator(shuffle, "shuffle", owner)
 
 
 def _check_fits(arrays: dict, record: dict, saved_arrays: dict, saved: dict, path: Path) -> None:

@@ -157,7 +157,7 @@ def test_mismatched_or_invalid_files_are_named(tmp_path, no_env):
 
 
 def test_unknown_dataset():
-    with pytest.raises(ValueError, match="'dataset' parameter must be one of 'mnist', 'fashion-mnist'"):
+    with pytest.raises(ValueError, match=r"The dataset \('name', 'dataset' or --dataset\) must be one of 'mnist', 'fashion-mnist'"):
         locate("cifar10")
 
 
@@ -180,8 +180,8 @@ def test_real_mnist_verifies(mnist_dir):
 
 
 def test_to_inputs_rejects_a_model_of_another_input_size():
-    with pytest.raises(ValueError, match=r"inputs of shape \(100,\) \(100 values each\), but the images have "
-                                         r"shape \(28, 28\) \(784 values each\)"):
+    with pytest.raises(ValueError, match=r"'input_shape' parameter of to_inputs, \(100,\) \(100 values each\), does "
+                                         r"not fit the 'images' of shape \(28, 28\) \(784 values each\)"):
         to_inputs(np.zeros((3, 28, 28), np.uint8), (100,))
 
 

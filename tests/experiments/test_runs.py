@@ -255,7 +255,7 @@ def test_data_that_does_not_match_the_config_is_refused(synthetic):
         train_run(config, data=synthetic_dataset("fashion-mnist", validation=64))
     with pytest.raises(TypeError, match="'data' parameter must be"):
         train_run(config, data=42)
-    with pytest.raises(TypeError, match="train_run takes a RunConfig"):
+    with pytest.raises(TypeError, match="The 'config' parameter of train_run must be a RunConfig"):
         train_run(config.to_dict())
 
 

@@ -39,7 +39,7 @@ def test_loss_matches_scipy_and_stays_finite_for_huge_logits(rng):
     (np.array([0, 10]), r"range \[0, 9\]. Got a label 10"),
     (np.array([-1, 0]), "Got a label -1"),
     (np.array([0.0, 1.0]), "integer class labels"),
-    (np.array([0, 1, 2]), "3 labels but there are 2 examples"),
+    (np.array([0, 1, 2]), "3 labels but there are 2 examples in .logits."),
 ])
 def test_loss_rejects_bad_labels(labels, match):
     with pytest.raises((ValueError, TypeError), match=match):

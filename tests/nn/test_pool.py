@@ -126,7 +126,7 @@ def test_flatten_round_trip(rng):
 
 
 @pytest.mark.parametrize("make, x, error, match", [
-    (lambda: AvgPool2D(2), np.zeros((1, 1, 4, 4), np.int64), TypeError, "expects a float NumPy array. Got a int64"),
+    (lambda: AvgPool2D(2), np.zeros((1, 1, 4, 4), np.int64), TypeError, "expects its input x to be a float NumPy array. Got a int64"),
     (lambda: MaxPool2D(2), [[[[1.0]]]], TypeError, "Got a list"),
     (lambda: Flatten(), np.float32(3), ValueError, "at least 2 dimensions"),
 ])

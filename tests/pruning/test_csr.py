@@ -147,7 +147,7 @@ def test_pack_unpack_round_trip(data, bits):
 def test_pack_and_unpack_reject_bad_arguments():
     with pytest.raises(ValueError, match=r"'gaps' parameter of pack_gaps must hold ints in the range \[0, 7\]. Got 8"):
         pack_gaps(np.array([1, 8]), 3)
-    with pytest.raises(ValueError, match="holds 1 bytes, but 4 gaps of 3 bits take 2"):
+    with pytest.raises(ValueError, match="holds 1 bytes, but 'count' 4 gaps of 3 bits take 2"):
         unpack_gaps(np.zeros(1, np.uint8), 3, 4)
     with pytest.raises(TypeError, match="'packed' parameter of unpack_gaps must be a 1-D uint8 array"):
         unpack_gaps(np.zeros(2, np.int64), 3, 4)

@@ -151,11 +151,11 @@ def test_per_layer_amounts_and_layer_choice():
 
 
 @pytest.mark.parametrize("kind, amount, layers, error, match", [
-    ("weight", 1.5, None, ValueError, r"'fraction' parameter of prune must be a float in the range \[0.0, 1.0\]"),
-    ("layer", -0.5, None, ValueError, "'fraction' parameter of prune"),
-    ("std", -1.0, None, ValueError, "'quality' parameter of prune"),
+    ("weight", 1.5, None, ValueError, r"'amount \(fraction\)' parameter of prune must be a float in the range \[0.0, 1.0\]"),
+    ("layer", -0.5, None, ValueError, r"'amount \(fraction\)' parameter of prune"),
+    ("std", -1.0, None, ValueError, r"'amount \(quality\)' parameter of prune"),
     ("weight", 0.5, ["fc9"], ValueError, "No weighted layer named 'fc9'"),
-    ("weight", {"fc9": 0.5}, None, ValueError, r"The fraction of layers \['fc9'\] was given"),
+    ("weight", {"fc9": 0.5}, None, ValueError, r"The amount \(fraction\) of layers \['fc9'\] was given"),
     ("magic", 0.5, None, ValueError, "'kind' parameter of prune"),
     ("global", {"fc1": 0.5}, None, TypeError, "Global pruning takes one fraction"),
 ])

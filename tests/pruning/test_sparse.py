@@ -170,7 +170,7 @@ def _swap_first_rows(row_ptr):
     (_edit("fc2.weight", "row_ptr", lambda r: r[:-1]), r"row_ptr must be 9 integers; got int64 of shape \(8,\)"),
     (_edit("fc1.weight", "index", lambda i: np.full_like(i, 255)), "a decoded column, .*, lies past the row end"),
     (_edit("fc1.weight", "index", np.zeros_like), "be >= 1 after the first entry of its row"),
-    (_edit("fc1.weight", "index", lambda i: i[:-1]), "'fc1.weight': the packed index array holds"),
+    (_edit("fc1.weight", "index", lambda i: i[:-1]), "'fc1.weight': The 'packed' parameter of unpack_gaps holds"),
     (_edit("fc1.weight", "index", lambda i: i.astype(np.int16)), "'packed' parameter of unpack_gaps must be a 1-D uint8"),
     (_edit("fc2.weight", "values", lambda v: v[:-1]), "'fc2.weight' has values of shape .*; meta.json says"),
     (_edit("fc2.weight", "values", lambda v: v.astype(np.float64)), "'fc2.weight' is stored as float64"),

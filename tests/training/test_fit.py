@@ -88,7 +88,7 @@ def test_fit_rejects_bad_data(rng):
     opt = SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match=r"range \[0, 2\]. Got a label 3"):
         fit(model, x, np.where(y == 0, 3, y), optimizer=opt, epochs=1, batch_size=10, rng=rng)
-    with pytest.raises(ValueError, match="49 labels but there are 50 examples"):
+    with pytest.raises(ValueError, match="49 labels but there are 50 examples in .x."):
         fit(model, x, y[:-1], optimizer=opt, epochs=1, batch_size=10, rng=rng)
     with pytest.raises(TypeError, match="model's dtype float32. Got float64"):
         fit(model, x.astype(np.float64), y, optimizer=opt, epochs=1, batch_size=10, rng=rng)

@@ -90,7 +90,7 @@ def test_sgd_rejects_bad_arguments(kwargs, match, rng):
 def test_adam_and_empty_parameter_lists_are_validated(rng):
     with pytest.raises(ValueError, match="'betas\\[1\\]'"):
         Adam([_param(rng)], betas=(0.9, 1.0))
-    with pytest.raises(ValueError, match="empty parameter list"):
+    with pytest.raises(ValueError, match="The 'params' parameter of SGD is an empty list"):
         SGD([], lr=0.1)
 
 
