@@ -83,6 +83,8 @@ def load_callable(target: str):
             if not path.is_file():
                 raise ValueError(f"MODULE {module_name!r} is not a file.")
             spec = importlib.util.spec_from_file_location(path.stem, path)
+            if spec is None or spec.loader is None:
+                raise ValueError(f"MODULE {module_name!r} cannot be loaded as a Python module.")
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module  # as an import would: dataclasses and pickling look it up
             spec.loader.exec_module(module)

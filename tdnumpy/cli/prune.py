@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import math
+from pathlib import Path
 
 from ..experiments import load_run, prune_run
 from ..experiments.prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, amount_label
@@ -24,7 +25,7 @@ DEFAULTS = {name: p.default for name, p in inspect.signature(prune_run).paramete
 def fractions(text: str) -> list:
     """An argparse type: ``'0,0.5,0.9'`` -> ``[0.0, 0.5, 0.9]``;
     ``'fc1=0.6,fc3=0.3;fc1=0.92,fc3=0.74'`` -> one dict per row."""
-    rows = []
+    rows: list = []
     try:
         if "=" in text:
             for row in text.split(";"):
@@ -102,7 +103,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     """Prune, print the table, say where the files went."""
     source = load_run(args.checkpoint)
-    out = args.out or source.checkpoint.parent / f"prune-{args.kind}"
+    out = args.out or Path(source.checkpoint or args.checkpoint).parent / f"prune-{args.kind}"
     rows = prune_run(source, args.kind, args.fractions, layers=args.layers, skip_output=args.skip_output,
                      score=args.score,
                      retrain_epochs=args.retrain_epochs, retrain_lr=args.retrain_lr, iterative=args.iterative,

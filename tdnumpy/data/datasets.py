@@ -152,7 +152,7 @@ def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]
         bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
                for stem, digest in digests.items() if digest != info.sha256[stem]]
         if bad:
-            return None, bad
+            return {}, bad
     return {stem: read_bytes(path) for stem, path in paths.items()}, []
 
 
@@ -174,7 +174,7 @@ def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) ->
         try:
             payloads, bad = _payloads(paths, info, verify)
         except (IDXError, OSError) as e:  # a damaged copy: the next folder may hold good files
-            payloads, bad = None, [str(e)]
+            payloads, bad = {}, [str(e)]
         if not bad:
             return paths, payloads
         rejected += bad

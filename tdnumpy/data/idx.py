@@ -26,7 +26,7 @@ import numpy as np
 from .._validation import check_bool, check_int, check_path
 from .._io import atomic_write_bytes
 
-TYPE_CODES = {
+TYPE_CODES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
     0x09: np.dtype(np.int8),
     0x0B: np.dtype(">i2"),

@@ -279,7 +279,7 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
     print_fn(f"load average {load_before:.2f} before; float32 GEMM {rate:.0f} GFLOP/s here; an epoch's products "
              f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)")
     print_fn(_blas.describe())
-    runs = {"tdnumpy": []}
+    runs: dict[str, list[float]] = {"tdnumpy": []}
     # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
     _numpy_epoch(build_model(model_spec, seed=0), *args)
     result = {"model": model_spec, "batch_size": batch_size, "examples": len(x), "repeats": repeats,
@@ -395,7 +395,7 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     rules = {"targeted weight dropout": ("epoch_slowdown", lambda: TargetedWeightDropout(0.5, 0.5)),
              "DropConnect": ("dropconnect_slowdown", lambda: DropConnect(0.25))}
     for batch_size in batch_sizes:
-        times = {"plain": [], **{name: [] for name in rules}}
+        times: dict[str, list[float]] = {"plain": [], **{name: [] for name in rules}}
         for _ in range(repeats):  # interleaved, so drift in the machine's speed hits all alike
             times["plain"].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size, None))
             for name, (_, make_rule) in rules.items():

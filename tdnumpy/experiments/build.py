@@ -7,7 +7,7 @@ from .._validation import ParameterError
 from ..pruning.masking import GradualPruning
 from ..training.optim import SGD, Adam
 from ..nn.sparsifying import learnt_sparsifiers
-from ..training.penalties import L1, L2, LearntPenalty
+from ..training.penalties import L1, L2, LearntPenalty, Penalty
 from ..training.schedules import Constant, Cosine, PolynomialSparsity, StepDecay
 from .config import RunConfig
 
@@ -54,7 +54,8 @@ def make_penalties(config: RunConfig, model, n_train: int | None = None) -> list
     list of Penalty or LearntPenalty
         The penalties.
     """
-    penalties = [cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0]
+    penalties: list[Penalty | LearntPenalty] = [
+        cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0]
     methods = {item.method for item in learnt_sparsifiers(model)}
     for method, strength in (("l0", config.l0_strength), ("vd", config.vd_strength),
                              ("smallify", config.smallify_strength)):
@@ -63,7 +64,8 @@ def make_penalties(config: RunConfig, model, n_train: int | None = None) -> list
         if method == "vd" and n_train is None:
             raise ParameterError("make_penalties needs `n_train` (the training images) for variational dropout's "
                                  "KL / N.")
-        penalties.append(LearntPenalty(model, strength, method, 1.0 / n_train if method == "vd" else 1.0))
+        scale = 1.0 / n_train if method == "vd" and n_train is not None else 1.0
+        penalties.append(LearntPenalty(model, strength, method, scale))
     return penalties
 
 
@@ -110,7 +112,7 @@ def gradual_pruning(config: RunConfig, model, steps_per_epoch: int) -> GradualPr
         The hook to pass to :func:`tdnumpy.training.fit.fit` as ``before_step``.
     """
     epochs = config.gradual_epochs_used()
-    if epochs is None:
+    if epochs is None or config.gradual_sparsity is None:
         return None
     start = config.gradual_start * steps_per_epoch
     span = min(epochs * steps_per_epoch, config.epochs * steps_per_epoch - start) - 1  # t0 + n dt <= last step

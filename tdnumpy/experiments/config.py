@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, fields
 from .._validation import Interval, ParameterError, check_choice
 from ..data import DATASETS
 from ..nn.models import build_model
-from . import regularisers
+from .regularisers import Settings, choose, split
 
 FORMAT = "tdnumpy-run-config"
 VERSION = 1
@@ -97,7 +97,7 @@ def _number(kind, low=None, high=None, closed="both", optional=False) -> Rule:
     return Rule(interval=Interval(kind, low, high, closed), optional=optional)
 
 
-_REG = regularisers.Settings()  # the regularisers' own defaults
+_REG = Settings()  # the regularisers' own defaults
 COUNT = _number(int, 1)
 MAX_MC_SAMPLES = 100_000
 FRACTION = _number(float, 0.0, 1.0)
@@ -307,9 +307,9 @@ class RunConfig:
             {layer name: regulariser name} (see
             :func:`tdnumpy.experiments.regularisers.choose`).
         """
-        return regularisers.choose(self.reg, model, self.reg_layers)
+        return choose(self.reg, model, self.reg_layers)
 
-    def settings(self) -> regularisers.Settings:
+    def settings(self) -> Settings:
         """The numbers the regularisers take.
 
         Returns
@@ -317,7 +317,7 @@ class RunConfig:
         Settings
             ``gamma``, ``alpha``, ``drop_rate`` and the others, from this config.
         """
-        return regularisers.Settings(**{f.name: getattr(self, f.name) for f in fields(regularisers.Settings)})
+        return Settings(**{f.name: getattr(self, f.name) for f in fields(Settings)})
 
     def gradual_epochs_used(self) -> int | None:
         """Epochs over which gradual pruning raises the sparsity (None: no gradual pruning).
@@ -351,7 +351,7 @@ class RunConfig:
         except ValueError as e:
             raise ValueError(f"The 'model' parameter of RunConfig is not usable: {e}") from None
         self._check_model_fits_data(skeleton)
-        regularisers.split(self.reg)  # syntax and names, which need no model
+        split(self.reg)  # syntax and names, which need no model
         try:
             self.regularisers(skeleton)
         except ParameterError:

@@ -269,12 +269,11 @@ def weight_rule(name: str, settings: Settings, total_steps: int):
     if name == "weight-dropout":
         return WeightDropout(s.drop_rate)
     gamma, alpha = s.gamma, s.alpha
-    if name == "td-ramp":
+    if name == "td-ramp":  # targeted weight dropout with gamma (and alpha) ramped up
         ramp = TwoPhaseRamp if s.ramp == "two-phase" else LinearRamp
         steps = s.ramp_steps or max(1, total_steps // 4)
-        gamma = ramp(s.gamma, steps)
-        alpha = ramp(s.alpha, steps) if s.ramp_alpha else alpha
-    if name in ("td-weight", "td-ramp"):  # td-ramp: targeted weight dropout with gamma ramped up
+        return TargetedWeightDropout(ramp(gamma, steps), ramp(alpha, steps) if s.ramp_alpha else alpha)
+    if name == "td-weight":
         return TargetedWeightDropout(gamma, alpha)
     if name == "td-unit":
         return TargetedUnitDropout(gamma, alpha, s.per_example)

@@ -30,6 +30,7 @@ from .._io import atomic_write_json, folder_lock, output_folder
 from .._validation import ParameterError, check_bool, check_path
 from ..data import Dataset, Split, load_dataset, to_inputs
 from ..nn.models import build_model
+from ..nn.module import Sequential
 from ..training.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from ..training.fit import evaluate, fit
 from . import regularisers, unfinished
@@ -67,7 +68,7 @@ class Run:
     """
 
     config: RunConfig
-    model: object
+    model: Sequential
     metrics: dict
     checkpoint: Path | None = None
     pruned: dict | None = None
@@ -278,8 +279,9 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         penalties = make_penalties(config, model, len(x))
         gradual = gradual_pruning(config, model, steps_per_epoch)
         shuffle = np.random.default_rng(config.seed)
-        done, seconds_before = [], 0.0
-        if resume:
+        done: list[dict] = []
+        seconds_before = 0.0
+        if resume and folder is not None:  # (resume needs out)
             done, seconds_before = unfinished.resume(folder / "checkpoint.npz", model, config, optimizer, shuffle)
         for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
             log(line)

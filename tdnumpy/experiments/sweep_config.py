@@ -47,6 +47,7 @@ and the value.
 
 from __future__ import annotations
 
+import sys
 import hashlib
 import itertools
 import json
@@ -56,9 +57,9 @@ from pathlib import Path
 from .config import RunConfig
 from .sweep_prune import PRUNE_KEYS, PruneSpec, SweepConfigError, check_prune_fits, prune_specs, typed, unknown_keys
 
-try:
+if sys.version_info >= (3, 11):
     import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 __all__ = ["Cell", "PruneSpec", "SweepConfig", "SweepConfigError", "digest", "load_sweep_config", "sweep_config"]
@@ -238,7 +239,7 @@ def sweep_config(data: dict, *, quick: bool = False, source: str = "sweep config
     for key in sorted(set(evaluate_table) & (set(base) | set(forced))):
         raise SweepConfigError(f"{source}: `{key}` is set in [base] or quick.set and listed in [evaluate]; "
                                f"give it in one place.")
-    cells = []
+    cells: list[Cell] = []
     for variant in variants:
         label = variant["label"]
         own = {k: v for k, v in variant.items() if k not in ("label", "prune")}

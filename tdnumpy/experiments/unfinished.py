@@ -85,7 +85,7 @@ def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[li
     if not path.is_file():
         raise ParameterError(f"`resume`: {path.parent} holds no checkpoint.npz to resume from.")
     arrays, meta = read_training_state(path)
-    metrics = meta.get("metrics") if isinstance(meta.get("metrics"), dict) else {}
+    metrics: dict = meta["metrics"] if isinstance(meta.get("metrics"), dict) else {}
     after = metrics.get("interrupted_after_epoch")
     if "state" not in meta or not isinstance(after, int) or not isinstance(metrics.get("epochs"), list):
         raise ParameterError(f"`resume`: {path} holds no unfinished run (one interrupted after an epoch by this "

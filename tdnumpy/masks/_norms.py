@@ -82,7 +82,7 @@ def _exact_square_sums(columns: np.ndarray) -> list[int]:
     recognised by their sorted magnitudes and summed once.
     """
     magnitudes = np.sort(np.abs(columns.astype(np.float64)), axis=0).T.copy()
-    groups = {}
+    groups: dict[bytes, tuple[int, int]] = {}
     inverse = [groups.setdefault(row.tobytes(), (len(groups), i))[0] for i, row in enumerate(magnitudes)]
     sums = _integer_square_sums(magnitudes[[i for _, i in groups.values()]])
     return [sums[g] for g in inverse]

@@ -173,7 +173,7 @@ def check_shape(shape, owner: str, name: str = "shape") -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     if not isinstance(shape, tuple) or not all(
-            isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and n >= 0 for n in shape):
+            isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and int(n) >= 0 for n in shape):
         what = "a non-negative int" if name != "shape" else "a tuple of non-negative ints"
         raise TypeError(f"The {name!r} parameter of {owner} must be {what}. Got {shape!r} instead.")
     shape = tuple(int(n) for n in shape)

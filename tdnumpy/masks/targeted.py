@@ -215,8 +215,8 @@ def random_unit_targets(units: int, gamma: float, rng: np.random.Generator) -> n
         True at the targeted units.
     """
     gamma = check_real(gamma, "gamma", "random_unit_targets", low=0, high=1)
-    units = check_shape(units, "random_unit_targets", "units")
-    return check_generator(rng, "rng", "random_unit_targets").random(units) < gamma
+    shape = check_shape(units, "random_unit_targets", "units")
+    return check_generator(rng, "rng", "random_unit_targets").random(shape) < gamma
 
 
 def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, shape=None) -> np.ndarray:

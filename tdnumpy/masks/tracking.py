@@ -68,7 +68,7 @@ class WeightTargetTracker:
 
     def __init__(self, direct_size: int = 16384):
         self.direct_size = check_int(direct_size, "direct_size", type(self).__name__, low=0)
-        self._layout = None
+        self._layout: tuple | None = None
         self._tracking = False
         self.reranked = 0
 

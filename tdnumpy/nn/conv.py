@@ -95,7 +95,8 @@ class Conv2D(WeightedLayer):
             raise TypeError(f"The 'bias' parameter of Conv2D must be a bool. Got {bias!r} instead.")
         dtype = check_float_dtype(dtype, "dtype", owner)
         self.rng = check_generator(rng, "rng", owner)
-        fan_in = self.in_channels * self.kh * self.kw
+        fan_in = self.fan_in = self.in_channels * self.kh * self.kw  # kh kw in_channels, the rows of W
+        self.units = self.out_channels  # the columns of W
         check_weight_size(fan_in * self.out_channels, f"in_channels {in_channels} x out_channels {out_channels} x "
                                                       f"kernel_size {self.kh}x{self.kw}", owner)
         w = get_initializer(init)(rng, (fan_in, self.out_channels), fan_in, self.out_channels, dtype)
@@ -115,15 +116,6 @@ class Conv2D(WeightedLayer):
         p = check_int(padding, "padding", "Conv2D", low=0)
         return (p, p)
 
-    @property
-    def fan_in(self) -> int:
-        """kh kw in_channels, the rows of W."""
-        return self.in_channels * self.kh * self.kw
-
-    @property
-    def units(self) -> int:
-        """out_channels, the columns of W."""
-        return self.out_channels
 
     @property
     def kernel(self) -> np.ndarray:

@@ -34,7 +34,7 @@ block it adds is a contiguous GEMM result.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -238,7 +238,7 @@ def windows(xp: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return view.transpose(0, 1, 2, 4, 5, 3)
 
 
-def cols_order(g: ConvGeometry) -> str:
+def cols_order(g: ConvGeometry) -> Literal["C", "F"]:
     """Memory order of the patch matrix: "C" (rows contiguous) when C >= OW, else "F".
 
     The gather that fills the matrix copies contiguous runs of C values (one

@@ -29,7 +29,7 @@ from .._validation import check_float_dtype, check_int
 from .activations import ACTIVATIONS, ReLU
 from .conv import Conv2D
 from .dense import Dense
-from .module import Sequential
+from .module import Module, Sequential
 from .pool import Flatten, MaxPool2D
 
 NAMED = {"lenet300": "mlp:784-300-100-10:relu"}
@@ -115,10 +115,10 @@ def parse_lenet5_spec(spec: str) -> tuple[int, int, int]:
     if spec == "lenet5":
         return LENET5_WIDTHS
     match = re.fullmatch(r"lenet5:([0-9]+)-([0-9]+)-([0-9]+)", spec)
-    widths = () if match is None else tuple(int(w) for w in match.groups())
-    if not widths or min(widths) < 1:
+    if match is None or min(int(w) for w in match.groups()) < 1:
         raise ValueError(f"The model spec must be {SPEC_HELP}. Got {spec!r} instead.")
-    return widths
+    c1, c2, fc = (int(w) for w in match.groups())
+    return c1, c2, fc
 
 
 def _seed_sequence(seed) -> np.random.SeedSequence:
@@ -155,7 +155,7 @@ def mlp(sizes, activation="relu", *, seed=0, dtype=np.float32, spec=None) -> Seq
     n_dense = len(sizes) - 1
     rngs = [np.random.default_rng(s) for s in _seed_sequence(seed).spawn(n_dense)]
     init = "he" if activation == "relu" else "glorot"
-    layers = []
+    layers: list[Module] = []
     for i, rng in enumerate(rngs):
         layers.append(Dense(sizes[i], sizes[i + 1], rng=rng, init=init, dtype=dtype))
         if i < n_dense - 1:

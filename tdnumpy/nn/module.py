@@ -7,6 +7,8 @@ remembers what it needs with a ``backward(grad_out)`` that returns dL/dx and
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 
@@ -106,6 +108,7 @@ class Module:
     """
 
     kind = "module"
+    name: Any  # a str once a Sequential has named the module (None before): what model code indexes by
 
     def __init__(self, name: str | None = None):
         self.name = name

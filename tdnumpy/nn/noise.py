@@ -101,7 +101,7 @@ class RandomTargetedWeightDropout(WeightNoise):
         The stored targets; None before the first training step.
     """
 
-    resume_attributes = ("step", "targets")
+    resume_attributes: tuple[str, ...] = ("step", "targets")
 
     def __init__(self, gamma: float, alpha):
         super().__init__()
@@ -138,7 +138,7 @@ class RandomTargetedUnitDropout(WeightNoise):
         The stored targets; None before the first training step.
     """
 
-    resume_attributes = ("step", "targets")
+    resume_attributes: tuple[str, ...] = ("step", "targets")
 
     def __init__(self, gamma: float, alpha, per_example: bool = False):
         super().__init__()

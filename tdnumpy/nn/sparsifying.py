@@ -23,6 +23,8 @@ face, which the penalties, pruning and folding use:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..masks import l0, variational
@@ -66,6 +68,10 @@ class L0Penalised:
     and evaluation gate, from ``self.log_alpha`` and the stretch."""
 
     method = "l0"
+    log_alpha: Any  # the Parameter that attach() makes
+    beta: float
+    gamma: float
+    zeta: float
 
     def penalty_value(self) -> float:
         """The expected number of non-zero gates, sum sigmoid(log_alpha - beta log(-gamma / zeta)).
@@ -143,7 +149,7 @@ class L0WeightGates(L0Penalised, WeightNoise):
         super().__init__()
         self.beta, self.gamma, self.zeta = l0.check_stretch(beta, gamma, zeta, type(self).__name__)
         self.init_drop = l0.check_init_drop(init_drop, type(self).__name__)
-        self.log_alpha: Parameter | None = None
+        self.log_alpha = None
         self.frozen = None
         self._dz = None
 
@@ -192,6 +198,8 @@ class VDPenalised:
     weight, or the units' multipliers) and ``self.log_sigma2``."""
 
     method = "vd"
+    theta: Any  # the Parameters that attach() makes (or the gate module's own)
+    log_sigma2: Any
 
     def penalty_value(self) -> float:
         """KL(q || p) summed over the weights (or units), by Molchanov et al.'s approximation.
@@ -271,8 +279,8 @@ class VariationalWeights(VDPenalised, WeightNoise):
         super().__init__()
         self.threshold = variational.check_threshold(threshold, type(self).__name__)
         self.init_log_sigma2 = float(init_log_sigma2)
-        self.log_sigma2: Parameter | None = None
-        self.theta: Parameter | None = None
+        self.log_sigma2 = None
+        self.theta = None
         self.frozen = None
         self._saved = None
 

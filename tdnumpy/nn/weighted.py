@@ -27,7 +27,7 @@ import numpy as np
 
 from ..masks._select import MAX_ELEMENTS
 
-from .module import Module
+from .module import Module, Parameter
 
 
 class Keep(NamedTuple):
@@ -79,9 +79,13 @@ class WeightNoise:
         saved with an interrupted run (:mod:`tdnumpy.training.state`).
     """
 
-    integrates_activation = False
+    @property
+    def integrates_activation(self) -> bool:
+        """Whether the rule computes its layer's evaluation output and the activation after it (``infer``)."""
+        return False
+
     perturbs_output = False
-    resume_attributes = ("step",)
+    resume_attributes: tuple[str, ...] = ("step",)
 
     def __init__(self):
         self.step = 0
@@ -267,9 +271,14 @@ class WeightedLayer(Module):
         The layer's generator; its weight-noise rule draws from it.
     """
 
+    weight: Parameter
+    bias: Parameter | None
+    rng: np.random.Generator
+    fan_in: int  # the rows of W
+    units: int  # the columns of W
     _keep = NO_KEEP
-    _noise = None
-    _masked_weight = None
+    _noise: WeightNoise | None = None
+    _masked_weight: np.ndarray | None = None
 
     @property
     def noise(self) -> WeightNoise | None:

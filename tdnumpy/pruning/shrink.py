@@ -119,7 +119,7 @@ class _Junction:
     positions: int
     interleaved: bool
 
-    def by_unit(self, per_row: np.ndarray) -> np.ndarray:
+    def by_unit(self, per_row) -> np.ndarray:
         """A per-row array of B regrouped as (units of A, positions)."""
         if self.interleaved:
             return per_row.reshape(self.positions, -1).T
@@ -216,7 +216,9 @@ def _chain(model) -> tuple[list[WeightedLayer], list[_Junction]]:
     """The weighted layers of ``model`` in order, and the junction before each but the first."""
     if not isinstance(model, Sequential):
         raise TypeError(f"The 'model' parameter must be a tdnumpy Sequential. Got {type(model).__name__}.")
-    weighted, junctions, between = [], [], []
+    weighted: list[WeightedLayer] = []
+    junctions: list[_Junction] = []
+    between: list = []
     for module in model.layers:
         if isinstance(module, WeightedLayer):
             if not isinstance(module, (Dense, Conv2D)):
@@ -362,13 +364,14 @@ def _rebuild(layer: WeightedLayer, arrays: _Arrays) -> WeightedLayer:
     fan_in, units = arrays.weight.shape
     scratch = np.random.default_rng(0)  # for the constructor's initial weights, overwritten at once
     kwargs = dict(rng=scratch, bias=layer.bias is not None, dtype=layer.weight.dtype, name=layer.name)
+    new: WeightedLayer
     if isinstance(layer, Conv2D):
         new = Conv2D(fan_in // (layer.kh * layer.kw), units, (layer.kh, layer.kw), stride=layer.stride,
                      padding=layer.padding, dilation=layer.dilation, **kwargs)
     else:
         new = Dense(fan_in, units, **kwargs)
     _fill(new.weight, arrays.weight, arrays.weight_mask)
-    if new.bias is not None:
+    if new.bias is not None and arrays.bias is not None:
         _fill(new.bias, arrays.bias, arrays.bias_mask)
     new.rng = copy.deepcopy(layer.rng)
     return new

@@ -123,7 +123,7 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
             "layers": layers, "masked": [name for name, p in params.items() if p.mask is not None]}
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_open(Path(path), "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays)  # type: ignore[arg-type]  # NumPy's stub types **kwds as allow_pickle
     return reports
 
 

@@ -28,6 +28,7 @@ computes it for one group of scores (a column, a layer, a union of layers).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,8 @@ def count(n: int, fraction: float, rounding: str) -> int:
         k, between 0 and n.
     """
     product = float(fraction) * n
-    k = {"floor": math.floor, "round": round, "ceil": math.ceil}[rounding](product)
+    rules: dict[str, Callable[[float], int]] = {"floor": math.floor, "round": round, "ceil": math.ceil}
+    k = rules[rounding](product)
     return min(max(int(k), 0), n)
 
 

@@ -154,7 +154,8 @@ class _PruningCheck:
 
     def nested(self):
         def prop(example):
-            ws, f1, f2 = self.as_list(example[0]), *sorted(example[1:])
+            ws = self.as_list(example[0])
+            f1, f2 = sorted(example[1:])
             (r1, k1), (r2, k2) = self.removed(ws, f1), self.removed(ws, f2)
             lost = np.flatnonzero(r1 & ~r2 & k1 & k2)
             if len(lost):

@@ -244,7 +244,7 @@ def _hint(make_groups, groups, selected, known, conv, expected_mask, observed_ma
     reference = np.zeros(selected.shape, bool)
     for g in groups:
         reference[g.index] = g.expected.must
-    fits = {}
+    fits: dict = {}
     for c in (Convention(r, t, conv.scope, conv.layout) for r, t in itertools.product(ROUNDINGS, TIES)):
         if c != conv and not allowed(make_groups(c), selected, known):
             fits.setdefault(c.rounding, []).append(repr(c.ties))

@@ -52,7 +52,7 @@ def stateful_objects(model) -> dict[str, object]:
     dict of str to object
         ``<layer>`` for a layer and ``<layer>.noise`` for its rule.
     """
-    found = {}
+    found: dict[str, object] = {}
     for layer in check_model(model, "model", "stateful_objects").layers:
         found[layer.name] = layer
         rule = getattr(layer, "noise", None)
@@ -143,11 +143,11 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
             generator.bit_generator.state = state
         except (TypeError, ValueError, KeyError) as e:
             raise ValueError(f"{path}: the state of generator {key!r} does not fit it ({e}).") from e
-    for key, value in arrays.items():
+    for key, saved in arrays.items():
         if key.startswith("optimizer/"):
-            buffers[key[len("optimizer/"):]][...] = value
+            buffers[key[len("optimizer/"):]][...] = saved
         else:
-            _set(objects, key, value)
+            _set(objects, key, saved)
     for key, value in record["values"].items():
         _set(objects, key, value)
     for key in record["none"]:
