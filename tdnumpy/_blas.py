@@ -43,8 +43,9 @@ def describe() -> str:
     """
     value = os.environ.get(VARIABLE)
     if value is None:
-        return (f"{VARIABLE} unset (NumPy was loaded before tdnumpy): OpenBLAS's threads spin "
-                f"2^28 cycles between products")
+        return (
+            f"{VARIABLE} unset (NumPy was loaded before tdnumpy): OpenBLAS's threads spin 2^28 cycles between products"
+        )
     return f"{VARIABLE}={value}: OpenBLAS's threads spin 2^{value} cycles between products"
 
 

@@ -46,12 +46,15 @@ def shared_docstring(**sections: str):
         The decorator; it returns the function or class it is given, its
         ``__doc__`` filled. A name with no section is an error at import.
     """
+
     def fill(obj):
         def replace(match):
             indent, name = match.groups()
             if name not in sections:
-                raise KeyError(f"{obj.__qualname__}'s docstring asks for section {name!r}; "
-                               f"shared_docstring was given {sorted(sections)}.")
+                raise KeyError(
+                    f"{obj.__qualname__}'s docstring asks for section {name!r}; "
+                    f"shared_docstring was given {sorted(sections)}."
+                )
             return textwrap.indent(textwrap.dedent(sections[name]).strip("\n"), indent)
 
         if obj.__doc__ is not None:  # None under python -OO

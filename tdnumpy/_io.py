@@ -107,7 +107,7 @@ def remove_stale_temporaries(path, suffix: str = ".tmp") -> list[Path]:
     prefix = f".{path.name}."
     removed = []
     for tmp in path.parent.glob(f"{glob.escape(prefix)}*{glob.escape(suffix)}"):
-        parts = tmp.name[len(prefix):].split(".")  # <pid>.<mkstemp's 8 characters>.<suffix>: nothing else's
+        parts = tmp.name[len(prefix) :].split(".")  # <pid>.<mkstemp's 8 characters>.<suffix>: nothing else's
         if len(parts) == 3 and parts[0].isdigit() and f".{parts[2]}" == suffix and not _alive(int(parts[0])):
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
@@ -157,13 +157,27 @@ def atomic_write_json(path, obj) -> None:
 
 
 # what a damaged archive can raise from zipfile, zlib and NumPy's npy reader
-_DAMAGED = (OSError, ValueError, EOFError, KeyError, NotImplementedError, RuntimeError, SyntaxError,
-            TypeError, OverflowError, MemoryError, UnicodeDecodeError, zipfile.BadZipFile, zlib.error,
-            tokenize.TokenError)
+_DAMAGED = (
+    OSError,
+    ValueError,
+    EOFError,
+    KeyError,
+    NotImplementedError,
+    RuntimeError,
+    SyntaxError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    UnicodeDecodeError,
+    zipfile.BadZipFile,
+    zlib.error,
+    tokenize.TokenError,
+)
 
 
-def read_archive(path, *, fmt: str, version: int, what: str, error: type[Exception],
-                 prefixes: tuple[str, ...] = ()) -> tuple[dict, dict]:
+def read_archive(
+    path, *, fmt: str, version: int, what: str, error: type[Exception], prefixes: tuple[str, ...] = ()
+) -> tuple[dict, dict]:
     """Read a ``.npz`` archive of ours with ``allow_pickle=False``: (arrays, meta).
 
     ``meta`` is the JSON record stored as the uint8 array ``meta.json``, which
@@ -178,8 +192,9 @@ def read_archive(path, *, fmt: str, version: int, what: str, error: type[Excepti
     _check_zip(path, what, error)
     try:
         with zipfile.ZipFile(path) as archive:
-            infos = {info.filename[:-len(".npy")]: info for info in archive.infolist()
-                     if info.filename.endswith(".npy")}
+            infos = {
+                info.filename[: -len(".npy")]: info for info in archive.infolist() if info.filename.endswith(".npy")
+            }
             if "meta.json" not in infos:
                 raise error(f"{path}: not a tdnumpy {what} (no meta.json record).")
             meta = _read_meta(path, _read_entry(path, archive, infos["meta.json"], what, error), error)
@@ -187,11 +202,13 @@ def read_archive(path, *, fmt: str, version: int, what: str, error: type[Excepti
             if found != fmt:
                 raise error(f"{path}: not a tdnumpy {what} (meta.json format {found!r}, expected {fmt!r}).")
             if meta.get("version") != version:
-                raise error(f"{path}: {what} version {meta.get('version')!r}; this tdnumpy reads version "
-                            f"{version}.")
+                raise error(f"{path}: {what} version {meta.get('version')!r}; this tdnumpy reads version {version}.")
             _check_entries(path, archive.infolist(), prefixes, error)
-            contents = {name: _read_entry(path, archive, info, what, error)
-                        for name, info in infos.items() if name != "meta.json"}
+            contents = {
+                name: _read_entry(path, archive, info, what, error)
+                for name, info in infos.items()
+                if name != "meta.json"
+            }
     except FileNotFoundError:
         raise error(f"{path}: no such {what} file.") from None
     except _DAMAGED as e:
@@ -208,8 +225,9 @@ def _read_meta(path: Path, record: np.ndarray, error: type[Exception]):
         raise error(f"{path}: the meta.json record is corrupt ({type(e).__name__}: {e}).") from e
 
 
-def _read_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str,
-                error: type[Exception]) -> np.ndarray:
+def _read_entry(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, error: type[Exception]
+) -> np.ndarray:
     with archive.open(info) as f:
         _check_npy_header(path, info, f, what, error)
     with archive.open(info) as f:
@@ -218,11 +236,16 @@ def _read_entry(path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, wha
 
 def _check_entries(path: Path, infos, prefixes: tuple[str, ...], error: type[Exception]) -> None:
     names = [info.filename for info in infos]
-    unexpected = [n.removesuffix(".npy") for n in names if not n.endswith(".npy")
-                  or (prefixes and n != "meta.json.npy" and not n.startswith(prefixes))]
+    unexpected = [
+        n.removesuffix(".npy")
+        for n in names
+        if not n.endswith(".npy") or (prefixes and n != "meta.json.npy" and not n.startswith(prefixes))
+    ]
     if unexpected:
-        raise error(f"{path}: unexpected entries {unexpected[:5]} (it holds meta.json"
-                    f"{' and ' + ', '.join(p + '*' for p in prefixes) if prefixes else ' and arrays'}).")
+        raise error(
+            f"{path}: unexpected entries {unexpected[:5]} (it holds meta.json"
+            f"{' and ' + ', '.join(p + '*' for p in prefixes) if prefixes else ' and arrays'})."
+        )
     if len(set(names)) != len(names):
         raise error(f"{path}: an entry appears twice.")
 
@@ -237,12 +260,16 @@ def _check_npy_header(path: Path, info: zipfile.ZipInfo, f, what: str, error: ty
     else:
         raise error(f"{path}: entry {info.filename!r} has npy format version {major}.{minor}; expected 1.0 or 2.0.")
     if dtype.hasobject:
-        raise error(f"{path}: not a readable {what} archive (entry {info.filename!r} holds Python objects, "
-                    f"which are never read).")
+        raise error(
+            f"{path}: not a readable {what} archive (entry {info.filename!r} holds Python objects, "
+            f"which are never read)."
+        )
     declared = math.prod(shape) * dtype.itemsize
     if declared > info.file_size:
-        raise error(f"{path}: entry {info.filename!r} declares shape {shape} of {dtype} ({declared:,} bytes) "
-                    f"but holds {info.file_size:,} bytes.")
+        raise error(
+            f"{path}: entry {info.filename!r} declares shape {shape} of {dtype} ({declared:,} bytes) "
+            f"but holds {info.file_size:,} bytes."
+        )
 
 
 def output_folder(out, files=(), *, results=(), overwrite: bool = True) -> Path:
@@ -283,13 +310,16 @@ def output_folder(out, files=(), *, results=(), overwrite: bool = True) -> Path:
         raise ParameterError(f"`out` {path}: cannot write there ({e.strerror or e}).") from None
     for name in files:
         if (path / name).is_dir():
-            raise ParameterError(f"`out` {path}: {path / name} is a folder, so the {name} of the run cannot be "
-                                 f"written.")
+            raise ParameterError(
+                f"`out` {path}: {path / name} is a folder, so the {name} of the run cannot be written."
+            )
     found = sorted(f.name for pattern in results for f in path.glob(pattern))
     if found and not overwrite:
-        raise ParameterError(f"`out` {path} already holds results ({', '.join(found[:4])}"
-                             f"{', ...' if len(found) > 4 else ''}); choose another folder, or pass `overwrite` "
-                             f"to replace them.")
+        raise ParameterError(
+            f"`out` {path} already holds results ({', '.join(found[:4])}"
+            f"{', ...' if len(found) > 4 else ''}); choose another folder, or pass `overwrite` "
+            f"to replace them."
+        )
     return path
 
 
@@ -332,8 +362,10 @@ def folder_lock(folder):
                 holder = _lock_holder(lock)
                 if attempt or holder is None or _alive(holder):
                     who = f"process {holder}" if holder else "process unknown: delete the lock if none runs"
-                    raise ParameterError(f"`out` {folder}: another run ({who}) is writing there "
-                                         f"(its lock {lock}); wait for it, or choose another folder.") from None
+                    raise ParameterError(
+                        f"`out` {folder}: another run ({who}) is writing there "
+                        f"(its lock {lock}); wait for it, or choose another folder."
+                    ) from None
                 lock.unlink(missing_ok=True)  # its process is gone
     finally:
         Path(tmp).unlink(missing_ok=True)
@@ -366,5 +398,7 @@ def _check_zip(path: Path, what: str, error: type[Exception]) -> None:
     with open(path, "rb") as f:
         head = f.read(4)
     if head not in ZIP_SIGNATURES:
-        raise error(f"{path}: not a readable {what} archive (.npz files are zip archives, starting with "
-                    f"'PK'; this one starts with {head!r}).")
+        raise error(
+            f"{path}: not a readable {what} archive (.npz files are zip archives, starting with "
+            f"'PK'; this one starts with {head!r})."
+        )

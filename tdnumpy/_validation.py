@@ -123,8 +123,10 @@ class Interval:
         """
         kind = numbers.Integral if self.type is int else numbers.Real
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
-            raise TypeError(f"The {name!r} parameter of {owner} must be {self.describe()}. "
-                            f"Got {value!r} of type {type(value).__name__} instead.")
+            raise TypeError(
+                f"The {name!r} parameter of {owner} must be {self.describe()}. "
+                f"Got {value!r} of type {type(value).__name__} instead."
+            )
         value = self.type(value)
         if value not in self:
             raise ValueError(f"The {name!r} parameter of {owner} must be {self.describe()}. Got {value!r} instead.")
@@ -151,9 +153,7 @@ def check_choice(value, name: str, owner: str, choices) -> str:
     another unhashable value is refused, never compared)."""
     if not isinstance(value, str) or value not in choices:
         options = ", ".join(repr(c) for c in choices)
-        raise ValueError(
-            f"The {name!r} parameter of {owner} must be one of {options}. Got {value!r} instead."
-        )
+        raise ValueError(f"The {name!r} parameter of {owner} must be one of {options}. Got {value!r} instead.")
     return value
 
 
@@ -167,9 +167,7 @@ def check_float_dtype(dtype, name: str, owner: str) -> np.dtype:
     except TypeError:
         dt = None
     if dt not in FLOAT_DTYPES:
-        raise TypeError(
-            f"The {name!r} parameter of {owner} must be float32 or float64. Got {dtype!r} instead."
-        )
+        raise TypeError(f"The {name!r} parameter of {owner} must be float32 or float64. Got {dtype!r} instead.")
     return dt
 
 
@@ -183,8 +181,7 @@ def check_generator(rng, name: str, owner: str) -> np.random.Generator:
     return rng
 
 
-def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: int | None = None,
-                 examples: str = "x"):
+def check_labels(labels, n_classes: int, name: str, owner: str, *, n_examples: int | None = None, examples: str = "x"):
     """Check that ``labels`` is a 1-D integer array with values in [0, n_classes)."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -219,12 +216,14 @@ def check_path(path, name: str, owner: str) -> Path:
     """Return ``path`` as a Path if it is a str or os.PathLike naming a file or
     folder: not empty (which Path reads as ".") and without NUL bytes."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"The {name!r} parameter of {owner} must be a path (str or os.PathLike). "
-                        f"Got {type(path).__name__} instead.")
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must be a path (str or os.PathLike). Got {type(path).__name__} instead."
+        )
     text = os.fspath(path)
     if not isinstance(text, str) or not text.strip() or "\0" in text:
-        raise ValueError(f"The {name!r} parameter of {owner} must be a non-empty path without NUL bytes. "
-                         f"Got {text!r} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a non-empty path without NUL bytes. Got {text!r} instead."
+        )
     return Path(text)
 
 
@@ -236,6 +235,7 @@ def check_array(x, name: str, owner: str, *, ndim: int | None = None, floats: bo
         raise TypeError(f"The {name!r} parameter of {owner} must be {kind}. Got {got} instead.")
     if x.size == 0 or (ndim is not None and x.ndim != ndim):
         want = f"{ndim}-D" if ndim is not None else "non-empty"
-        raise ValueError(f"The {name!r} parameter of {owner} must be a {want} array with entries. "
-                         f"Got shape {x.shape} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a {want} array with entries. Got shape {x.shape} instead."
+        )
     return x

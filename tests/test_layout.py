@@ -16,7 +16,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "tdnumpy"
-MAX_LINES = 450
+# 450 lines as the code was written by hand, 490 in ruff format's style, which
+# wrapped tdnumpy/ from 17,999 to 19,507 lines (x 1.084) when it was adopted.
+MAX_LINES = 490
 ABOVE_ALL = {"__init__", "__main__", "_compat"}  # the package's face and entry points import anything
 
 
@@ -103,6 +105,6 @@ def test_the_import_reader_sees_relative_imports():
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_module_is_longer_than_450_lines(path):
+def test_no_module_is_longer_than_490_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines <= MAX_LINES, f"{path.relative_to(ROOT)} has {lines} lines"

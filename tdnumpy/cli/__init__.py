@@ -37,8 +37,17 @@ from ._args import flag
 COMMANDS = (train, evaluate, prune, export, data, bench, conformance, sweep)
 
 # Errors that carry a message meant for the user; set TDNUMPY_DEBUG=1 to see the traceback.
-EXPECTED_ERRORS = (DataNotFoundError, DownloadError, IDXError, CheckpointError, TrainingDiverged, SweepError,
-                   OSError, ValueError, TypeError)
+EXPECTED_ERRORS = (
+    DataNotFoundError,
+    DownloadError,
+    IDXError,
+    CheckpointError,
+    TrainingDiverged,
+    SweepError,
+    OSError,
+    ValueError,
+    TypeError,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,10 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="tdnumpy",
         description="Targeted dropout and its relatives in plain NumPy: train, evaluate, prune, benchmark, "
-                    "check other implementations.")
+        "check other implementations.",
+    )
     parser.add_argument("--version", action="version", version=f"tdnumpy {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{train,evaluate,prune,export-sparse,data,bench,conformance,sweep,reproduce}")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="{train,evaluate,prune,export-sparse,data,bench,conformance,sweep,reproduce}",
+    )
     for command in COMMANDS:
         command.add_parser(sub)
     return parser

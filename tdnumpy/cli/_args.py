@@ -67,29 +67,40 @@ def names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def add_data_arguments(p: argparse.ArgumentParser, dataset_help="the dataset (default: %(default)s)",
-                       dataset_default="mnist") -> None:
+def add_data_arguments(
+    p: argparse.ArgumentParser, dataset_help="the dataset (default: %(default)s)", dataset_default="mnist"
+) -> None:
     """--dataset, --data-dir, --no-download and --mirror."""
     p.add_argument("--dataset", choices=sorted(DATASETS), default=dataset_default, help=dataset_help)
-    p.add_argument("--data-dir", type=path, default=None,
-                   help="folder holding the IDX files, directly or in a subfolder named after the dataset; "
-                        "searched before $TDNUMPY_DATA and the cache ~/.cache/tdnumpy")
-    p.add_argument("--no-download", action="store_true",
-                   help="fail instead of downloading when the files are not found")
+    p.add_argument(
+        "--data-dir",
+        type=path,
+        default=None,
+        help="folder holding the IDX files, directly or in a subfolder named after the dataset; "
+        "searched before $TDNUMPY_DATA and the cache ~/.cache/tdnumpy",
+    )
+    p.add_argument(
+        "--no-download", action="store_true", help="fail instead of downloading when the files are not found"
+    )
     add_mirror_argument(p)
 
 
 def add_mirror_argument(p: argparse.ArgumentParser) -> None:
     """--mirror URL, repeatable."""
-    p.add_argument("--mirror", action="append", default=None, metavar="URL",
-                   help="download from this URL prefix instead of the public mirrors (repeatable; "
-                        "tried in the order given)")
+    p.add_argument(
+        "--mirror",
+        action="append",
+        default=None,
+        metavar="URL",
+        help="download from this URL prefix instead of the public mirrors (repeatable; tried in the order given)",
+    )
 
 
 def load(args, name: str, validation: int = 0, log=None):
     """The dataset ``name`` as the data flags of ``args`` say to find it."""
-    return load_dataset(name, args.data_dir, validation=validation, download=not args.no_download,
-                        mirrors=args.mirror, log=log)
+    return load_dataset(
+        name, args.data_dir, validation=validation, download=not args.no_download, mirrors=args.mirror, log=log
+    )
 
 
 def to_stderr(*parts) -> None:

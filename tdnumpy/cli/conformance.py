@@ -31,25 +31,41 @@ DTYPES = ("float16", "float32", "float64")
 
 def add_parser(sub) -> None:
     """The ``conformance`` command."""
-    p = sub.add_parser("conformance", help="property-test an implementation against the reference",
-                       description="Import FUNCTION from MODULE (a module name importable from the current folder, "
-                                   "or a path to a .py file) and run the conformance check of --variant on it. "
-                                   "Prints one line per property with its time; exits 0 when all pass, 1 when one "
-                                   "fails, 2 when the callable or the options cannot be checked.")
+    p = sub.add_parser(
+        "conformance",
+        help="property-test an implementation against the reference",
+        description="Import FUNCTION from MODULE (a module name importable from the current folder, "
+        "or a path to a .py file) and run the conformance check of --variant on it. "
+        "Prints one line per property with its time; exits 0 when all pass, 1 when one "
+        "fails, 2 when the callable or the options cannot be checked.",
+    )
     p.add_argument("target", metavar="MODULE:FUNCTION", help="e.g. mypkg.masks:targeted_dropout or ports.py:td")
     p.add_argument("--variant", required=True, choices=tuple(VARIANTS), help="which rule FUNCTION implements")
-    p.add_argument("--returns", choices=RETURNS, default="keep",
-                   help="a boolean keep-mask, or the masked array (weights / output) (default: %(default)s)")
-    p.add_argument("--layout", choices=LAYOUTS, help="W as (fan_in, units) or as PyTorch's (out, in) "
-                                                     "(default: fan_in_first)")
+    p.add_argument(
+        "--returns",
+        choices=RETURNS,
+        default="keep",
+        help="a boolean keep-mask, or the masked array (weights / output) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--layout", choices=LAYOUTS, help="W as (fan_in, units) or as PyTorch's (out, in) (default: fan_in_first)"
+    )
     p.add_argument("--rounding", choices=ROUNDINGS, help="k from gamma N (default: floor)")
     p.add_argument("--ties", choices=TIES, help="ties at the threshold (default: lower-index)")
     p.add_argument("--scope", choices=SCOPES, help="weight-pruning only: what one threshold ranks (default: column)")
     p.add_argument("--preset", choices=PRESETS, help="targeted variants: the released TensorFlow code's rule")
-    p.add_argument("--mode", choices=MODES, help="dropout / dropconnect: scaling of a masked result "
-                                                 "(default: inverted for dropout, classic for dropconnect)")
-    p.add_argument("--max-examples", type=number(Interval(int, 1)), default=100,
-                   help="hypothesis examples per property (default: %(default)s)")
+    p.add_argument(
+        "--mode",
+        choices=MODES,
+        help="dropout / dropconnect: scaling of a masked result "
+        "(default: inverted for dropout, classic for dropconnect)",
+    )
+    p.add_argument(
+        "--max-examples",
+        type=number(Interval(int, 1)),
+        default=100,
+        help="hypothesis examples per property (default: %(default)s)",
+    )
     p.add_argument("--seed", type=number(Interval(int, 0)), default=0, help="seed of the check (default: %(default)s)")
     p.add_argument("--skip", default="", help="comma-separated properties to leave out")
     p.add_argument("--dtypes", default=",".join(DTYPES), help="comma-separated input dtypes (default: %(default)s)")
@@ -107,19 +123,31 @@ def load_callable(target: str):
 def options(args) -> dict:
     """The keyword arguments of the variant's check, refusing flags it does not take."""
     check, accepted = VARIANTS[args.variant]
-    given = {name: getattr(args, name) for name in ("layout", "rounding", "ties", "scope", "preset", "mode")
-             if getattr(args, name) is not None}
+    given = {
+        name: getattr(args, name)
+        for name in ("layout", "rounding", "ties", "scope", "preset", "mode")
+        if getattr(args, name) is not None
+    }
     refused = sorted(set(given) - set(accepted))
     if refused:
-        raise ValueError(f"--{refused[0]} does not apply to --variant {args.variant} "
-                         f"(it takes {', '.join('--' + a for a in accepted)}).")
+        raise ValueError(
+            f"--{refused[0]} does not apply to --variant {args.variant} "
+            f"(it takes {', '.join('--' + a for a in accepted)})."
+        )
     dtypes = tuple(d.strip() for d in args.dtypes.split(",") if d.strip())
     unknown = [d for d in dtypes if d not in DTYPES]
     if unknown or not dtypes:
         raise ValueError(f"--dtypes {args.dtypes!r} must be a comma-separated list of {', '.join(DTYPES)}.")
     skip = tuple(s.strip() for s in args.skip.split(",") if s.strip())
-    return dict(given, returns=args.returns, max_examples=args.max_examples, seed=args.seed, skip=skip,
-                dtypes=dtypes, raises=False)
+    return dict(
+        given,
+        returns=args.returns,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        skip=skip,
+        dtypes=dtypes,
+        raises=False,
+    )
 
 
 def run(args) -> int:
@@ -137,6 +165,8 @@ def run(args) -> int:
         if result.status == "fail":
             print(f"\n{result.name}:\n" + "\n".join("  " + line for line in result.message.splitlines()))
     rate = f"false-alarm rate <= {report.false_alarm:.0e}" if report.false_alarm else "no statistical properties"
-    print(f"\n{'passed' if report.passed else 'FAILED: ' + ', '.join(report.failed)} in "
-          f"{time.perf_counter() - start:.1f} s ({rate}); {report.check}")
+    print(
+        f"\n{'passed' if report.passed else 'FAILED: ' + ', '.join(report.failed)} in "
+        f"{time.perf_counter() - start:.1f} s ({rate}); {report.check}"
+    )
     return 0 if report.passed else 1

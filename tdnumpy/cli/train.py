@@ -23,20 +23,34 @@ from ..training.checkpoint import CheckpointError, read_checkpoint
 from ._args import add_data_arguments, flag, load, names, number, out_path, to_stderr
 
 # The flags from each of these fields on (in RunConfig's order) form a group of --help.
-GROUPS = {"reg": "regularisers: targeted dropout (Gomez et al. 2019) and its relatives",
-          "l0_strength": "the sparsifying baselines: L0 gates (Louizos et al. 2018), sparse variational dropout "
-                         "(Molchanov et al. 2017), Smallify (Leclerc et al. 2018)",
-          "l1": "penalties on the weights (the paper's L1 and L2 baselines; biases are not penalised)",
-          "gradual_sparsity": "gradual pruning during training (Zhu and Gupta 2017)"}
-METAVARS = {"reg": "NAME or LAYER=NAME,...", "reg_layers": "NAMES", "mc_samples": "Z", "l1": "LAMBDA",
-            "l2": "LAMBDA", "l0_strength": "LAMBDA", "vd_strength": "LAMBDA", "smallify_strength": "LAMBDA",
-            "gradual_sparsity": "S", "gradual_start": "EPOCH", "gradual_interval": "STEPS"}
+GROUPS = {
+    "reg": "regularisers: targeted dropout (Gomez et al. 2019) and its relatives",
+    "l0_strength": "the sparsifying baselines: L0 gates (Louizos et al. 2018), sparse variational dropout "
+    "(Molchanov et al. 2017), Smallify (Leclerc et al. 2018)",
+    "l1": "penalties on the weights (the paper's L1 and L2 baselines; biases are not penalised)",
+    "gradual_sparsity": "gradual pruning during training (Zhu and Gupta 2017)",
+}
+METAVARS = {
+    "reg": "NAME or LAYER=NAME,...",
+    "reg_layers": "NAMES",
+    "mc_samples": "Z",
+    "l1": "LAMBDA",
+    "l2": "LAMBDA",
+    "l0_strength": "LAMBDA",
+    "vd_strength": "LAMBDA",
+    "smallify_strength": "LAMBDA",
+    "gradual_sparsity": "S",
+    "gradual_start": "EPOCH",
+    "gradual_interval": "STEPS",
+}
 # Where the command line says more than the docstring: the model specs and regulariser names in full.
-HELP = {"model": f"the model: {SPEC_HELP}",
-        "reg": "one of: " + ", ".join(NAMES) + ". Weight rules (td-*, dropconnect, unit-dropout, weight-dropout, "
-               "l0-weight, vd-weight) go on every weighted layer; activation noise (dropout, dropout-classic, "
-               "gaussian, spatial, standout) and unit gates (l0-unit, vd-unit, smallify) after every weighted layer "
-               "but the last. --reg-layers picks the layers, or give one per layer: --reg fc1=dropconnect,fc2=dropout"}
+HELP = {
+    "model": f"the model: {SPEC_HELP}",
+    "reg": "one of: " + ", ".join(NAMES) + ". Weight rules (td-*, dropconnect, unit-dropout, weight-dropout, "
+    "l0-weight, vd-weight) go on every weighted layer; activation noise (dropout, dropout-classic, "
+    "gaussian, spatial, standout) and unit gates (l0-unit, vd-unit, smallify) after every weighted layer "
+    "but the last. --reg-layers picks the layers, or give one per layer: --reg fc1=dropconnect,fc2=dropout",
+}
 FIELD_NAMES = {f.name for f in fields(RunConfig)}
 
 
@@ -88,8 +102,11 @@ def add_config_flag(parser: argparse.ArgumentParser, field, text: str) -> None:
 
 def add_parser(sub) -> None:
     """The ``train`` command and its flags."""
-    p = sub.add_parser("train", help="train a model and write metrics.json and checkpoint.npz",
-                       description="Train a model on MNIST or Fashion-MNIST with hand-written backprop.")
+    p = sub.add_parser(
+        "train",
+        help="train a model and write metrics.json and checkpoint.npz",
+        description="Train a model on MNIST or Fashion-MNIST with hand-written backprop.",
+    )
     descriptions = field_descriptions(RunConfig)
     group = p
     for field in fields(RunConfig):
@@ -98,13 +115,23 @@ def add_parser(sub) -> None:
         group = p.add_argument_group(GROUPS[field.name]) if field.name in GROUPS else group
         add_config_flag(group, field, HELP.get(field.name) or help_text(descriptions.get(field.name, "")))
         if field.name == "validation":
-            p.add_argument("--out", type=out_path, default=None,
-                           help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a finished run already in the output folder (refused otherwise)")
-    p.add_argument("--resume", action="store_true",
-                   help="go on with the unfinished run in the output folder (interrupted after an epoch), "
-                        "given the same flags it was started with; bit-identical to a run never interrupted")
+            p.add_argument(
+                "--out",
+                type=out_path,
+                default=None,
+                help="output folder for metrics.json and checkpoint.npz (default: runs/<model>-seed<seed>)",
+            )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a finished run already in the output folder (refused otherwise)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with the unfinished run in the output folder (interrupted after an epoch), "
+        "given the same flags it was started with; bit-identical to a run never interrupted",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the final summary line")
     add_data_arguments(p, dataset_default=RunConfig.dataset)
     p.set_defaults(func=run)
@@ -121,16 +148,24 @@ def run(args) -> int:
     config = config_from(args)
     out = args.out or Path("runs") / f"{config.model.replace(':', '_')}-seed{config.seed}"
     try:
-        result = train_run(config, out=out, data=lambda name, validation: load(args, name, validation, log),
-                           progress=None if not args.quiet else False, log=log, overwrite=args.overwrite,
-                           resume=args.resume)
+        result = train_run(
+            config,
+            out=out,
+            data=lambda name, validation: load(args, name, validation, log),
+            progress=None if not args.quiet else False,
+            log=log,
+            overwrite=args.overwrite,
+            resume=args.resume,
+        )
     except KeyboardInterrupt:
         _say_what_was_kept(Path(out), config.epochs)
         raise
     m = result.metrics
-    print(f"{config.model} on {config.dataset}, seed {config.seed}, {config.epochs} epochs in "
-          f"{m['train_seconds']:.1f} s: test accuracy {100 * m['test_accuracy']:.2f}% "
-          f"(loss {m['test_loss']:.4f}) -> {out}")
+    print(
+        f"{config.model} on {config.dataset}, seed {config.seed}, {config.epochs} epochs in "
+        f"{m['train_seconds']:.1f} s: test accuracy {100 * m['test_accuracy']:.2f}% "
+        f"(loss {m['test_loss']:.4f}) -> {out}"
+    )
     return 0
 
 
@@ -143,5 +178,8 @@ def _say_what_was_kept(out: Path, epochs: int) -> None:
         epoch = read_checkpoint(kept)[2].get("epoch")
     except CheckpointError:
         return
-    print(f"tdnumpy: {kept} holds the model after epoch {epoch} of {epochs}; the same command with --resume "
-          f"goes on from there", file=sys.stderr)
+    print(
+        f"tdnumpy: {kept} holds the model after epoch {epoch} of {epochs}; the same command with --resume "
+        f"goes on from there",
+        file=sys.stderr,
+    )

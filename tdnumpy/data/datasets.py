@@ -29,8 +29,7 @@ from .._validation import check_bool, check_float_dtype, check_int, check_path
 from .download import DownloadError, download_verified
 from .idx import IDXError, parse_idx, read_bytes, sha256_of_payload
 
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-         "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class DatasetInfo:
     mirrors: tuple
     system_dirs: tuple = ()
     image_shape: tuple = (28, 28)  # of every image
-    classes: int = 10              # labels 0 .. classes - 1
+    classes: int = 10  # labels 0 .. classes - 1
 
 
 DATASETS = {
@@ -101,8 +100,10 @@ class Dataset:
 
 def _info(name: str) -> DatasetInfo:
     if not isinstance(name, str) or name not in DATASETS:
-        raise ValueError(f"The dataset ('name', 'dataset' or --dataset) must be one of "
-                         f"{', '.join(map(repr, DATASETS))}. Got {name!r} instead.")
+        raise ValueError(
+            f"The dataset ('name', 'dataset' or --dataset) must be one of "
+            f"{', '.join(map(repr, DATASETS))}. Got {name!r} instead."
+        )
     return DATASETS[name]
 
 
@@ -149,8 +150,11 @@ def _payloads(paths: dict, info: DatasetInfo, verify: bool) -> tuple[dict, list]
     payloads if it is not empty."""
     if verify:
         digests = {stem: sha256_of_payload(path) for stem, path in paths.items()}
-        bad = [f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
-               for stem, digest in digests.items() if digest != info.sha256[stem]]
+        bad = [
+            f"{paths[stem]}: SHA-256 of the decompressed payload is {digest}, expected {info.sha256[stem]}"
+            for stem, digest in digests.items()
+            if digest != info.sha256[stem]
+        ]
         if bad:
             return {}, bad
     return {stem: read_bytes(path) for stem, path in paths.items()}, []
@@ -181,28 +185,32 @@ def _find(name: str, data_dir, *, download: bool, verify: bool, mirrors, log) ->
         if log:
             log(f"skipping {folder} ({origin}): its files are not the standard {name} files")
     where = "\n  ".join(f"{folder} ({origin})" for origin, folder in folders)
-    advice = (f"Looked for {name} in:\n  {where}\n"
-              f"Put the four files {', '.join(FILES)} (plain or .gz) in one of these folders, "
-              f"point --data-dir or $TDNUMPY_DATA at a folder that holds them, "
-              f"or run 'tdnumpy data fetch {name}' where there is internet access.")
+    advice = (
+        f"Looked for {name} in:\n  {where}\n"
+        f"Put the four files {', '.join(FILES)} (plain or .gz) in one of these folders, "
+        f"point --data-dir or $TDNUMPY_DATA at a folder that holds them, "
+        f"or run 'tdnumpy data fetch {name}' where there is internet access."
+    )
     if rejected:
-        advice += ("\nFiles found but rejected (the command line uses only the standard files; from Python, "
-                   "load_dataset(..., verify=False) accepts others):\n  " + "\n  ".join(rejected))
+        advice += (
+            "\nFiles found but rejected (the command line uses only the standard files; from Python, "
+            "load_dataset(..., verify=False) accepts others):\n  " + "\n  ".join(rejected)
+        )
     if not download:
         raise DataNotFoundError(advice)
     target = cache_dir() / name
     paths = {}
     for stem in FILES:
         try:
-            paths[stem] = download_verified(f"{stem}.gz", mirrors or info.mirrors, target,
-                                            info.sha256[stem], log=log)
+            paths[stem] = download_verified(f"{stem}.gz", mirrors or info.mirrors, target, info.sha256[stem], log=log)
         except DownloadError as e:
             raise DataNotFoundError(f"{advice}\nThe download failed: {e}") from e
     return paths, _payloads(paths, info, verify=False)[0]
 
 
-def locate(name: str = "mnist", data_dir=None, *, download: bool = True, verify: bool = True,
-           mirrors=None, log=None) -> dict[str, Path]:
+def locate(
+    name: str = "mnist", data_dir=None, *, download: bool = True, verify: bool = True, mirrors=None, log=None
+) -> dict[str, Path]:
     """Paths of the four files of dataset ``name`` (see the module docstring for
     the look-up order), downloading them into the cache if needed."""
     return _find(name, data_dir, download=download, verify=verify, mirrors=mirrors, log=log)[0]
@@ -211,8 +219,9 @@ def locate(name: str = "mnist", data_dir=None, *, download: bool = True, verify:
 def _check_pair(images: np.ndarray, labels: np.ndarray, paths) -> None:
     img_path, lab_path = paths
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{img_path}: expected uint8 images of shape (n, rows, cols), "
-                         f"got {images.dtype} {images.shape}.")
+        raise ValueError(
+            f"{img_path}: expected uint8 images of shape (n, rows, cols), got {images.dtype} {images.shape}."
+        )
     if labels.ndim != 1 or labels.dtype != np.uint8:
         raise ValueError(f"{lab_path}: expected uint8 labels of shape (n,), got {labels.dtype} {labels.shape}.")
     if len(images) != len(labels):
@@ -221,8 +230,16 @@ def _check_pair(images: np.ndarray, labels: np.ndarray, paths) -> None:
         raise ValueError(f"{lab_path}: labels must be in 0..9, found {int(labels.max())}.")
 
 
-def load_dataset(name: str = "mnist", data_dir=None, *, validation: int = 0, download: bool = True,
-                 verify: bool = True, mirrors=None, log=None) -> Dataset:
+def load_dataset(
+    name: str = "mnist",
+    data_dir=None,
+    *,
+    validation: int = 0,
+    download: bool = True,
+    verify: bool = True,
+    mirrors=None,
+    log=None,
+) -> Dataset:
     """Load ``mnist`` or ``fashion-mnist`` as uint8 arrays.
 
     ``validation`` moves the *last* ``validation`` training images into a
@@ -268,14 +285,18 @@ def to_inputs(images: np.ndarray, input_shape, dtype=np.float32) -> np.ndarray:
         got = f"dtype {images.dtype}" if isinstance(images, np.ndarray) else type(images).__name__
         raise TypeError(f"The 'images' parameter of to_inputs must be a uint8 NumPy array. Got {got} instead.")
     if not isinstance(input_shape, (tuple, list)) or not all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape):
-        raise TypeError(f"The 'input_shape' parameter of to_inputs must be a tuple of positive ints. "
-                        f"Got {input_shape!r} instead.")
+        isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in input_shape
+    ):
+        raise TypeError(
+            f"The 'input_shape' parameter of to_inputs must be a tuple of positive ints. Got {input_shape!r} instead."
+        )
     dtype = check_float_dtype(dtype, "dtype", "to_inputs")
     size = int(np.prod(input_shape))
     if images.ndim < 2 or int(np.prod(images.shape[1:])) != size:
-        raise ValueError(f"The 'input_shape' parameter of to_inputs, {tuple(input_shape)} ({size} values each), does "
-                         f"not fit the 'images' of shape {images.shape[1:]} "
-                         f"({int(np.prod(images.shape[1:]))} values each).")
+        raise ValueError(
+            f"The 'input_shape' parameter of to_inputs, {tuple(input_shape)} ({size} values each), does "
+            f"not fit the 'images' of shape {images.shape[1:]} "
+            f"({int(np.prod(images.shape[1:]))} values each)."
+        )
     x = images.reshape((len(images), *input_shape))
     return np.multiply(x, 1 / 255, dtype=dtype)

@@ -34,8 +34,9 @@ def _fetch(url: str, dest: Path, timeout: float, deadline: float) -> None:
                 raise TimeoutError(f"the download took longer than {deadline:g} s (deadline)")
 
 
-def download_verified(filename: str, mirrors, dest_dir, sha256: str, *, timeout: float = 30.0,
-                      deadline: float = 600.0, log=None) -> Path:
+def download_verified(
+    filename: str, mirrors, dest_dir, sha256: str, *, timeout: float = 30.0, deadline: float = 600.0, log=None
+) -> Path:
     """Download ``filename`` into ``dest_dir`` from the first mirror that serves it intact.
 
     Each mirror is a folder URL (with or without its final slash); the file is
@@ -83,8 +84,9 @@ def download_verified(filename: str, mirrors, dest_dir, sha256: str, *, timeout:
             _fetch(url, tmp, timeout, deadline)
             digest = sha256_of_payload(tmp)
             if digest != sha256:
-                failures.append(f"{url}: SHA-256 mismatch of the decompressed payload "
-                                f"(got {digest}, expected {sha256})")
+                failures.append(
+                    f"{url}: SHA-256 mismatch of the decompressed payload (got {digest}, expected {sha256})"
+                )
                 continue
             os.replace(tmp, target)
             return target

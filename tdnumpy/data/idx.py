@@ -107,8 +107,9 @@ def parse_idx(payload: bytes, source="<bytes>") -> np.ndarray:
         raise IDXError(f"{source}: the header declares 0 dimensions.")
     header = 4 + 4 * ndim
     if len(payload) < header:
-        raise IDXError(f"{source}: truncated header; {ndim} dimensions need {header} bytes, "
-                       f"the file has {len(payload)}.")
+        raise IDXError(
+            f"{source}: truncated header; {ndim} dimensions need {header} bytes, the file has {len(payload)}."
+        )
     dims = tuple(int(d) for d in np.frombuffer(payload, ">u4", count=ndim, offset=4))
     dtype = TYPE_CODES[code]
     expected = math.prod(dims) * dtype.itemsize

@@ -80,17 +80,30 @@ def torch_twin(model):
             weight = layer.weight.value.T
         elif kind == "Conv2D":
             padding = layer.padding if isinstance(layer.padding, str) else layer.padding
-            twin = torch.nn.Conv2d(layer.in_channels, layer.out_channels, (layer.kh, layer.kw), stride=layer.stride,
-                                   padding=padding, dilation=layer.dilation, bias=layer.bias is not None,
-                                   dtype=dtype)
+            twin = torch.nn.Conv2d(
+                layer.in_channels,
+                layer.out_channels,
+                (layer.kh, layer.kw),
+                stride=layer.stride,
+                padding=padding,
+                dilation=layer.dilation,
+                bias=layer.bias is not None,
+                dtype=dtype,
+            )
             weight = layer.kernel
         elif kind in ("MaxPool2D", "AvgPool2D"):
             pool = torch.nn.MaxPool2d if kind == "MaxPool2D" else torch.nn.AvgPool2d
             layers.append(pool((layer.kh, layer.kw), stride=layer.stride))
             continue
         else:
-            layers.append({"ReLU": torch.nn.ReLU, "Tanh": torch.nn.Tanh, "Sigmoid": torch.nn.Sigmoid,
-                           "Flatten": torch.nn.Flatten}[kind]())
+            layers.append(
+                {
+                    "ReLU": torch.nn.ReLU,
+                    "Tanh": torch.nn.Tanh,
+                    "Sigmoid": torch.nn.Sigmoid,
+                    "Flatten": torch.nn.Flatten,
+                }[kind]()
+            )
             continue
         with torch.no_grad():
             twin.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
@@ -110,7 +123,7 @@ def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
     loss_fn = torch.nn.functional.cross_entropy
     start = time.perf_counter()
     for s in range(0, len(order), batch_size):
-        idx = order_t[s:s + batch_size]
+        idx = order_t[s : s + batch_size]
         xb, yb = xt.index_select(0, idx), yt.index_select(0, idx)
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(net(xb), yb)
@@ -141,8 +154,9 @@ class _TorchChild:
     def __init__(self, model_spec, batch_size, lr, momentum, data_dir):
         ctx = multiprocessing.get_context("spawn")
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_torch_worker, daemon=True,
-                                   args=(child, model_spec, batch_size, lr, momentum, data_dir))
+        self.process = ctx.Process(
+            target=_torch_worker, daemon=True, args=(child, model_spec, batch_size, lr, momentum, data_dir)
+        )
         self.process.start()
         child.close()
         self.version, self.threads = self._receive()
@@ -152,8 +166,10 @@ class _TorchChild:
             return self.conn.recv()
         except EOFError:
             self.process.join()
-            raise RuntimeError(f"the PyTorch process ended (exit code {self.process.exitcode}); run "
-                               f"python -c 'import torch' to see why") from None
+            raise RuntimeError(
+                f"the PyTorch process ended (exit code {self.process.exitcode}); run "
+                f"python -c 'import torch' to see why"
+            ) from None
 
     def epoch(self) -> float:
         self.conn.send("epoch")
@@ -183,7 +199,7 @@ def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
     a = np.random.default_rng(0).random((size, size), dtype=np.float32)
     a @ a
     best = min(_timed(lambda: a @ a) for _ in range(repeats))
-    return 2 * size ** 3 / best / 1e9
+    return 2 * size**3 / best / 1e9
 
 
 def _timed(fn) -> float:
@@ -233,8 +249,9 @@ def peak_rss_mib() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
 
-def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repeats=3, vs_torch=False,
-                data_dir=None, print_fn=print) -> dict:
+def bench_epoch(
+    model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repeats=3, vs_torch=False, data_dir=None, print_fn=print
+) -> dict:
     """Time one MNIST training epoch of ``model_spec``; return the figures as a dict.
 
     The peak resident memory reported is this process's after loading MNIST
@@ -276,15 +293,24 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
     order = np.random.default_rng(0).permutation(len(x))
     args = (x, y, order, batch_size, lr, momentum)
     rate, flops = gemm_rate(), epoch_flops(template, len(x))
-    print_fn(f"load average {load_before:.2f} before; float32 GEMM {rate:.0f} GFLOP/s here; an epoch's products "
-             f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)")
+    print_fn(
+        f"load average {load_before:.2f} before; float32 GEMM {rate:.0f} GFLOP/s here; an epoch's products "
+        f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)"
+    )
     print_fn(_blas.describe())
     runs: dict[str, list[float]] = {"tdnumpy": []}
     # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
     _numpy_epoch(build_model(model_spec, seed=0), *args)
-    result = {"model": model_spec, "batch_size": batch_size, "examples": len(x), "repeats": repeats,
-              "peak_rss_mib": peak_rss_mib(), "gemm_gflops": rate, "epoch_gflop": flops / 1e9,
-              "load_before": load_before}
+    result = {
+        "model": model_spec,
+        "batch_size": batch_size,
+        "examples": len(x),
+        "repeats": repeats,
+        "peak_rss_mib": peak_rss_mib(),
+        "gemm_gflops": rate,
+        "epoch_gflop": flops / 1e9,
+        "load_before": load_before,
+    }
     child = None
     if vs_torch:
         child = _TorchChild(model_spec, batch_size, lr, momentum, data_dir)
@@ -302,22 +328,32 @@ def bench_epoch(model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repea
     result["load_after"] = os.getloadavg()[0]
     for name, times in runs.items():
         med = statistics.median(times)
-        result[name] = {"median_seconds": med, "min_seconds": min(times), "examples_per_second": len(x) / med,
-                        "gemm_fraction": flops / 1e9 / rate / min(times)}
-        print_fn(f"{name:>8}: {med:.3f} s per epoch (median of {repeats}; min {min(times):.3f} s), "
-                 f"{len(x) / med:,.0f} examples/s, {100 * result[name]['gemm_fraction']:.0f}% of the GEMM rate")
-    print_fn(f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch): "
-             f"{result['peak_rss_mib']:.0f} MiB")
+        result[name] = {
+            "median_seconds": med,
+            "min_seconds": min(times),
+            "examples_per_second": len(x) / med,
+            "gemm_fraction": flops / 1e9 / rate / min(times),
+        }
+        print_fn(
+            f"{name:>8}: {med:.3f} s per epoch (median of {repeats}; min {min(times):.3f} s), "
+            f"{len(x) / med:,.0f} examples/s, {100 * result[name]['gemm_fraction']:.0f}% of the GEMM rate"
+        )
+    print_fn(
+        f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch): {result['peak_rss_mib']:.0f} MiB"
+    )
     if vs_torch:
         ratios = [a / b for a, b in zip(runs["tdnumpy"], runs["torch"])]
         result["ratio_median"] = statistics.median(ratios)
         result["ratio_range"] = (min(ratios), max(ratios))
         result["ratio_fastest"] = min(runs["tdnumpy"]) / min(runs["torch"])
-        print_fn(f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (pairwise median; {min(ratios):.2f} "
-                 f"to {max(ratios):.2f}); fastest against fastest {result['ratio_fastest']:.2f}")
-    print_fn(f"load average {result['load_after']:.2f} after"
-             + ("  (above 0.5 before: a loaded machine, the figures are not to be quoted)"
-                if load_before >= 0.5 else ""))
+        print_fn(
+            f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (pairwise median; {min(ratios):.2f} "
+            f"to {max(ratios):.2f}); fastest against fastest {result['ratio_fastest']:.2f}"
+        )
+    print_fn(
+        f"load average {result['load_after']:.2f} after"
+        + ("  (above 0.5 before: a loaded machine, the figures are not to be quoted)" if load_before >= 0.5 else "")
+    )
     return result
 
 
@@ -392,22 +428,27 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
     data = load_dataset("mnist", data_dir)
     x = to_inputs(data.train.images, (784,))
     order = np.random.default_rng(0).permutation(len(x))
-    rules = {"targeted weight dropout": ("epoch_slowdown", lambda: TargetedWeightDropout(0.5, 0.5)),
-             "DropConnect": ("dropconnect_slowdown", lambda: DropConnect(0.25))}
+    rules = {
+        "targeted weight dropout": ("epoch_slowdown", lambda: TargetedWeightDropout(0.5, 0.5)),
+        "DropConnect": ("dropconnect_slowdown", lambda: DropConnect(0.25)),
+    }
     for batch_size in batch_sizes:
         times: dict[str, list[float]] = {"plain": [], **{name: [] for name in rules}}
         for _ in range(repeats):  # interleaved, so drift in the machine's speed hits all alike
             times["plain"].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size, None))
             for name, (_, make_rule) in rules.items():
-                times[name].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size,
-                                                       make_rule))
+                times[name].append(_weight_noise_epoch("lenet300", x, data.train.labels, order, batch_size, make_rule))
         plain = times["plain"]
-        print_fn(f"LeNet-300-100 epoch, batch {batch_size}: plain {statistics.median(plain):.2f} s (median of "
-                 f"{repeats}); with a rule on every layer, as a multiple of the plain epoch:")
+        print_fn(
+            f"LeNet-300-100 epoch, batch {batch_size}: plain {statistics.median(plain):.2f} s (median of "
+            f"{repeats}); with a rule on every layer, as a multiple of the plain epoch:"
+        )
         for name, (key, _) in rules.items():
             ratios = [t / p for t, p in zip(times[name], plain)]
             result[f"{key}_batch{batch_size}"] = statistics.median(ratios)
             result[f"{key}_batch{batch_size}_fastest"] = min(times[name]) / min(plain)
-            print_fn(f"  {name:<24} {statistics.median(ratios):.2f} x (pairwise median; {min(ratios):.2f} to "
-                     f"{max(ratios):.2f}); fastest against fastest {min(times[name]) / min(plain):.2f} x")
+            print_fn(
+                f"  {name:<24} {statistics.median(ratios):.2f} x (pairwise median; {min(ratios):.2f} to "
+                f"{max(ratios):.2f}); fastest against fastest {min(times[name]) / min(plain):.2f} x"
+            )
     return result

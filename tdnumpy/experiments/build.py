@@ -31,8 +31,9 @@ def make_optimizer(config: RunConfig, model, lr: float):
     """
     if config.optimizer == "adam":
         return Adam(model.parameters(), lr=lr, weight_decay=config.weight_decay)
-    return SGD(model.parameters(), lr=lr, momentum=config.momentum, nesterov=config.nesterov,
-               weight_decay=config.weight_decay)
+    return SGD(
+        model.parameters(), lr=lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=config.weight_decay
+    )
 
 
 def make_penalties(config: RunConfig, model, n_train: int | None = None) -> list:
@@ -55,15 +56,20 @@ def make_penalties(config: RunConfig, model, n_train: int | None = None) -> list
         The penalties.
     """
     penalties: list[Penalty | LearntPenalty] = [
-        cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0]
+        cls(model, strength) for cls, strength in ((L1, config.l1), (L2, config.l2)) if strength > 0
+    ]
     methods = {item.method for item in learnt_sparsifiers(model)}
-    for method, strength in (("l0", config.l0_strength), ("vd", config.vd_strength),
-                             ("smallify", config.smallify_strength)):
+    for method, strength in (
+        ("l0", config.l0_strength),
+        ("vd", config.vd_strength),
+        ("smallify", config.smallify_strength),
+    ):
         if method not in methods or strength == 0:
             continue
         if method == "vd" and n_train is None:
-            raise ParameterError("make_penalties needs `n_train` (the training images) for variational dropout's "
-                                 "KL / N.")
+            raise ParameterError(
+                "make_penalties needs `n_train` (the training images) for variational dropout's KL / N."
+            )
         scale = 1.0 / n_train if method == "vd" and n_train is not None else 1.0
         penalties.append(LearntPenalty(model, strength, method, scale))
     return penalties
@@ -117,10 +123,13 @@ def gradual_pruning(config: RunConfig, model, steps_per_epoch: int) -> GradualPr
     start = config.gradual_start * steps_per_epoch
     span = min(epochs * steps_per_epoch, config.epochs * steps_per_epoch - start) - 1  # t0 + n dt <= last step
     if span < config.gradual_interval:
-        raise ParameterError(f"`gradual_interval` {config.gradual_interval} is longer than the pruning phase "
-                             f"({span + 1} steps); choose a smaller interval.")
-    schedule = PolynomialSparsity(config.gradual_sparsity, start=start, steps=span // config.gradual_interval,
-                                  interval=config.gradual_interval)
+        raise ParameterError(
+            f"`gradual_interval` {config.gradual_interval} is longer than the pruning phase "
+            f"({span + 1} steps); choose a smaller interval."
+        )
+    schedule = PolynomialSparsity(
+        config.gradual_sparsity, start=start, steps=span // config.gradual_interval, interval=config.gradual_interval
+    )
     return GradualPruning(model, schedule, kind=config.gradual_kind)
 
 
@@ -139,8 +148,10 @@ def describe(item) -> str:
     """
     if isinstance(item, GradualPruning):
         s = item.schedule
-        return (f"gradual pruning ({item.kind}): sparsity 0 -> {s.final} over steps {s.start}.."
-                f"{s.start + s.steps * s.interval}, every {s.interval} steps")
+        return (
+            f"gradual pruning ({item.kind}): sparsity 0 -> {s.final} over steps {s.start}.."
+            f"{s.start + s.steps * s.interval}, every {s.interval} steps"
+        )
     if isinstance(item, LearntPenalty):
         return f"{item.name} penalty on {len(item.items)} sparsifiers, lambda {item.strength:g}"
     return f"{item.name} penalty on the weights, lambda {item.strength}"

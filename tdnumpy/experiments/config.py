@@ -71,10 +71,15 @@ class Rule:
         if value is None and self.optional:
             return None
         if self.string_list:
-            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(
-                    isinstance(n, str) for n in value):
-                raise TypeError(f"The {name!r} parameter of RunConfig must be a list of names"
-                                f"{' or None' if self.optional else ''}. Got {value!r} instead.")
+            if (
+                isinstance(value, str)
+                or not isinstance(value, (list, tuple))
+                or not all(isinstance(n, str) for n in value)
+            ):
+                raise TypeError(
+                    f"The {name!r} parameter of RunConfig must be a list of names"
+                    f"{' or None' if self.optional else ''}. Got {value!r} instead."
+                )
             return tuple(value)
         if self.boolean:
             if not isinstance(value, bool):
@@ -339,8 +344,10 @@ class RunConfig:
         if self.gradual_start >= self.epochs:
             raise ParameterError(f"`gradual_start` {self.gradual_start} must be below `epochs` {self.epochs}.")
         if self.gradual_start + epochs > self.epochs:
-            raise ParameterError(f"`gradual_start` {self.gradual_start} + `gradual_epochs` {epochs} runs past "
-                                 f"`epochs` {self.epochs}; the final sparsity would never be reached.")
+            raise ParameterError(
+                f"`gradual_start` {self.gradual_start} + `gradual_epochs` {epochs} runs past "
+                f"`epochs` {self.epochs}; the final sparsity would never be reached."
+            )
 
     def _check_against_model(self) -> None:
         """Refuse a model spec that builds nothing, and regularisers that do not
@@ -366,13 +373,17 @@ class RunConfig:
         info = DATASETS[self.dataset]
         pixels = math.prod(info.image_shape)
         if skeleton.input_shape is not None and math.prod(skeleton.input_shape) != pixels:
-            raise ParameterError(f"`model` {self.model} takes inputs of shape {skeleton.input_shape}, but "
-                                 f"{self.dataset} images are {'x'.join(map(str, info.image_shape))} "
-                                 f"({pixels} values).")
+            raise ParameterError(
+                f"`model` {self.model} takes inputs of shape {skeleton.input_shape}, but "
+                f"{self.dataset} images are {'x'.join(map(str, info.image_shape))} "
+                f"({pixels} values)."
+            )
         weighted = [layer for layer in skeleton.layers if hasattr(layer, "units")]
         if weighted and weighted[-1].units != info.classes:
-            raise ParameterError(f"`model` {self.model} ends in {weighted[-1].units} units, but {self.dataset} "
-                                 f"has {info.classes} classes: the last layer needs {info.classes}.")
+            raise ParameterError(
+                f"`model` {self.model} ends in {weighted[-1].units} units, but {self.dataset} "
+                f"has {info.classes} classes: the last layer needs {info.classes}."
+            )
 
     def replace(self, **changes) -> "RunConfig":
         """A copy with some fields changed (and checked again).
@@ -427,8 +438,10 @@ class RunConfig:
         if not isinstance(data, dict):
             raise TypeError(f"RunConfig.from_dict takes a dict. Got {type(data).__name__} instead.")
         if data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise ValueError(f"RunConfig.from_dict reads format {FORMAT!r} version {VERSION}. Got format "
-                             f"{data.get('format')!r} version {data.get('version')!r} instead.")
+            raise ValueError(
+                f"RunConfig.from_dict reads format {FORMAT!r} version {VERSION}. Got format "
+                f"{data.get('format')!r} version {data.get('version')!r} instead."
+            )
         values = {k: v for k, v in data.items() if k not in ("format", "version")}
         values.setdefault("standout_form", "shifted")  # the only form before the field existed
         _check_keys(values, "RunConfig.from_dict")
@@ -439,8 +452,10 @@ def _check_keys(values: dict, owner: str) -> None:
     names = [f.name for f in fields(RunConfig)]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ValueError(f"{owner}: {', '.join(map(repr, unknown))} is not a RunConfig field "
-                         f"(with value {values[unknown[0]]!r}); the fields are {', '.join(names)}.")
+        raise ValueError(
+            f"{owner}: {', '.join(map(repr, unknown))} is not a RunConfig field "
+            f"(with value {values[unknown[0]]!r}); the fields are {', '.join(names)}."
+        )
 
 
 @functools.lru_cache(maxsize=4)

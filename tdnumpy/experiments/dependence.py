@@ -158,15 +158,25 @@ def dependence(model, x: np.ndarray, y: np.ndarray, fractions, *, eps: float = 1
     for fraction in fractions:
         delta = [np.where(weight_targets(w.value, fraction), -w.value, 0.0) for w in weights]
         first = sum(float(np.vdot(g, d)) for g, d in zip(gradient, delta))
-        curvature = [0.5 * sum(float(np.vdot(d, h)) for d, h in
-                               zip(delta, hessian_vector_product(net, x, y, weights, delta, step)))
-                     for step in (eps, eps / 2)]
+        curvature = [
+            0.5
+            * sum(float(np.vdot(d, h)) for d, h in zip(delta, hessian_vector_product(net, x, y, weights, delta, step)))
+            for step in (eps, eps / 2)
+        ]
         base = [w.value.copy() for w in weights]
         _shift(weights, base, delta, 1.0)
         removed = float(softmax_cross_entropy(net.forward(x, training=False), y)[0])
         for w, b in zip(weights, base):
             w.value[...] = b
-        rows.append({"fraction": fraction, "loss": loss, "true_change": removed - loss, "first_order": first,
-                     "second_order": first + curvature[0], "curvature": curvature[0],
-                     "hvp_error": abs(curvature[0] - curvature[1]) / max(abs(curvature[1]), 1e-300)})
+        rows.append(
+            {
+                "fraction": fraction,
+                "loss": loss,
+                "true_change": removed - loss,
+                "first_order": first,
+                "second_order": first + curvature[0],
+                "curvature": curvature[0],
+                "hvp_error": abs(curvature[0] - curvature[1]) / max(abs(curvature[1]), 1e-300),
+            }
+        )
     return rows

@@ -77,7 +77,7 @@ def setting_columns(rows: list[dict]) -> list[str]:
         The column names, in the CSV's order.
     """
     header = list(rows[0])
-    return header[header.index("reg") + 1:header.index("seed")]
+    return header[header.index("reg") + 1 : header.index("seed")]
 
 
 def over_seeds(rows: list[dict], value: str = "test_accuracy") -> dict:
@@ -107,9 +107,14 @@ def over_seeds(rows: list[dict], value: str = "test_accuracy") -> dict:
     summary = {}
     for key, members in groups.items():
         v = np.array([float(m[value]) for m in members])
-        summary[key] = {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
-                        "low": float(v.min()), "high": float(v.max()), "n": len(v),
-                        "sparsity": float(np.mean([float(m["sparsity"]) for m in members]))}
+        summary[key] = {
+            "mean": float(v.mean()),
+            "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
+            "low": float(v.min()),
+            "high": float(v.max()),
+            "n": len(v),
+            "sparsity": float(np.mean([float(m["sparsity"]) for m in members])),
+        }
     return summary
 
 
@@ -165,8 +170,11 @@ def accuracy_vs_sparsity(rows: list[dict], title: str = "") -> plt.Figure:
     colours = plt.get_cmap("tab10" if len(curves) <= 10 else "tab20")
     for ax, prune in zip(axes[0], prunes):
         for i, ((variant, setting), label) in enumerate(zip(curves, labels)):
-            points = sorted((s["sparsity"], s["mean"], s["low"], s["high"])
-                            for (v, c, p, _), s in summary.items() if (v, c, p) == (variant, setting, prune))
+            points = sorted(
+                (s["sparsity"], s["mean"], s["low"], s["high"])
+                for (v, c, p, _), s in summary.items()
+                if (v, c, p) == (variant, setting, prune)
+            )
             x, mean, low, high = (np.array(c) for c in zip(*points))
             colour = colours(i % colours.N)
             ax.plot(100 * x, 100 * mean, _line_style(label), marker=".", color=colour, label=label)
@@ -221,8 +229,15 @@ def heat_map(rows: list[dict], fraction: str = "0.9", title: str = "", prune: st
     figure, ax = plt.subplots(figsize=(1.2 * len(alphas) + 3, 0.6 * len(gammas) + 2.5))
     image = ax.imshow(grid, origin="lower", cmap="viridis", aspect="auto", vmin=np.nanmin(grid), vmax=100)
     for (i, j), value in np.ndenumerate(grid):
-        ax.text(j, i, f"{value:.1f}", ha="center", va="center", color="w" if value < np.nanmax(grid) - 5 else "k",
-                fontsize=8)
+        ax.text(
+            j,
+            i,
+            f"{value:.1f}",
+            ha="center",
+            va="center",
+            color="w" if value < np.nanmax(grid) - 5 else "k",
+            fontsize=8,
+        )
     ax.set_xticks(range(len(alphas)), [f"{a:g}" for a in alphas])
     ax.set_yticks(range(len(gammas)), [f"{g:g}" for g in gammas])
     ax.set_xlabel("alpha (drop rate of a target)")
@@ -250,8 +265,10 @@ def mean_std(values) -> str:
     return f"{v.mean():.2f}" + (f" ± {v.std(ddof=1):.2f}" if len(v) > 1 else "")
 
 
-def sparsity_table(rows: list[dict], columns=(("weight", "0"), ("weight", "0.9"), ("weight", "0.99"),
-                                              ("unit", "0"), ("unit", "0.5"), ("unit", "0.8"))) -> str:
+def sparsity_table(
+    rows: list[dict],
+    columns=(("weight", "0"), ("weight", "0.9"), ("weight", "0.99"), ("unit", "0"), ("unit", "0.5"), ("unit", "0.8")),
+) -> str:
     """Test accuracy (%) per variant at chosen prune fractions, mean ± std over seeds.
 
     Parameters
@@ -274,8 +291,14 @@ def sparsity_table(rows: list[dict], columns=(("weight", "0"), ("weight", "0.9")
     for variant, setting in curves:
         cells = [curve_label(variant, setting, [s for w, s in curves if w == variant], settings)]
         for prune, fraction in columns:
-            values = [float(r["test_accuracy"]) for r in rows if r["variant"] == variant and r["prune"] == prune
-                      and r["fraction"] == fraction and tuple(r[k] for k in settings) == setting]
+            values = [
+                float(r["test_accuracy"])
+                for r in rows
+                if r["variant"] == variant
+                and r["prune"] == prune
+                and r["fraction"] == fraction
+                and tuple(r[k] for k in settings) == setting
+            ]
             cells.append(mean_std(values) if values else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

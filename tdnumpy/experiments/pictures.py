@@ -83,8 +83,11 @@ def unit_images(runs: dict, layer: str = "fc1", fraction: float = 0.5, shown: in
                 ax.set_xticks([])
                 ax.set_yticks([])
             axes[2 * r + g][0].set_ylabel(f"{label}\n{what}", fontsize=7)
-    figure.suptitle(f"{layer} weights of the units of largest norm (kept) and smallest norm (pruned at "
-                    f"{100 * fraction:g}% unit sparsity); red positive, blue negative", fontsize=9)
+    figure.suptitle(
+        f"{layer} weights of the units of largest norm (kept) and smallest norm (pruned at "
+        f"{100 * fraction:g}% unit sparsity); red positive, blue negative",
+        fontsize=9,
+    )
     figure.tight_layout()
     return figure
 

@@ -77,8 +77,9 @@ def pruned_layers(model, kind: str, layers=None, skip_output: bool = False) -> l
         The layer names, in network order.
     """
     if layers is not None and (isinstance(layers, str) or not all(isinstance(n, str) for n in layers)):
-        raise TypeError(f"The 'layers' parameter of prune_run must be a list of layer names or None. "
-                        f"Got {layers!r} instead.")
+        raise TypeError(
+            f"The 'layers' parameter of prune_run must be a list of layer names or None. Got {layers!r} instead."
+        )
     names = None if layers is None else list(layers)
     if names is not None and len(set(names)) != len(names):
         raise ParameterError(f"`layers` names a layer twice: {','.join(names)!r}.")
@@ -111,8 +112,10 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
         The rows, as a list.
     """
     if isinstance(fractions, (str, dict)) or not isinstance(fractions, (list, tuple)):
-        raise TypeError(f"The 'fractions' parameter of prune_run must be a list of rows (numbers, or dicts of "
-                        f"layer to number). Got {fractions!r} instead.")
+        raise TypeError(
+            f"The 'fractions' parameter of prune_run must be a list of rows (numbers, or dicts of "
+            f"layer to number). Got {fractions!r} instead."
+        )
     rows = list(fractions)
     if not rows:
         raise ParameterError("`fractions` needs at least one row.")
@@ -121,13 +124,18 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
         values = row if isinstance(row, dict) else {name: row for name in layers}
         unknown = sorted(set(values) - set(layers))
         if unknown:
-            raise ParameterError(f"`fractions` names layers {unknown} that are not pruned; the layers pruned are "
-                                 f"{layers}.")
+            raise ParameterError(
+                f"`fractions` names layers {unknown} that are not pruned; the layers pruned are {layers}."
+            )
         if kind == "global" and isinstance(row, dict):
-            raise ParameterError("`kind` global takes one fraction per row (a single threshold for all layers), "
-                                 "not one per layer.")
-        bad = {n: v for n, v in values.items()
-               if isinstance(v, bool) or not isinstance(v, numbers.Real) or v not in amounts}
+            raise ParameterError(
+                "`kind` global takes one fraction per row (a single threshold for all layers), not one per layer."
+            )
+        bad = {
+            n: v
+            for n, v in values.items()
+            if isinstance(v, bool) or not isinstance(v, numbers.Real) or v not in amounts
+        }
         if bad:
             raise ParameterError(f"`fractions` must be in {amounts} for `kind` {kind}; got {bad}.")
     if iterative:
@@ -135,8 +143,9 @@ def check_fractions(fractions, layers: list[str], kind: str, iterative: bool) ->
             b = before if isinstance(before, dict) else dict.fromkeys(layers, before)
             a = after if isinstance(after, dict) else dict.fromkeys(layers, after)
             if any(a.get(n, 0.0) < b.get(n, 0.0) for n in layers):
-                raise ParameterError(f"`iterative` prunes more at every row; the fractions {before} -> {after} "
-                                     f"decrease.")
+                raise ParameterError(
+                    f"`iterative` prunes more at every row; the fractions {before} -> {after} decrease."
+                )
     return rows
 
 
@@ -164,36 +173,65 @@ def method_scores(model, kind: str, layers: list[str]) -> dict:
     """
     found = learned.importance(model)
     if not found:
-        raise ParameterError("`score` method ranks by a learnt sparsifier's importance, and the run has none (its "
-                             "regularisers are not l0-weight, l0-unit, vd-weight, vd-unit or smallify).")
+        raise ParameterError(
+            "`score` method ranks by a learnt sparsifier's importance, and the run has none (its "
+            "regularisers are not l0-weight, l0-unit, vd-weight, vd-unit or smallify)."
+        )
     if kind == "std":
         raise ParameterError("`score` method does not go with `kind` std, a threshold in units of std(W).")
     missing = [name for name in layers if name not in found]
     if missing:
-        raise ParameterError(f"`score` method: layers {missing} carry no learnt sparsifier (those of "
-                             f"{sorted(found)} do); choose them with `layers`.")
+        raise ParameterError(
+            f"`score` method: layers {missing} carry no learnt sparsifier (those of "
+            f"{sorted(found)} do); choose them with `layers`."
+        )
     wanted = "unit" if kind == "unit" else "weight"
     wrong = [name for name in layers if found[name][0] != wanted]
     if wrong:
-        raise ParameterError(f"`score` method: the sparsifiers of {wrong} rank {found[wrong[0]][0]}s, and `kind` "
-                             f"{kind} prunes {wanted}s; prune them with `kind` "
-                             f"{'unit' if wanted == 'weight' else 'weight'} (or `score` magnitude).")
+        raise ParameterError(
+            f"`score` method: the sparsifiers of {wrong} rank {found[wrong[0]][0]}s, and `kind` "
+            f"{kind} prunes {wanted}s; prune them with `kind` "
+            f"{'unit' if wanted == 'weight' else 'weight'} (or `score` magnitude)."
+        )
     return {name: found[name][1] for name in layers}
 
 
 def _retrain(model, x, y, config, epochs: int, lr: float, seed: int) -> None:
     optimizer = make_optimizer(config, model, lr)
     steps = epochs * -(-len(x) // config.batch_size)
-    fit(model, x, y, optimizer=optimizer, epochs=epochs, batch_size=config.batch_size,
-        rng=np.random.default_rng(seed), lr_schedule=Cosine(lr, steps), progress=False,
-        penalties=make_penalties(config, model, len(x)))
+    fit(
+        model,
+        x,
+        y,
+        optimizer=optimizer,
+        epochs=epochs,
+        batch_size=config.batch_size,
+        rng=np.random.default_rng(seed),
+        lr_schedule=Cosine(lr, steps),
+        progress=False,
+        penalties=make_penalties(config, model, len(x)),
+    )
 
 
-def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=None, skip_output: bool = False,
-              score: str = "magnitude", retrain_epochs: int = 0, retrain_lr: float | None = None,
-              iterative: bool = False,
-              remove_dead_units: bool = False, dense_bits: int = 5, conv_bits: int = 8, out=None, data=None,
-              log=None, overwrite: bool = False) -> list[dict]:
+def prune_run(
+    run,
+    kind: str = "weight",
+    fractions=DEFAULT_FRACTIONS,
+    *,
+    layers=None,
+    skip_output: bool = False,
+    score: str = "magnitude",
+    retrain_epochs: int = 0,
+    retrain_lr: float | None = None,
+    iterative: bool = False,
+    remove_dead_units: bool = False,
+    dense_bits: int = 5,
+    conv_bits: int = 8,
+    out=None,
+    data=None,
+    log=None,
+    overwrite: bool = False,
+) -> list[dict]:
     """Prune ``run`` at each fraction (optionally retraining) and measure every network.
 
     Parameters
@@ -254,8 +292,10 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     """
     log = log or (lambda line: None)
     if not isinstance(run, Run):
-        raise TypeError(f"The 'run' parameter of prune_run must be a Run (from train_run or load_run). "
-                        f"Got {type(run).__name__} instead.")
+        raise TypeError(
+            f"The 'run' parameter of prune_run must be a Run (from train_run or load_run). "
+            f"Got {type(run).__name__} instead."
+        )
     kind = check_choice(kind, "kind", "prune_run", pruning.KINDS)
     score = check_choice(score, "score", "prune_run", SCORES)
     retrain_epochs = RETRAIN_EPOCHS.check(retrain_epochs, "retrain_epochs", "prune_run")
@@ -270,12 +310,19 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
     gated = bool(learnt_sparsifiers(run.model))
     if gated:  # the folded networks carry no sparsifier: saved, reloaded and retrained as plain ones
         config = config.replace(reg="none", reg_layers=None)
-    folder = None if out is None else output_folder(out, ("prune.csv", "prune.json"), results=RESULTS,
-                                                    overwrite=overwrite)
-    if any(p is not None and p.mask is not None for layer in run.model.layers if isinstance(layer, WeightedLayer)
-           for p in (layer.weight, layer.bias)):  # (a switch Smallify removed is no pruning)
-        log(f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "
-            f"layers chosen); pruning only adds to its masks")
+    folder = (
+        None if out is None else output_folder(out, ("prune.csv", "prune.json"), results=RESULTS, overwrite=overwrite)
+    )
+    if any(
+        p is not None and p.mask is not None
+        for layer in run.model.layers
+        if isinstance(layer, WeightedLayer)
+        for p in (layer.weight, layer.bias)
+    ):  # (a switch Smallify removed is no pruning)
+        log(
+            f"note: the checkpoint is already pruned (sparsity {pruning.sparsity(run.model, chosen):.4f} over the "
+            f"layers chosen); pruning only adds to its masks"
+        )
     if kind == "unit" and choose_layers(run.model)[-1] in chosen:
         log("note: unit pruning of the output layer removes classes")
     with folder_lock(folder):
@@ -289,9 +336,12 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
         x = to_inputs(dataset.train.images, run.model.input_shape, run.model.dtype)
         x_test = to_inputs(dataset.test.images, run.model.input_shape, run.model.dtype)
         retrain_lr = retrain_lr or config.lr / 10
-        log(f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
-            f"layers {', '.join(chosen)}" + (", ranked by the method's importance" if score == "method" else "")
-            + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else ""))
+        log(
+            f"pruning {run.checkpoint or 'the run in memory'} ({run.model.spec}), kind {kind}, "
+            f"layers {', '.join(chosen)}"
+            + (", ranked by the method's importance" if score == "method" else "")
+            + (f"; retraining {retrain_epochs} epochs at lr {retrain_lr:g}" if retrain_epochs else "")
+        )
         # A network pruned and retrained before carries Han et al.'s D_r; the D_o of
         # another round is still the rate it was trained with, not D_r.
         carried = (run.pruned or {}).get("dropout_rates") or {}
@@ -304,8 +354,10 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
                     folded = learned.fold(network)
                     if i == 0:
                         for name, r in folded.items():
-                            log(f"  {name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at "
-                                f"evaluation (folded into the weights)")
+                            log(
+                                f"  {name}: {r['method']} removes {r['removed']:,} of {r['of']:,} {r['what']} at "
+                                f"evaluation (folded into the weights)"
+                            )
             pruning.prune(network, kind, amount, chosen, scores)
             if retrain_epochs:
                 original_rates = pruning.adjust_dropout(network, original_rates)
@@ -320,19 +372,41 @@ def prune_run(run, kind: str = "weight", fractions=DEFAULT_FRACTIONS, *, layers=
             path = None
             if folder is not None:
                 path = save_checkpoint(
-                    folder / f"pruned-{i}.npz", kept, seed=config.seed, dataset=dataset.name, config=config.to_dict(),
+                    folder / f"pruned-{i}.npz",
+                    kept,
+                    seed=config.seed,
+                    dataset=dataset.name,
+                    config=config.to_dict(),
                     metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
-                    pruned={"kind": kind, "amount": amount, "layers": chosen, "score": score,
-                            "source": None if run.checkpoint is None else str(run.checkpoint),
-                            "retrain_epochs": retrain_epochs, "iterative": iterative, "dropout_rates": rates})
-            rows.append({"q" if kind == "std" else "fraction": amount, "sparsity": pruning.sparsity(network, chosen),
-                         "test_accuracy": test["accuracy"], "test_loss": test["loss"],
-                         "parameters_left": pruning.parameters_left(kept), "parameters": kept.n_parameters(),
-                         "dense_bytes": 4 * network.n_parameters(),  # the network before any units were removed
-                         "compressed_bytes": compressed_bytes(kept, dense_bits=dense_bits, conv_bits=conv_bits),
-                         "checkpoint": None if path is None else str(path), "layers": pruning.report(network, chosen)})
-            log(f"  {amount_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, "
-                f"test accuracy {100 * test['accuracy']:.2f}%")
+                    pruned={
+                        "kind": kind,
+                        "amount": amount,
+                        "layers": chosen,
+                        "score": score,
+                        "source": None if run.checkpoint is None else str(run.checkpoint),
+                        "retrain_epochs": retrain_epochs,
+                        "iterative": iterative,
+                        "dropout_rates": rates,
+                    },
+                )
+            rows.append(
+                {
+                    "q" if kind == "std" else "fraction": amount,
+                    "sparsity": pruning.sparsity(network, chosen),
+                    "test_accuracy": test["accuracy"],
+                    "test_loss": test["loss"],
+                    "parameters_left": pruning.parameters_left(kept),
+                    "parameters": kept.n_parameters(),
+                    "dense_bytes": 4 * network.n_parameters(),  # the network before any units were removed
+                    "compressed_bytes": compressed_bytes(kept, dense_bits=dense_bits, conv_bits=conv_bits),
+                    "checkpoint": None if path is None else str(path),
+                    "layers": pruning.report(network, chosen),
+                }
+            )
+            log(
+                f"  {amount_label(amount)}: sparsity {rows[-1]['sparsity']:.4f}, "
+                f"test accuracy {100 * test['accuracy']:.2f}%"
+            )
         if folder is not None:
             write_prune_table(folder, kind, rows)
             for stale in set(folder.glob("pruned-*.npz")) - {Path(r["checkpoint"]) for r in rows}:
@@ -355,7 +429,9 @@ def write_prune_table(folder, kind: str, rows: list[dict]) -> None:
     head = "q" if kind == "std" else "fraction"
     lines = [f"{head},sparsity,test_accuracy,parameters_left,compressed_bytes,compression_ratio"]
     for r in rows:
-        lines.append(f"\"{amount_label(r[head])}\",{r['sparsity']:.6f},{r['test_accuracy']:.4f},"
-                     f"{r['parameters_left']},{r['compressed_bytes']},{r['dense_bytes'] / r['compressed_bytes']:.3f}")
+        lines.append(
+            f'"{amount_label(r[head])}",{r["sparsity"]:.6f},{r["test_accuracy"]:.4f},'
+            f"{r['parameters_left']},{r['compressed_bytes']},{r['dense_bytes'] / r['compressed_bytes']:.3f}"
+        )
     atomic_write_bytes(folder / "prune.csv", ("\n".join(lines) + "\n").encode())
     atomic_write_json(folder / "prune.json", {"kind": kind, "rows": rows})

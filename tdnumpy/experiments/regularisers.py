@@ -32,8 +32,17 @@ from .._validation import ParameterError
 from ..masks import l0, variational
 from ..nn.dropout import Dropout, GaussianDropout, SpatialDropout, Standout
 from ..nn.gates import L0UnitGates, Switches, VariationalUnits
-from ..nn.noise import (DropConnect, RandomTargetedUnitDropout, RandomTargetedWeightDropout, TargetedUnitDropout,
-                       TargetedWeightDropout, UnitDropout, WeightDropout, WeightedLayer, choose_layers)
+from ..nn.noise import (
+    DropConnect,
+    RandomTargetedUnitDropout,
+    RandomTargetedWeightDropout,
+    TargetedUnitDropout,
+    TargetedWeightDropout,
+    UnitDropout,
+    WeightDropout,
+    WeightedLayer,
+    choose_layers,
+)
 from ..nn.sparsifying import L0WeightGates, VariationalWeights
 from ..masks.ramps import LinearRamp, TwoPhaseRamp
 
@@ -125,8 +134,9 @@ def split(spec: str) -> str | dict[str, str]:
     for item in spec.split(","):
         layer, sep, name = (part.strip() for part in item.partition("="))
         if not sep or not layer:
-            raise ValueError(f"The 'reg' parameter must be a name or LAYER=NAME pairs separated by commas. "
-                             f"Got {item!r} in {spec!r}.")
+            raise ValueError(
+                f"The 'reg' parameter must be a name or LAYER=NAME pairs separated by commas. Got {item!r} in {spec!r}."
+            )
         _check_name(name)
         if layer in pairs:
             raise ValueError(f"The 'reg' parameter names layer {layer!r} twice.")
@@ -191,8 +201,10 @@ def choose(reg: str, model, layers=None) -> dict[str, str]:
             raise ParameterError("`reg_layers` names no layer; leave it out for the regulariser's default layers.")
         chosen = dict.fromkeys(names, reg.strip()) if reg.strip() != "none" else {}
     if not chosen and reg.strip() != "none" and "=" not in reg:
-        raise ParameterError(f"`reg` {reg.strip()} applies to no layer of this model: {_defaults(reg.strip())}. "
-                             f"Name the layers with `reg_layers`, or choose another regulariser.")
+        raise ParameterError(
+            f"`reg` {reg.strip()} applies to no layer of this model: {_defaults(reg.strip())}. "
+            f"Name the layers with `reg_layers`, or choose another regulariser."
+        )
     check(model, chosen)
     return chosen
 
@@ -220,11 +232,13 @@ def check(model, chosen: dict[str, str]) -> None:
     for layer_name, name in chosen.items():
         layer = model.layer(layer_name)
         if name == "standout" and _activation_after(model, layer) is None:
-            raise ValueError(f"Standout replaces the activation after a layer, and no activation follows "
-                             f"{layer.name!r}.")
+            raise ValueError(
+                f"Standout replaces the activation after a layer, and no activation follows {layer.name!r}."
+            )
         if name == "spatial" and layer.kind != "conv":
-            raise ValueError(f"Spatial dropout drops channels of convolution outputs; {layer.name!r} is "
-                             f"{type(layer).__name__}.")
+            raise ValueError(
+                f"Spatial dropout drops channels of convolution outputs; {layer.name!r} is {type(layer).__name__}."
+            )
 
 
 def _activation_after(model, layer):
@@ -262,8 +276,9 @@ def weight_rule(name: str, settings: Settings, total_steps: int):
     if name == "vd-weight":
         return VariationalWeights(s.vd_threshold)
     if name == "dropconnect":
-        return DropConnect(s.drop_rate, per_example=s.per_example, inference=s.dropconnect_inference,
-                           samples=s.mc_samples)
+        return DropConnect(
+            s.drop_rate, per_example=s.per_example, inference=s.dropconnect_inference, samples=s.mc_samples
+        )
     if name == "unit-dropout":
         return UnitDropout(s.drop_rate)
     if name == "weight-dropout":
@@ -330,7 +345,8 @@ def _numbers(name: str, s: Settings) -> str:
         return f"sign-variance momentum {s.smallify_momentum}, threshold {s.smallify_threshold}"
     if name == "dropconnect":
         return f"p {s.drop_rate}, {s.dropconnect_inference} inference" + (
-            f" with Z = {s.mc_samples}" if s.dropconnect_inference == "gaussian" else "")
+            f" with Z = {s.mc_samples}" if s.dropconnect_inference == "gaussian" else ""
+        )
     return f"p {s.drop_rate}"
 
 
@@ -338,16 +354,19 @@ def _insert_activation_noise(model, layer: WeightedLayer, name: str, s: Settings
     rng = layer.rng.spawn(1)[0]
     activation = _activation_after(model, layer)
     if name == "standout":
-        model.replace(activation.name, Standout(activation, rng, s.standout_alpha, s.standout_beta,
-                                                source=layer, form=s.standout_form))
+        model.replace(
+            activation.name,
+            Standout(activation, rng, s.standout_alpha, s.standout_beta, source=layer, form=s.standout_form),
+        )
         return
     units, dtype = layer.units, layer.weight.dtype
-    module = {"dropout": lambda: Dropout(s.drop_rate, rng),
-              "dropout-classic": lambda: Dropout(s.drop_rate, rng, mode="classic"),
-              "gaussian": lambda: GaussianDropout(s.drop_rate, rng),
-              "spatial": lambda: SpatialDropout(s.drop_rate, rng),
-              "l0-unit": lambda: L0UnitGates(units, rng, dtype, s.l0_beta, s.l0_gamma, s.l0_zeta,
-                                                   s.l0_init_drop),
-              "vd-unit": lambda: VariationalUnits(units, rng, dtype, s.vd_threshold),
-              "smallify": lambda: Switches(units, rng, dtype, s.smallify_momentum, s.smallify_threshold)}[name]()
+    module = {
+        "dropout": lambda: Dropout(s.drop_rate, rng),
+        "dropout-classic": lambda: Dropout(s.drop_rate, rng, mode="classic"),
+        "gaussian": lambda: GaussianDropout(s.drop_rate, rng),
+        "spatial": lambda: SpatialDropout(s.drop_rate, rng),
+        "l0-unit": lambda: L0UnitGates(units, rng, dtype, s.l0_beta, s.l0_gamma, s.l0_zeta, s.l0_init_drop),
+        "vd-unit": lambda: VariationalUnits(units, rng, dtype, s.vd_threshold),
+        "smallify": lambda: Switches(units, rng, dtype, s.smallify_momentum, s.smallify_threshold),
+    }[name]()
     model.insert_after(layer.name if activation is None else activation.name, module)

@@ -27,10 +27,10 @@ from .sweeps import call_in_worker, sweep
 
 CONFIGS = NAMES
 # Han et al. (2015), Table 1: top-1 error before and after pruning, weights, compression.
-HAN_TABLE_1 = {"lenet300": {"error_before": 1.64, "error_after": 1.59, "parameters": "267K", "left": "22K",
-                            "compression": 12},
-               "lenet5": {"error_before": 0.80, "error_after": 0.77, "parameters": "431K", "left": "36K",
-                          "compression": 12}}
+HAN_TABLE_1 = {
+    "lenet300": {"error_before": 1.64, "error_after": 1.59, "parameters": "267K", "left": "22K", "compression": 12},
+    "lenet5": {"error_before": 0.80, "error_after": 0.77, "parameters": "431K", "left": "36K", "compression": 12},
+}
 DEPENDENCE_FRACTIONS = (0.1, 0.25, 0.5, 0.75, 0.9)
 # The (prune entry, fraction) columns of the accuracy tables: the README's 0 / 90 / 99% weight and
 # 0 / 50 / 80% unit sparsity (LeNet-5's unit fractions stop at 75% and 90%, so 75% there).
@@ -38,9 +38,18 @@ MLP_COLUMNS = (("weight", "0"), ("weight", "0.9"), ("weight", "0.99"), ("unit", 
 LENET5_COLUMNS = MLP_COLUMNS[:5] + (("unit", "0.75"),)
 
 
-def reproduce(name: str, out="figures", *, quick: bool = False, runs=None, jobs: int = 1,
-              dask_scheduler: str | None = None, data_dir=None, progress: bool | None = None,
-              log=None) -> list[Path]:
+def reproduce(
+    name: str,
+    out="figures",
+    *,
+    quick: bool = False,
+    runs=None,
+    jobs: int = 1,
+    dask_scheduler: str | None = None,
+    data_dir=None,
+    progress: bool | None = None,
+    log=None,
+) -> list[Path]:
     """Run a shipped configuration and regenerate its figures and tables.
 
     Parameters
@@ -149,18 +158,23 @@ def _dropconnect(config, rows, folder, runs, data_dir) -> list[Path]:
 
 
 def _han(config, rows, folder, runs, data_dir) -> list[Path]:
-    lines = ["| network | error before (ours / Han) | error after (ours / Han) | weights and biases | "
-             "left after pruning (ours / Han) | compression (ours / Han) |", "|" + " --- |" * 6]
+    lines = [
+        "| network | error before (ours / Han) | error after (ours / Han) | weights and biases | "
+        "left after pruning (ours / Han) | compression (ours / Han) |",
+        "|" + " --- |" * 6,
+    ]
     for model in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == model]
         before = next(r for r in mine if r["prune"] == "unpruned")
         after = [r for r in mine if r["prune"] == "han"][-1]
         han = HAN_TABLE_1.get(model, {})
         left, total = int(after["parameters_left"]), int(after["parameters"])
-        lines.append(f"| {model} | {100 * (1 - float(before['test_accuracy'])):.2f}% / {han.get('error_before')}% "
-                     f"| {100 * (1 - float(after['test_accuracy'])):.2f}% / {han.get('error_after')}% "
-                     f"| {total:,} / {han.get('parameters')} | {left:,} / {han.get('left')} "
-                     f"| {total / left:.1f}x / {han.get('compression')}x |")
+        lines.append(
+            f"| {model} | {100 * (1 - float(before['test_accuracy'])):.2f}% / {han.get('error_before')}% "
+            f"| {100 * (1 - float(after['test_accuracy'])):.2f}% / {han.get('error_after')}% "
+            f"| {total:,} / {han.get('parameters')} | {left:,} / {han.get('left')} "
+            f"| {total / left:.1f}x / {han.get('compression')}x |"
+        )
     table = folder / f"{config.name}.md"
     atomic_write_bytes(table, ("\n".join(lines) + "\n").encode())
     return [table]
@@ -175,5 +189,11 @@ def _write_rows(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-DRAW = {"td-mnist-mlp": _td_mnist_mlp, "td-mnist-lenet5": _lenet5, "td-fashion-mlp": _mlp, "han-lenet": _han,
-        "gamma-alpha": _gamma_alpha, "dropconnect-vs-dropout": _dropconnect}
+DRAW = {
+    "td-mnist-mlp": _td_mnist_mlp,
+    "td-mnist-lenet5": _lenet5,
+    "td-fashion-mlp": _mlp,
+    "han-lenet": _han,
+    "gamma-alpha": _gamma_alpha,
+    "dropconnect-vs-dropout": _dropconnect,
+}

@@ -20,7 +20,7 @@ import json
 import os
 import time
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,11 +36,9 @@ from ..training.fit import evaluate, fit
 from . import regularisers, unfinished
 from .build import describe, gradual_pruning, lr_schedule, make_optimizer, make_penalties
 from .config import RunConfig
+from .records import config_from_record
 
 SPLITS = ("test", "validation", "train")
-# Keys of release 0.1's checkpoint configs (the train command's argparse
-# namespace) that belong to the command line, not to the run.
-COMMAND_LINE_KEYS = ("command", "func", "out", "quiet", "data_dir", "no_download", "mirror")
 
 
 @dataclass(eq=False)
@@ -100,13 +98,17 @@ class Run:
             ``{"loss": float, "accuracy": float}``.
         """
         if split not in SPLITS:
-            raise ValueError(f"The 'split' parameter of Run.evaluate must be one of {', '.join(map(repr, SPLITS))}. "
-                             f"Got {split!r} instead.")
+            raise ValueError(
+                f"The 'split' parameter of Run.evaluate must be one of {', '.join(map(repr, SPLITS))}. "
+                f"Got {split!r} instead."
+            )
         dataset = data if isinstance(data, Dataset) else self.dataset(data)
         part = getattr(dataset, split)
         if part is None:
-            raise ValueError(f"Run.evaluate(split='validation') needs held-out images; this run's config has "
-                             f"validation {self.config.validation}.")
+            raise ValueError(
+                f"Run.evaluate(split='validation') needs held-out images; this run's config has "
+                f"validation {self.config.validation}."
+            )
         x = to_inputs(part.images, self.model.input_shape, self.model.dtype)
         return evaluate(self.model, x, part.labels, batch_size=batch_size)
 
@@ -172,14 +174,18 @@ def dataset_for(config: RunConfig, data=None, *, any_name: bool = False) -> Data
     if callable(data):
         data = data(config.dataset, config.validation)
     if not isinstance(data, Dataset):
-        raise TypeError(f"The 'data' parameter must be a tdnumpy.data.Dataset, a data folder, a loader or None. "
-                        f"Got {type(data).__name__} instead.")
+        raise TypeError(
+            f"The 'data' parameter must be a tdnumpy.data.Dataset, a data folder, a loader or None. "
+            f"Got {type(data).__name__} instead."
+        )
     if not any_name and data.name != config.dataset:
         raise ParameterError(f"`data` holds {data.name!r} but the config's `dataset` is {config.dataset!r}.")
     held_out = 0 if data.validation is None else len(data.validation)
     if held_out != config.validation:
-        raise ParameterError(f"`data` holds out {held_out} validation images but the config's `validation` is "
-                             f"{config.validation}; load it with load_dataset(..., validation={config.validation}).")
+        raise ParameterError(
+            f"`data` holds out {held_out} validation images but the config's `validation` is "
+            f"{config.validation}; load it with load_dataset(..., validation={config.validation})."
+        )
     return limited(data, config)
 
 
@@ -201,16 +207,24 @@ def limited(dataset: Dataset, config: RunConfig) -> Dataset:
     """
     train, test = dataset.train, dataset.test
     if config.train_images is not None and config.train_images < len(train):
-        train = Split(train.images[:config.train_images], train.labels[:config.train_images])
+        train = Split(train.images[: config.train_images], train.labels[: config.train_images])
     if config.test_images is not None and config.test_images < len(test):
-        test = Split(test.images[:config.test_images], test.labels[:config.test_images])
+        test = Split(test.images[: config.test_images], test.labels[: config.test_images])
     if train is dataset.train and test is dataset.test:
         return dataset
     return dataclasses.replace(dataset, train=train, test=test)
 
 
-def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None = None, log=None,
-              overwrite: bool = False, resume: bool = False) -> Run:
+def train_run(
+    config: RunConfig,
+    *,
+    out=None,
+    data=None,
+    progress: bool | None = None,
+    log=None,
+    overwrite: bool = False,
+    resume: bool = False,
+) -> Run:
     """Train the run ``config`` describes; save it to ``out`` if given.
 
     Parameters
@@ -249,21 +263,28 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
         The trained run; ``run.metrics`` is what ``metrics.json`` holds.
     """
     if not isinstance(config, RunConfig):
-        raise TypeError(f"The 'config' parameter of train_run must be a RunConfig. Got {type(config).__name__} "
-                        f"instead.")
+        raise TypeError(
+            f"The 'config' parameter of train_run must be a RunConfig. Got {type(config).__name__} instead."
+        )
     if progress is not None:
         check_bool(progress, "progress", "train_run")
     log = log or (lambda line: None)
     model = build_model(config.model, seed=config.seed)
     chosen = config.regularisers(model)
     if resume and (out is None or overwrite):
-        raise ParameterError("`resume` goes on with the unfinished run in `out`: it needs `out`, and excludes "
-                             "`overwrite`.")
+        raise ParameterError(
+            "`resume` goes on with the unfinished run in `out`: it needs `out`, and excludes `overwrite`."
+        )
     folder = None if out is None else output_folder(out, ("checkpoint.npz", "metrics.json"))
     if folder is not None and not overwrite and all((folder / f).is_file() for f in ("checkpoint.npz", "metrics.json")):
-        raise ParameterError(f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json)"
-                             + ("; there is nothing to resume." if resume else
-                                "; choose another folder, or pass `overwrite` to replace it."))
+        raise ParameterError(
+            f"`out` {folder} already holds a finished run (checkpoint.npz and metrics.json)"
+            + (
+                "; there is nothing to resume."
+                if resume
+                else "; choose another folder, or pass `overwrite` to replace it."
+            )
+        )
     with folder_lock(folder):  # released when the run is written (or fails)
         if folder is not None:  # (overwrite) a replaced run's metrics must not describe this run's checkpoints
             (folder / "metrics.json").unlink(missing_ok=True)
@@ -285,36 +306,74 @@ def train_run(config: RunConfig, *, out=None, data=None, progress: bool | None =
             done, seconds_before = unfinished.resume(folder / "checkpoint.npz", model, config, optimizer, shuffle)
         for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
             log(line)
-        log(f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
-            f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}"))
+        log(
+            f"training {config.model} ({model.n_parameters():,} parameters) on {config.dataset} "
+            f"({len(x):,} images from {dataset.folder})" + ("" if folder is None else f" -> {folder}")
+        )
         if done:
             log(f"resuming after epoch {len(done)} of {config.epochs}")
 
         def report(m):
             val = f", val acc {m['val_accuracy']:.4f}" if "val_accuracy" in m else ""
-            log(f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
-                f"{m['seconds']:.1f} s")
+            log(
+                f"epoch {m['epoch']:>3}: loss {m['train_loss']:.4f}, train acc {m['train_accuracy']:.4f}{val}, "
+                f"{m['seconds']:.1f} s"
+            )
             done.append(m)
             if folder is not None and m["epoch"] < config.epochs:  # an interrupted run keeps its last epoch
-                unfinished.save_unfinished(folder / "checkpoint.npz", model, config, optimizer, shuffle, done,
-                                           seconds_before + time.perf_counter() - start)
+                unfinished.save_unfinished(
+                    folder / "checkpoint.npz",
+                    model,
+                    config,
+                    optimizer,
+                    shuffle,
+                    done,
+                    seconds_before + time.perf_counter() - start,
+                )
 
         start = time.perf_counter()
-        fit(model, x, y, optimizer=optimizer, epochs=config.epochs, batch_size=config.batch_size, rng=shuffle,
-            lr_schedule=lr_schedule(config, steps_per_epoch), validation=validation, progress=progress,
-            on_epoch_end=report, penalties=penalties, before_step=gradual, first_epoch=len(done) + 1)
+        fit(
+            model,
+            x,
+            y,
+            optimizer=optimizer,
+            epochs=config.epochs,
+            batch_size=config.batch_size,
+            rng=shuffle,
+            lr_schedule=lr_schedule(config, steps_per_epoch),
+            validation=validation,
+            progress=progress,
+            on_epoch_end=report,
+            penalties=penalties,
+            before_step=gradual,
+            first_epoch=len(done) + 1,
+        )
         seconds = seconds_before + time.perf_counter() - start
         test = evaluate(model, x_test, dataset.test.labels)
-        metrics = {"model": config.model, "dataset": config.dataset, "seed": config.seed,
-                   "parameters": model.n_parameters(), "config": config.to_dict(), "epochs": done,
-                   "test_loss": test["loss"], "test_accuracy": test["accuracy"], "train_seconds": seconds,
-                   "environment": blas_record()}
+        metrics = {
+            "model": config.model,
+            "dataset": config.dataset,
+            "seed": config.seed,
+            "parameters": model.n_parameters(),
+            "config": config.to_dict(),
+            "epochs": done,
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "train_seconds": seconds,
+            "environment": blas_record(),
+        }
         run = Run(config, model, metrics, applied=tuple(applied))
         run._data = dataset
         if folder is not None:
-            run.checkpoint = save_checkpoint(folder / "checkpoint.npz", model, seed=config.seed, epoch=config.epochs,
-                                             dataset=config.dataset, config=config.to_dict(),
-                                             metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]})
+            run.checkpoint = save_checkpoint(
+                folder / "checkpoint.npz",
+                model,
+                seed=config.seed,
+                epoch=config.epochs,
+                dataset=config.dataset,
+                config=config.to_dict(),
+                metrics={"test_loss": test["loss"], "test_accuracy": test["accuracy"]},
+            )
             atomic_write_json(folder / "metrics.json", metrics)
         return run
 
@@ -345,69 +404,14 @@ def restore_regularisers(model, config: RunConfig, pruned: dict | None = None) -
     """
     lines = regularisers.apply(model, config.regularisers(model), config.settings())
     rates = (pruned.get("dropout_rates") if isinstance(pruned, dict) else None) or {}
-    if not isinstance(rates, dict) or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1
-                                              for r in rates.values()):
-        raise ValueError(f"the pruning record's 'dropout_rates' must map layer names to rates in [0, 1). "
-                         f"Got {rates!r}")
+    if not isinstance(rates, dict) or not all(
+        isinstance(r, (int, float)) and not isinstance(r, bool) and 0 <= r < 1 for r in rates.values()
+    ):
+        raise ValueError(f"the pruning record's 'dropout_rates' must map layer names to rates in [0, 1). Got {rates!r}")
     for name, rate in rates.items():
         model.layer(name).p = rate
         lines.append(f"{name}: p {rate:.4g} (retrained after pruning)")
     return lines
-
-
-def config_from_record(meta: dict, path) -> RunConfig:
-    """The :class:`RunConfig` a checkpoint's record holds, whatever release wrote it.
-
-    Release 0.1 stored the ``train`` command's arguments; they are migrated:
-    the command-line keys are dropped, ``reg_layers`` is split at commas, and
-    keys that are no RunConfig field are dropped with a warning (release 0.1
-    ignored them too). A checkpoint saved without a config gets the defaults,
-    with its model spec, dataset and seed. Where the record names another
-    dataset than the config (a network pruned and retrained with
-    ``--dataset``), the record's wins: it is what the network was last
-    trained and measured on.
-
-    Parameters
-    ----------
-    meta : dict
-        The checkpoint's metadata record.
-    path : str or os.PathLike
-        The checkpoint, for error messages.
-
-    Returns
-    -------
-    RunConfig
-        The config.
-    """
-    record = meta.get("config") or {}
-    if not isinstance(record, dict):
-        raise CheckpointError(f"{path}: its run configuration is not usable (the 'config' record must be a JSON "
-                              f"object of fields; got a {type(record).__name__}).")
-    try:
-        if "format" in record:
-            config = RunConfig.from_dict(record)
-        elif record:
-            config = _migrate(record, path)
-        else:
-            config = RunConfig(model=meta["spec"], dataset=meta.get("dataset", "mnist"), seed=meta.get("seed", 0))
-        if meta.get("dataset", config.dataset) != config.dataset:
-            config = config.replace(dataset=meta["dataset"])
-        return config
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its run configuration is not usable ({e}).") from e
-
-
-def _migrate(record: dict, path) -> RunConfig:
-    """The RunConfig of a release 0.1 record (the train command's arguments)."""
-    known = {f.name for f in fields(RunConfig)}
-    values = {k: v for k, v in record.items() if k in known}
-    ignored = sorted(set(record) - known - set(COMMAND_LINE_KEYS))
-    if ignored:
-        warnings.warn(f"{path}: the run configuration's keys {ignored} are no RunConfig field; ignored.",
-                      stacklevel=3)
-    if isinstance(values.get("reg_layers"), str):
-        values["reg_layers"] = [n.strip() for n in values["reg_layers"].split(",") if n.strip()]
-    return RunConfig(**values)
 
 
 def load_run(path) -> Run:
@@ -444,6 +448,7 @@ def load_run(path) -> Run:
         try:
             metrics = json.loads(record.read_text())
         except (OSError, ValueError) as e:  # the checkpoint alone still makes the run
-            warnings.warn(f"{record}: not a readable metrics file ({e}); using the metrics the checkpoint "
-                          f"recorded.", stacklevel=2)
+            warnings.warn(
+                f"{record}: not a readable metrics file ({e}); using the metrics the checkpoint recorded.", stacklevel=2
+            )
     return Run(config, model, metrics, checkpoint=checkpoint, pruned=meta.get("pruned"), applied=tuple(applied))

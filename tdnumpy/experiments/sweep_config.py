@@ -113,9 +113,13 @@ class Cell:
     @property
     def key(self) -> str:
         """A hash of everything the cell's results depend on."""
-        return digest({"run": self.config.to_dict(), "prune": [p.arguments() | {"label": p.label}
-                                                               for p in self.prune],
-                       "evaluate": list(self.evaluate)})
+        return digest(
+            {
+                "run": self.config.to_dict(),
+                "prune": [p.arguments() | {"label": p.label} for p in self.prune],
+                "evaluate": list(self.evaluate),
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -228,17 +232,21 @@ def sweep_config(data: dict, *, quick: bool = False, source: str = "sweep config
     _check_grid(quick_grid, source, "quick.grid")
     unknown_keys(prune_extra, PRUNE_KEYS, source, "quick.prune.")
     for key in sorted(set(forced) & set(grid) | set(forced) & set(quick_grid)):
-        raise SweepConfigError(f"{source}: quick.set: `{key}` = {forced[key]!r} would replace every value of "
-                               f"[grid] `{key}`; give the quick values in quick.grid instead.")
-    grid, forced, unused_extra, prune_extra = ({**grid, **quick_grid}, forced, {}, prune_extra) if quick else \
-        (grid, {}, prune_extra, {})
+        raise SweepConfigError(
+            f"{source}: quick.set: `{key}` = {forced[key]!r} would replace every value of "
+            f"[grid] `{key}`; give the quick values in quick.grid instead."
+        )
+    grid, forced, unused_extra, prune_extra = (
+        ({**grid, **quick_grid}, forced, {}, prune_extra) if quick else (grid, {}, prune_extra, {})
+    )
     variants = _variants(data.get("variants", [{"label": "run"}]), source)
     default_prune = data.get("prune", [])
     evaluate_table = _table(data.get("evaluate", {}), source, "evaluate")
     evaluate = _evaluate(evaluate_table, source)
     for key in sorted(set(evaluate_table) & (set(base) | set(forced))):
-        raise SweepConfigError(f"{source}: `{key}` is set in [base] or quick.set and listed in [evaluate]; "
-                               f"give it in one place.")
+        raise SweepConfigError(
+            f"{source}: `{key}` is set in [base] or quick.set and listed in [evaluate]; give it in one place."
+        )
     cells: list[Cell] = []
     for variant in variants:
         label = variant["label"]
@@ -246,14 +254,18 @@ def sweep_config(data: dict, *, quick: bool = False, source: str = "sweep config
         where = f"variants[{label!r}]"
         _fields(own, source, where)
         for key in sorted(set(own) & (set(grid) | set(evaluate_table))):
-            raise SweepConfigError(f"{source}: {where}: `{key}` = {own[key]!r} is also a [grid] or [evaluate] key, "
-                                   f"which would replace it; give it in one place.")
+            raise SweepConfigError(
+                f"{source}: {where}: `{key}` = {own[key]!r} is also a [grid] or [evaluate] key, "
+                f"which would replace it; give it in one place."
+            )
         entries, at = variant.get("prune", default_prune), f"{where}.prune" if "prune" in variant else "prune"
         specs = prune_specs(entries, prune_extra, source, at)
         prune_specs(entries, unused_extra, source, at)  # [quick.prune] is checked without --quick too
         if not specs:
-            raise SweepConfigError(f"{source}: `{at}` is empty: every run needs a [[prune]] entry (fractions = [0.0] "
-                                   f"measures the unpruned network).")
+            raise SweepConfigError(
+                f"{source}: `{at}` is empty: every run needs a [[prune]] entry (fractions = [0.0] "
+                f"measures the unpruned network)."
+            )
         for values in itertools.product(*grid.values()):
             chosen = dict(zip(grid, values))
             settings = {**base, **own, **chosen, **forced}
@@ -279,8 +291,10 @@ def _fields(table: dict, source: str, where: str, values: bool = True) -> None:
     """Refuse keys that are no RunConfig field, and (``values``) values their field does not accept."""
     for key, value in table.items():
         if key not in RUN_FIELDS:
-            raise SweepConfigError(f"{source}: {where}: `{key}` = {value!r} is not a RunConfig field; the fields are "
-                                   f"{', '.join(RUN_FIELDS)}.")
+            raise SweepConfigError(
+                f"{source}: {where}: `{key}` = {value!r} is not a RunConfig field; the fields are "
+                f"{', '.join(RUN_FIELDS)}."
+            )
         if values:
             _check_value(key, value, source, where)
 
@@ -334,8 +348,10 @@ def _variants(value, source: str) -> list[dict]:
 def _evaluate(table: dict, source: str) -> tuple:
     for key, values in table.items():
         if key not in EVALUATION_FIELDS:
-            raise SweepConfigError(f"{source}: evaluate: `{key}` = {values!r} is not an evaluation setting; they are "
-                                   f"{', '.join(EVALUATION_FIELDS)}.")
+            raise SweepConfigError(
+                f"{source}: evaluate: `{key}` = {values!r} is not an evaluation setting; they are "
+                f"{', '.join(EVALUATION_FIELDS)}."
+            )
         if not isinstance(values, list) or not values:
             raise SweepConfigError(f"{source}: evaluate: `{key}` must be a non-empty list. Got {values!r}.")
         _distinct(key, [_check_value(key, v, source, "evaluate") for v in values], values, source, "evaluate")
@@ -345,6 +361,10 @@ def _evaluate(table: dict, source: str) -> tuple:
 def _columns(cells: list) -> tuple:
     """The fields that differ between cells, then the evaluation settings."""
     first = cells[0].config.to_dict()
-    varied = [name for name in RUN_FIELDS if name not in ("model", "dataset", "reg", "seed")
-              and any(c.config.to_dict()[name] != first[name] for c in cells)]
+    varied = [
+        name
+        for name in RUN_FIELDS
+        if name not in ("model", "dataset", "reg", "seed")
+        and any(c.config.to_dict()[name] != first[name] for c in cells)
+    ]
     return tuple(varied) + tuple(cells[0].evaluate[0])

@@ -14,8 +14,17 @@ from . import regularisers
 from .config import RunConfig, _skeleton
 from .prune_runs import RETRAIN_EPOCHS, RETRAIN_LR, SCORES, check_fractions, method_scores, pruned_layers
 
-PRUNE_KEYS = ("kind", "fractions", "label", "layers", "skip_output", "score", "retrain_epochs", "retrain_lr",
-              "iterative")
+PRUNE_KEYS = (
+    "kind",
+    "fractions",
+    "label",
+    "layers",
+    "skip_output",
+    "score",
+    "retrain_epochs",
+    "retrain_lr",
+    "iterative",
+)
 
 
 class SweepConfigError(ValueError):
@@ -66,9 +75,16 @@ class PruneSpec:
         dict
             ``kind``, ``fractions`` and the options.
         """
-        return {"kind": self.kind, "fractions": list(self.fractions), "layers": self.layers,
-                "skip_output": self.skip_output, "score": self.score, "retrain_epochs": self.retrain_epochs,
-                "retrain_lr": self.retrain_lr, "iterative": self.iterative}
+        return {
+            "kind": self.kind,
+            "fractions": list(self.fractions),
+            "layers": self.layers,
+            "skip_output": self.skip_output,
+            "score": self.score,
+            "retrain_epochs": self.retrain_epochs,
+            "retrain_lr": self.retrain_lr,
+            "iterative": self.iterative,
+        }
 
 
 def unknown_keys(table: dict, known, source: str, prefix: str) -> None:
@@ -87,8 +103,10 @@ def unknown_keys(table: dict, known, source: str, prefix: str) -> None:
     """
     unknown = sorted(set(table) - set(known))
     if unknown:
-        raise SweepConfigError(f"{source}: unknown key `{prefix}{unknown[0]}` (value {table[unknown[0]]!r}); "
-                               f"the keys are {', '.join(known)}.")
+        raise SweepConfigError(
+            f"{source}: unknown key `{prefix}{unknown[0]}` (value {table[unknown[0]]!r}); "
+            f"the keys are {', '.join(known)}."
+        )
 
 
 def typed(value, kind, source: str, key: str):
@@ -172,8 +190,9 @@ def _prune_spec(entry: dict, source: str, where: str) -> PruneSpec:
     if "score" in entry:
         options["score"] = typed(entry["score"], str, source, f"{where}.score")
         if options["score"] not in SCORES:
-            raise SweepConfigError(f"{source}: {where}: `score` = {options['score']!r} is not one of "
-                                   f"{', '.join(SCORES)}.")
+            raise SweepConfigError(
+                f"{source}: {where}: `score` = {options['score']!r} is not one of {', '.join(SCORES)}."
+            )
     label = typed(entry.get("label", kind), str, source, f"{where}.label")
     return PruneSpec(kind, tuple(fractions), label, None if layers is None else tuple(layers), **options)
 
@@ -200,5 +219,6 @@ def check_prune_fits(spec: PruneSpec, config: RunConfig, source: str, where: str
             regularisers.apply(model, config.regularisers(model), config.settings())
             method_scores(model, spec.kind, chosen)
     except (TypeError, ValueError) as e:
-        raise SweepConfigError(f"{source}: {where}: prune {spec.label!r} does not fit model {config.model}: {e}") \
-            from None
+        raise SweepConfigError(
+            f"{source}: {where}: prune {spec.label!r} does not fit model {config.model}: {e}"
+        ) from None

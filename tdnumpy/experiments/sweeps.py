@@ -61,12 +61,32 @@ class SweepError(RuntimeError):
     """Some cells of a sweep failed; the message names each and its error."""
 
 
-RESULT_COLUMNS = ("prune", "kind", "step", "fraction", "retrain_epochs", "sparsity", "test_accuracy", "test_loss",
-                  "parameters_left", "parameters", "compressed_bytes")
+RESULT_COLUMNS = (
+    "prune",
+    "kind",
+    "step",
+    "fraction",
+    "retrain_epochs",
+    "sparsity",
+    "test_accuracy",
+    "test_loss",
+    "parameters_left",
+    "parameters",
+    "compressed_bytes",
+)
 
 
-def sweep(config, out, *, jobs: int = 1, dask_scheduler: str | None = None, quick: bool = False, data_dir=None,
-          progress: bool | None = None, log=None) -> list[dict]:
+def sweep(
+    config,
+    out,
+    *,
+    jobs: int = 1,
+    dask_scheduler: str | None = None,
+    quick: bool = False,
+    data_dir=None,
+    progress: bool | None = None,
+    log=None,
+) -> list[dict]:
     """Run a sweep, resuming where an earlier one into ``out`` stopped.
 
     Parameters
@@ -148,8 +168,10 @@ def _run(config: SweepConfig, folder: Path, runs: Path, jobs: int, dask_schedule
         atomic_write_json(folder / "timings.json", timings)
     rows = _write_csv(folder / "results.csv", config, results)
     if failed:
-        raise SweepError(f"sweep {config.name}: {len(failed)} of {len(config.cells)} runs failed (the others are in "
-                         f"{folder / 'results.csv'}; run the sweep again to retry them): " + "; ".join(failed))
+        raise SweepError(
+            f"sweep {config.name}: {len(failed)} of {len(config.cells)} runs failed (the others are in "
+            f"{folder / 'results.csv'}; run the sweep again to retry them): " + "; ".join(failed)
+        )
     return rows
 
 
@@ -183,9 +205,10 @@ def _only_sweep_in(folder: Path):
         except FileExistsError:
             owner = _process_alive(path)
             if owner is not None or attempt == 2:
-                raise ParameterError(f"`out` {folder}: another sweep (process {owner}) is writing there; wait for "
-                                     f"it, choose another folder, or remove {path} if that process is no sweep.") \
-                    from None
+                raise ParameterError(
+                    f"`out` {folder}: another sweep (process {owner}) is writing there; wait for "
+                    f"it, choose another folder, or remove {path} if that process is no sweep."
+                ) from None
             path.unlink(missing_ok=True)
     with os.fdopen(fd, "w") as f:
         f.write(str(os.getpid()))
@@ -335,12 +358,21 @@ def _row(cell: Cell, setting: dict, spec, step: int, row: dict) -> dict:
     sweep's columns), then what the pruning measured."""
     values = {k: v for k, v in cell.config.to_dict().items() if k not in ("format", "version")} | setting
     amount = row.get("fraction", row.get("q"))
-    return {"variant": cell.variant, **{k: _text(v) for k, v in values.items()},
-            "prune": spec.label, "kind": spec.kind, "step": str(step), "fraction": amount_label(amount),
-            "retrain_epochs": str(spec.retrain_epochs), "sparsity": repr(row["sparsity"]),
-            "test_accuracy": repr(row["test_accuracy"]), "test_loss": repr(row["test_loss"]),
-            "parameters_left": str(row["parameters_left"]), "parameters": str(row["parameters"]),
-            "compressed_bytes": str(row["compressed_bytes"])}
+    return {
+        "variant": cell.variant,
+        **{k: _text(v) for k, v in values.items()},
+        "prune": spec.label,
+        "kind": spec.kind,
+        "step": str(step),
+        "fraction": amount_label(amount),
+        "retrain_epochs": str(spec.retrain_epochs),
+        "sparsity": repr(row["sparsity"]),
+        "test_accuracy": repr(row["test_accuracy"]),
+        "test_loss": repr(row["test_loss"]),
+        "parameters_left": str(row["parameters_left"]),
+        "parameters": str(row["parameters"]),
+        "compressed_bytes": str(row["compressed_bytes"]),
+    }
 
 
 def _text(value) -> str:
@@ -385,8 +417,9 @@ def _execute(cells: list, runs: Path, data_dir, jobs: int, dask_scheduler):
     if dask_scheduler is not None:
         yield from _on_dask(cells, runs, data_dir, dask_scheduler)
         return
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=min(jobs, len(cells)),
-                                                  mp_context=multiprocessing.get_context("spawn"))
+    pool = concurrent.futures.ProcessPoolExecutor(
+        max_workers=min(jobs, len(cells)), mp_context=multiprocessing.get_context("spawn")
+    )
     try:
         with _one_blas_thread_for_children():  # the workers start as the cells are submitted
             futures = {pool.submit(run_cell, cell, str(runs), data_dir): cell for cell in cells}
@@ -411,8 +444,10 @@ def _on_dask(cells: list, runs: Path, data_dir, address: str):
     except (OSError, TimeoutError, ValueError) as e:
         raise ParameterError(f"`dask_scheduler` {address!r}: cannot connect ({e}).") from None
     with client:
-        futures = {client.submit(run_cell, cell, str(runs), data_dir, key=f"tdnumpy-{cell.name}-{cell.key}",
-                                 pure=False): cell for cell in cells}
+        futures = {
+            client.submit(run_cell, cell, str(runs), data_dir, key=f"tdnumpy-{cell.name}-{cell.key}", pure=False): cell
+            for cell in cells
+        }
         for future in as_completed(futures):
             try:
                 outcome = future.result()
@@ -445,6 +480,8 @@ def _require_one_blas_thread() -> None:
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        raise RuntimeError("a sweep cell must run with one BLAS thread (OPENBLAS_NUM_THREADS=1 in the worker's "
-                           "environment, or threadpoolctl installed)") from None
+        raise RuntimeError(
+            "a sweep cell must run with one BLAS thread (OPENBLAS_NUM_THREADS=1 in the worker's "
+            "environment, or threadpoolctl installed)"
+        ) from None
     threadpool_limits(1)

@@ -23,8 +23,9 @@ from ..training.state import capture, restore
 from .config import RunConfig
 
 
-def save_unfinished(path: Path, model, config: RunConfig, optimizer, shuffle, epochs: list[dict],
-                    seconds: float) -> None:
+def save_unfinished(
+    path: Path, model, config: RunConfig, optimizer, shuffle, epochs: list[dict], seconds: float
+) -> None:
     """Write the checkpoint of a run interrupted now, after ``len(epochs)`` epochs.
 
     Parameters
@@ -45,11 +46,23 @@ def save_unfinished(path: Path, model, config: RunConfig, optimizer, shuffle, ep
         The training time so far.
     """
     last = epochs[-1]
-    save_checkpoint(path, model, state=capture(model, optimizer, shuffle), seed=config.seed, epoch=last["epoch"],
-                    dataset=config.dataset, config=config.to_dict(),
-                    metrics={"interrupted_after_epoch": last["epoch"], "of_epochs": config.epochs,
-                             "train_loss": last["train_loss"], "train_accuracy": last["train_accuracy"],
-                             "epochs": epochs, "train_seconds": seconds})
+    save_checkpoint(
+        path,
+        model,
+        state=capture(model, optimizer, shuffle),
+        seed=config.seed,
+        epoch=last["epoch"],
+        dataset=config.dataset,
+        config=config.to_dict(),
+        metrics={
+            "interrupted_after_epoch": last["epoch"],
+            "of_epochs": config.epochs,
+            "train_loss": last["train_loss"],
+            "train_accuracy": last["train_accuracy"],
+            "epochs": epochs,
+            "train_seconds": seconds,
+        },
+    )
 
 
 def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[list[dict], float]:
@@ -88,16 +101,22 @@ def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[li
     metrics: dict = meta["metrics"] if isinstance(meta.get("metrics"), dict) else {}
     after = metrics.get("interrupted_after_epoch")
     if "state" not in meta or not isinstance(after, int) or not isinstance(metrics.get("epochs"), list):
-        raise ParameterError(f"`resume`: {path} holds no unfinished run (one interrupted after an epoch by this "
-                             f"release of tdnumpy), so there is nothing to resume.")
+        raise ParameterError(
+            f"`resume`: {path} holds no unfinished run (one interrupted after an epoch by this "
+            f"release of tdnumpy), so there is nothing to resume."
+        )
     saved = meta.get("config")
     differ = _differences(saved, config.to_dict()) if isinstance(saved, dict) else ["config"]
     if differ:
-        raise ParameterError(f"`resume`: {path} was started with another config (it differs in "
-                             f"{', '.join(differ)}); resume with the settings it was started with.")
+        raise ParameterError(
+            f"`resume`: {path} was started with another config (it differs in "
+            f"{', '.join(differ)}); resume with the settings it was started with."
+        )
     if not 1 <= after < config.epochs or len(metrics["epochs"]) != after:
-        raise ParameterError(f"`resume`: {path} says it was interrupted after epoch {after!r} of "
-                             f"{config.epochs}, with {len(metrics['epochs'])} epochs of metrics.")
+        raise ParameterError(
+            f"`resume`: {path} says it was interrupted after epoch {after!r} of "
+            f"{config.epochs}, with {len(metrics['epochs'])} epochs of metrics."
+        )
     load_into(model, path)
     try:
         restore(model, optimizer, shuffle, arrays, meta["state"], path)
@@ -108,5 +127,8 @@ def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[li
 
 def _differences(saved: dict, ours: dict) -> list[str]:
     """The fields whose values differ, as ``name (here X, there Y)``."""
-    return [f"{key} (here {ours.get(key)!r}, there {saved.get(key)!r})"
-            for key in sorted(set(saved) | set(ours)) if saved.get(key) != ours.get(key)]
+    return [
+        f"{key} (here {ours.get(key)!r}, there {saved.get(key)!r})"
+        for key in sorted(set(saved) | set(ours))
+        if saved.get(key) != ours.get(key)
+    ]

@@ -28,30 +28,94 @@ Every name below can be used as ``from tdnumpy import masks; masks.NAME``.
 
 from ._draws import bernoulli, uniform_bytes
 from ._select import bottom_k, n_targets
-from .dropout import (dropconnect_gaussian_inference, dropconnect_keep, dropconnect_moments, dropout_keep,
-                      gaussian_dropout_noise, spatial_dropout_keep, standout_keep, standout_keep_prob,
-                      unit_dropout_keep, weight_dropout_keep)
-from .l0 import (hard_concrete_gate, hard_concrete_mean, hard_concrete_mean_grad, hard_concrete_sample, l0_penalty,
-                 nonzero_probability)
-from .pruning import (global_prune_keep, magnitude_prune_keep, std_prune_keep, unit_prune_keep,
-                      weight_prune_keep)
+from .dropout import (
+    dropconnect_gaussian_inference,
+    dropconnect_keep,
+    dropconnect_moments,
+    dropout_keep,
+    gaussian_dropout_noise,
+    spatial_dropout_keep,
+    standout_keep,
+    standout_keep_prob,
+    unit_dropout_keep,
+    weight_dropout_keep,
+)
+from .l0 import (
+    hard_concrete_gate,
+    hard_concrete_mean,
+    hard_concrete_mean_grad,
+    hard_concrete_sample,
+    l0_penalty,
+    nonzero_probability,
+)
+from .pruning import global_prune_keep, magnitude_prune_keep, std_prune_keep, unit_prune_keep, weight_prune_keep
 from .ramps import Fixed, LinearRamp, TwoPhaseRamp, as_schedule
 from .released import tf_targeted_unit_keep, tf_targeted_weight_keep, tf_unit_targets, tf_weight_targets
-from .targeted import (drop_targets, random_unit_targets, random_weight_targets, targeted_unit_keep,
-                       targeted_weight_keep, unit_norms, unit_ranks, unit_targets, weight_targets)
+from .targeted import (
+    drop_targets,
+    random_unit_targets,
+    random_weight_targets,
+    targeted_unit_keep,
+    targeted_weight_keep,
+    unit_norms,
+    unit_ranks,
+    unit_targets,
+    weight_targets,
+)
 from .smallify import sign_variance_step, switch_penalty
 from .tracking import WeightTargetTracker
 from .variational import keep_probability, local_reparameterization, neg_kl, vd_keep, vd_log_alpha, vd_penalty
 
 __all__ = [
-    "Fixed", "LinearRamp", "TwoPhaseRamp", "WeightTargetTracker", "as_schedule", "bernoulli", "bottom_k",
-    "drop_targets", "dropconnect_gaussian_inference", "dropconnect_keep", "dropconnect_moments", "dropout_keep",
-    "gaussian_dropout_noise", "global_prune_keep", "hard_concrete_gate", "hard_concrete_mean",
-    "hard_concrete_mean_grad", "hard_concrete_sample", "keep_probability", "l0_penalty", "local_reparameterization",
-    "neg_kl", "nonzero_probability", "sign_variance_step", "switch_penalty", "vd_keep", "vd_log_alpha", "vd_penalty",
-    "magnitude_prune_keep", "n_targets", "random_unit_targets", "random_weight_targets", "spatial_dropout_keep",
-    "standout_keep", "standout_keep_prob", "std_prune_keep", "targeted_unit_keep", "targeted_weight_keep",
-    "tf_targeted_unit_keep", "tf_targeted_weight_keep", "tf_unit_targets", "tf_weight_targets", "uniform_bytes",
-    "unit_dropout_keep", "unit_norms", "unit_prune_keep", "unit_ranks", "unit_targets", "weight_dropout_keep",
-    "weight_prune_keep", "weight_targets",
+    "Fixed",
+    "LinearRamp",
+    "TwoPhaseRamp",
+    "WeightTargetTracker",
+    "as_schedule",
+    "bernoulli",
+    "bottom_k",
+    "drop_targets",
+    "dropconnect_gaussian_inference",
+    "dropconnect_keep",
+    "dropconnect_moments",
+    "dropout_keep",
+    "gaussian_dropout_noise",
+    "global_prune_keep",
+    "hard_concrete_gate",
+    "hard_concrete_mean",
+    "hard_concrete_mean_grad",
+    "hard_concrete_sample",
+    "keep_probability",
+    "l0_penalty",
+    "local_reparameterization",
+    "neg_kl",
+    "nonzero_probability",
+    "sign_variance_step",
+    "switch_penalty",
+    "vd_keep",
+    "vd_log_alpha",
+    "vd_penalty",
+    "magnitude_prune_keep",
+    "n_targets",
+    "random_unit_targets",
+    "random_weight_targets",
+    "spatial_dropout_keep",
+    "standout_keep",
+    "standout_keep_prob",
+    "std_prune_keep",
+    "targeted_unit_keep",
+    "targeted_weight_keep",
+    "tf_targeted_unit_keep",
+    "tf_targeted_weight_keep",
+    "tf_unit_targets",
+    "tf_weight_targets",
+    "uniform_bytes",
+    "unit_dropout_keep",
+    "unit_norms",
+    "unit_prune_keep",
+    "unit_ranks",
+    "unit_targets",
+    "weight_dropout_keep",
+    "weight_prune_keep",
+    "weight_targets",
 ]

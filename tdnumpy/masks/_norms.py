@@ -19,9 +19,9 @@ from ._select import raise_not_finite
 
 # Float64 sums of squares inside this range lost nothing to overflow or underflow that matters
 # (see unit_ranks in targeted.py); a column whose sum falls outside it is summed again after exact scaling.
-_SAFE_SUMS = (2.0 ** -800, 2.0 ** 1000)
+_SAFE_SUMS = (2.0**-800, 2.0**1000)
 # The rank key of a zero column: below every other key, all of which exceed -2^12 (see unit_ranks).
-_ZERO_KEY = -2.0 ** 13
+_ZERO_KEY = -(2.0**13)
 
 
 def square_sums(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -62,9 +62,9 @@ def _ranking_tolerance(n: int) -> float:
     """The gap between two rank keys beyond which their order is certain (see
     :func:`~tdnumpy.masks.targeted.unit_ranks`); rounding is monotone, so a float64
     difference of keys above it is a real one."""
-    gamma = n * 2.0 ** -53 / (1 - n * 2.0 ** -53)
-    delta = gamma + n * 2.0 ** -270
-    return 5 * delta + 2.0 ** -39
+    gamma = n * 2.0**-53 / (1 - n * 2.0**-53)
+    delta = gamma + n * 2.0**-270
+    return 5 * delta + 2.0**-39
 
 
 def _rank_keys(s: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -102,7 +102,7 @@ def _integer_square_sums(magnitudes: np.ndarray) -> list[int]:
     lowest_bits = np.frexp((mantissas & -mantissas).astype(np.float64))[1] + exponents - 54
     with np.errstate(over="ignore"):
         units = np.ldexp(magnitudes, -lowest_bits[magnitudes > 0].min())  # integers (exact below 2^53)
-        if units.max() ** 2 * magnitudes.shape[1] < 2.0 ** 53:
+        if units.max() ** 2 * magnitudes.shape[1] < 2.0**53:
             return (units * units).sum(axis=1).astype(np.int64).tolist()
     shifts = (2 * (exponents - exponents.min())).tolist()
     return [sum(m * m << k for m, k in zip(row_m, row_k)) for row_m, row_k in zip(mantissas.tolist(), shifts)]
@@ -114,9 +114,9 @@ def _resolve_near_ties(w: np.ndarray, order: np.ndarray, near: np.ndarray, steps
     ``steps`` there (1 where the next exact norm is larger, else 0)."""
     edges = np.flatnonzero(np.diff(np.concatenate(([False], near, [False])).astype(np.int8)))
     for start, stop in edges.reshape(-1, 2):  # pairs start..stop-1, so positions start..stop
-        run = order[start:stop + 1]
+        run = order[start : stop + 1]
         ranked = sorted(zip(_exact_square_sums(w[:, run]), run.tolist()))
-        order[start:stop + 1] = [column for _, column in ranked]
+        order[start : stop + 1] = [column for _, column in ranked]
         steps[start:stop] = [int(b[0] > a[0]) for a, b in itertools.pairwise(ranked)]
 
 

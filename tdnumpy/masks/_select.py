@@ -48,11 +48,15 @@ def check_weight(w, owner: str, finite: bool = True, name: str = "w") -> np.ndar
     if not isinstance(w, np.ndarray):
         raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array. Got {type(w).__name__} instead.")
     if w.dtype not in (np.float16, np.float32, np.float64):
-        raise TypeError(f"The {name!r} parameter of {owner} must be a float16, float32 or float64 array. "
-                        f"Got dtype {w.dtype} instead.")
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must be a float16, float32 or float64 array. "
+            f"Got dtype {w.dtype} instead."
+        )
     if w.ndim != 2 or w.size == 0:
-        raise ValueError(f"The {name!r} parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
-                         f"Got shape {w.shape} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a non-empty 2-D array (fan_in, units). "
+            f"Got shape {w.shape} instead."
+        )
     if finite and not np.isfinite(w).all():
         raise_not_finite(owner, name)
     return w
@@ -77,9 +81,11 @@ def check_floats(x, name: str, owner: str) -> np.ndarray:
     """
     a = np.asarray(x)
     if a.dtype not in (np.float16, np.float32, np.float64) or not np.isfinite(a).all():
-        raise ValueError(f"The {name!r} parameter of {owner} must be an array of finite float16, float32 or "
-                         f"float64 values. Got dtype {a.dtype}"
-                         f"{' with NaN or infinities' if a.dtype.kind == 'f' else ''} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be an array of finite float16, float32 or "
+            f"float64 values. Got dtype {a.dtype}"
+            f"{' with NaN or infinities' if a.dtype.kind == 'f' else ''} instead."
+        )
     return a
 
 
@@ -136,9 +142,11 @@ def check_mask(mask, name: str, shape, owner: str) -> np.ndarray:
         If ``mask`` is not an ndarray of dtype bool and shape ``shape``.
     """
     if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_ or mask.shape != shape:
-        raise ValueError(f"The {name!r} parameter of {owner} must be a boolean array of shape {shape}. "
-                         f"Got {getattr(mask, 'dtype', type(mask).__name__)} "
-                         f"{getattr(mask, 'shape', '')} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} must be a boolean array of shape {shape}. "
+            f"Got {getattr(mask, 'dtype', type(mask).__name__)} "
+            f"{getattr(mask, 'shape', '')} instead."
+        )
     return mask
 
 
@@ -173,13 +181,16 @@ def check_shape(shape, owner: str, name: str = "shape") -> tuple[int, ...]:
     if isinstance(shape, numbers.Integral) and not isinstance(shape, (bool, np.bool_)):
         shape = (shape,)
     if not isinstance(shape, tuple) or not all(
-            isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and int(n) >= 0 for n in shape):
+        isinstance(n, numbers.Integral) and not isinstance(n, (bool, np.bool_)) and int(n) >= 0 for n in shape
+    ):
         what = "a non-negative int" if name != "shape" else "a tuple of non-negative ints"
         raise TypeError(f"The {name!r} parameter of {owner} must be {what}. Got {shape!r} instead.")
     shape = tuple(int(n) for n in shape)
     if math.prod(shape) > MAX_ELEMENTS:
-        raise ValueError(f"The {name!r} parameter of {owner} asks for {math.prod(shape):,} elements; at most "
-                         f"{MAX_ELEMENTS:,} (2**31) are drawn. Got {shape!r} instead.")
+        raise ValueError(
+            f"The {name!r} parameter of {owner} asks for {math.prod(shape):,} elements; at most "
+            f"{MAX_ELEMENTS:,} (2**31) are drawn. Got {shape!r} instead."
+        )
     return shape
 
 
@@ -245,11 +256,15 @@ def bottom_k(scores: np.ndarray, k: int) -> np.ndarray:
     """
     scores = np.asarray(scores)
     if scores.dtype.kind not in "iuf":
-        raise TypeError(f"The 'scores' parameter of bottom_k must be an array of integers or floats. "
-                        f"Got dtype {scores.dtype} instead.")
+        raise TypeError(
+            f"The 'scores' parameter of bottom_k must be an array of integers or floats. "
+            f"Got dtype {scores.dtype} instead."
+        )
     if scores.ndim not in (1, 2) or scores.size == 0:
-        raise ValueError(f"The 'scores' parameter of bottom_k must be a non-empty 1-D or 2-D array. "
-                         f"Got shape {scores.shape} instead.")
+        raise ValueError(
+            f"The 'scores' parameter of bottom_k must be a non-empty 1-D or 2-D array. "
+            f"Got shape {scores.shape} instead."
+        )
     if scores.dtype.kind == "f" and np.isnan(scores).any():
         raise ValueError("The 'scores' parameter of bottom_k must not hold NaN (it has no rank).")
     n = scores.shape[0]
@@ -278,14 +293,14 @@ def bottom_k_rows(rows: np.ndarray, k: int) -> np.ndarray:
         return np.zeros(rows.shape, bool)
     if k >= n:
         return np.ones(rows.shape, bool)
-    kth = np.partition(rows, k - 1, axis=1)[:, k - 1:k]
+    kth = np.partition(rows, k - 1, axis=1)[:, k - 1 : k]
     selected = rows <= kth
     if np.count_nonzero(selected) == k * len(rows):  # every row holds at least k; no ties at t
         return selected
     for r in np.flatnonzero(row_counts(selected) > k):
         at = np.flatnonzero(rows[r] == kth[r, 0])
         surplus = np.count_nonzero(selected[r]) - k
-        selected[r, at[len(at) - surplus:]] = False
+        selected[r, at[len(at) - surplus :]] = False
     return selected
 
 
@@ -338,7 +353,7 @@ def abs_transposed(w: np.ndarray, out: np.ndarray) -> np.ndarray:
     if w.size < 2**20:
         return np.abs(w.T, out=out)
     for i in range(0, w.shape[0], TRANSPOSE_STRIP):
-        np.abs(w[i:i + TRANSPOSE_STRIP].T, out=out[:, i:i + TRANSPOSE_STRIP])
+        np.abs(w[i : i + TRANSPOSE_STRIP].T, out=out[:, i : i + TRANSPOSE_STRIP])
     return out
 
 

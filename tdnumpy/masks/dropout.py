@@ -85,8 +85,9 @@ def gaussian_dropout_noise(shape, p: float, rng: np.random.Generator, dtype=np.f
     """
     p = check_real(p, "p", "gaussian_dropout_noise", low=0, high=1, closed="left")
     if np.dtype(dtype) not in (np.float32, np.float64):
-        raise TypeError(f"The 'dtype' parameter of gaussian_dropout_noise must be float32 or float64. "
-                        f"Got {dtype!r} instead.")
+        raise TypeError(
+            f"The 'dtype' parameter of gaussian_dropout_noise must be float32 or float64. Got {dtype!r} instead."
+        )
     shape = check_shape(shape, "gaussian_dropout_noise")
     noise = check_generator(rng, "rng", "gaussian_dropout_noise").standard_normal(shape, dtype=dtype)
     noise *= np.sqrt(p / (1 - p)).astype(dtype)
@@ -119,9 +120,11 @@ def spatial_dropout_keep(batch: int, channels: int, p: float, rng: np.random.Gen
     channels = check_int(channels, "channels", "spatial_dropout_keep", low=0)
     p = check_real(p, "p", "spatial_dropout_keep", low=0, high=1, closed="left")
     if batch * channels > MAX_ELEMENTS:
-        raise ValueError(f"The 'batch' and 'channels' parameters of spatial_dropout_keep ask for "
-                         f"{batch * channels:,} draws; at most {MAX_ELEMENTS:,} (2**31). Got batch {batch}, "
-                         f"channels {channels} instead.")
+        raise ValueError(
+            f"The 'batch' and 'channels' parameters of spatial_dropout_keep ask for "
+            f"{batch * channels:,} draws; at most {MAX_ELEMENTS:,} (2**31). Got batch {batch}, "
+            f"channels {channels} instead."
+        )
     shape = (batch, channels)
     return bernoulli_complement(check_generator(rng, "rng", "spatial_dropout_keep"), p, shape)
 
@@ -187,8 +190,10 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
     if b is not None:
         b = _float_array(b, "b", owner, ndim=1, dtype=v.dtype)
     if v.shape[1] != w.shape[0] or b is not None and b.shape != (w.shape[1],):
-        raise ValueError(f"{owner} needs v of shape (batch, fan_in), w of shape (fan_in, units) and b of shape "
-                         f"(units,). Got {v.shape}, {w.shape} and {None if b is None else b.shape}.")
+        raise ValueError(
+            f"{owner} needs v of shape (batch, fan_in), w of shape (fan_in, units) and b of shape "
+            f"(units,). Got {v.shape}, {w.shape} and {None if b is None else b.shape}."
+        )
     mean = v @ w
     var = (v * v) @ (w * w)
     if b is not None:
@@ -202,8 +207,9 @@ def dropconnect_moments(v: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: f
 MAX_SAMPLES = 100_000
 
 
-def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator,
-                                   samples: int) -> np.ndarray:
+def dropconnect_gaussian_inference(
+    mean: np.ndarray, var: np.ndarray, activation, rng: np.random.Generator, samples: int
+) -> np.ndarray:
     """Wan et al.'s moment-matching inference: r = (1/Z) sum_z a(u_z), u_z ~ N(mean, var).
 
     N(mean, var) is the Gaussian approximation of the pre-activation over
@@ -231,16 +237,21 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
     samples = check_int(samples, "samples", owner, low=1, high=MAX_SAMPLES)
     check_generator(rng, "rng", owner)
     if activation is not None and not callable(activation):
-        raise TypeError(f"The 'activation' parameter of {owner} must be a function or None. "
-                        f"Got {type(activation).__name__} instead.")
+        raise TypeError(
+            f"The 'activation' parameter of {owner} must be a function or None. "
+            f"Got {type(activation).__name__} instead."
+        )
     mean = _float_array(mean, "mean", owner)
     var = _float_array(var, "var", owner, dtype=mean.dtype)
     if var.shape != mean.shape:
-        raise ValueError(f"The 'var' parameter of {owner} must have the shape of 'mean', {mean.shape}. "
-                         f"Got {var.shape} instead.")
+        raise ValueError(
+            f"The 'var' parameter of {owner} must have the shape of 'mean', {mean.shape}. Got {var.shape} instead."
+        )
     if (var < 0).any():
-        raise ValueError(f"The 'var' parameter of {owner} must be >= 0 everywhere (a variance). "
-                         f"Got a minimum of {float(var.min())!r} instead.")
+        raise ValueError(
+            f"The 'var' parameter of {owner} must be >= 0 everywhere (a variance). "
+            f"Got a minimum of {float(var.min())!r} instead."
+        )
     if activation is None:
         return mean.copy()
     std = np.sqrt(var)
@@ -257,8 +268,9 @@ def dropconnect_gaussian_inference(mean: np.ndarray, var: np.ndarray, activation
 STANDOUT_FORMS = ("paper", "shifted")
 
 
-def standout_keep_prob(a: np.ndarray, alpha: float, beta: float, input_sum: np.ndarray | None = None, *,
-                       form: str = "paper") -> np.ndarray:
+def standout_keep_prob(
+    a: np.ndarray, alpha: float, beta: float, input_sum: np.ndarray | None = None, *, form: str = "paper"
+) -> np.ndarray:
     """Standout's keep probability pi, in the paper's form or the shifted one.
 
     Ba and Frey, "Adaptive dropout for training deep neural networks" (NIPS
@@ -295,26 +307,33 @@ def standout_keep_prob(a: np.ndarray, alpha: float, beta: float, input_sum: np.n
     alpha = check_real(alpha, "alpha", "standout_keep_prob")
     beta = check_real(beta, "beta", "standout_keep_prob")
     if form not in STANDOUT_FORMS:
-        raise ValueError(f"The 'form' parameter of standout_keep_prob must be one of {STANDOUT_FORMS}. "
-                         f"Got {form!r} instead.")
+        raise ValueError(
+            f"The 'form' parameter of standout_keep_prob must be one of {STANDOUT_FORMS}. Got {form!r} instead."
+        )
     z = a * a.dtype.type(alpha)
     if form == "shifted":
         if input_sum is not None:
-            raise ValueError("The 'input_sum' parameter of standout_keep_prob must be None for form='shifted' "
-                             "(that form adds beta once). Got an array instead.")
+            raise ValueError(
+                "The 'input_sum' parameter of standout_keep_prob must be None for form='shifted' "
+                "(that form adds beta once). Got an array instead."
+            )
         z += a.dtype.type(beta)
         return expit(z, out=z)
     if input_sum is None:
-        raise ValueError("The 'input_sum' parameter of standout_keep_prob is needed for form='paper': the sum "
-                         "of the inputs x_i of each output, broadcastable to 'a'. Got None instead.")
+        raise ValueError(
+            "The 'input_sum' parameter of standout_keep_prob is needed for form='paper': the sum "
+            "of the inputs x_i of each output, broadcastable to 'a'. Got None instead."
+        )
     input_sum = _float_array(input_sum, "input_sum", "standout_keep_prob", dtype=a.dtype)
     try:
         shift = np.broadcast_shapes(input_sum.shape, a.shape)
     except ValueError:
         shift = None
     if shift != a.shape:
-        raise ValueError(f"The 'input_sum' parameter of standout_keep_prob must broadcast to a's shape "
-                         f"{a.shape}. Got shape {input_sum.shape} instead.")
+        raise ValueError(
+            f"The 'input_sum' parameter of standout_keep_prob must broadcast to a's shape "
+            f"{a.shape}. Got shape {input_sum.shape} instead."
+        )
     z += (input_sum + a.dtype.type(1)) * a.dtype.type(beta)
     return expit(z, out=z)
 
@@ -340,8 +359,10 @@ def standout_keep(pi: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     if pi.dtype == np.float16:  # NumPy draws uniforms in float32 and float64 only
         raise TypeError("The 'pi' parameter of standout_keep must be float32 or float64. Got float16 instead.")
     if not ((pi >= 0) & (pi <= 1)).all():
-        raise ValueError(f"The 'pi' parameter of standout_keep must hold probabilities in [0, 1]. "
-                         f"Got values from {float(pi.min())!r} to {float(pi.max())!r} instead.")
+        raise ValueError(
+            f"The 'pi' parameter of standout_keep must hold probabilities in [0, 1]. "
+            f"Got values from {float(pi.min())!r} to {float(pi.max())!r} instead."
+        )
     return check_generator(rng, "rng", "standout_keep").random(pi.shape, dtype=pi.dtype) < pi
 
 
@@ -350,12 +371,14 @@ def _float_array(x, name: str, owner: str, *, ndim: int | None = None, dtype=Non
     accepts (finite float16, float32 or float64), of ``dtype`` and ``ndim`` when
     given; a TypeError or ValueError naming it otherwise."""
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"The {name!r} parameter of {owner} must be a NumPy array of floats. "
-                        f"Got {type(x).__name__} instead.")
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must be a NumPy array of floats. Got {type(x).__name__} instead."
+        )
     check_floats(x, name, owner)
     if dtype is not None and x.dtype != dtype:
-        raise TypeError(f"The {name!r} parameter of {owner} must have the dtype of the first array, {dtype}. "
-                        f"Got {x.dtype} instead.")
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must have the dtype of the first array, {dtype}. Got {x.dtype} instead."
+        )
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"The {name!r} parameter of {owner} must be {ndim}-D. Got shape {x.shape} instead.")
     return x

@@ -108,8 +108,10 @@ def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, z
     a = check_floats(log_alpha, "log_alpha", "hard_concrete_gate")
     u = check_floats(u, "u", "hard_concrete_gate").astype(np.float64, copy=False)
     if u.shape != a.shape or not ((u > 0) & (u < 1)).all():
-        raise ValueError(f"The 'u' parameter of hard_concrete_gate must hold draws in (0, 1), shaped like "
-                         f"log_alpha {a.shape}. Got shape {u.shape}.")
+        raise ValueError(
+            f"The 'u' parameter of hard_concrete_gate must hold draws in (0, 1), shaped like "
+            f"log_alpha {a.shape}. Got shape {u.shape}."
+        )
     s = expit((np.log(u) - np.log1p(-u) + a.astype(np.float64)) / beta)
     stretched = s * (zeta - gamma) + gamma
     inside = (stretched > 0) & (stretched < 1)
@@ -118,8 +120,9 @@ def hard_concrete_gate(log_alpha, u, beta: float = BETA, gamma: float = GAMMA, z
 
 
 @shared_docstring(log_alpha=_LOG_ALPHA, stretch=_STRETCH)
-def hard_concrete_sample(log_alpha, rng: np.random.Generator, beta: float = BETA, gamma: float = GAMMA,
-                         zeta: float = ZETA):
+def hard_concrete_sample(
+    log_alpha, rng: np.random.Generator, beta: float = BETA, gamma: float = GAMMA, zeta: float = ZETA
+):
     """Draw the training-time gates: :func:`hard_concrete_gate` at u ~ U(0, 1).
 
     {{log_alpha}}

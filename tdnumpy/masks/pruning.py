@@ -146,18 +146,23 @@ def global_prune_keep(weights, fraction: float, previous=None) -> list[np.ndarra
 def _union_prune_keep(weights, fraction: float, previous, owner: str, names=None) -> list[np.ndarray]:
     """The k = floor(f N) smallest magnitudes of the union of ``weights`` removed."""
     if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
-        raise TypeError(f"The 'weights' parameter of {owner} must be a non-empty list of "
-                        f"weight matrices. Got {type(weights).__name__} instead.")
+        raise TypeError(
+            f"The 'weights' parameter of {owner} must be a non-empty list of "
+            f"weight matrices. Got {type(weights).__name__} instead."
+        )
     for i, w in enumerate(weights):
         check_weight(w, owner, name=f"weights[{i}]" if names is None else names[i])
     fraction = check_real(fraction, "fraction", owner, low=0, high=1)
     previous = [None] * len(weights) if previous is None else list(previous)
     if len(previous) != len(weights):
-        raise ValueError(f"The 'previous' parameter of {owner} must hold one mask (or None) per matrix, "
-                         f"{len(weights)}. Got {len(previous)} instead.")
+        raise ValueError(
+            f"The 'previous' parameter of {owner} must hold one mask (or None) per matrix, "
+            f"{len(weights)}. Got {len(previous)} instead."
+        )
     previous = [None if p is None else check_mask(p, "previous", w.shape, owner) for p, w in zip(previous, weights)]
-    union = np.concatenate([_ranked_below(np.abs(w).astype(np.float64), p).reshape(-1)
-                            for w, p in zip(weights, previous)])
+    union = np.concatenate(
+        [_ranked_below(np.abs(w).astype(np.float64), p).reshape(-1) for w, p in zip(weights, previous)]
+    )
     removed = bottom_k(union, n_targets(len(union), fraction))
     ends = np.cumsum([w.size for w in weights])[:-1]
     return [_keep_also(~part.reshape(w.shape), p) for part, w, p in zip(np.split(removed, ends), weights, previous)]

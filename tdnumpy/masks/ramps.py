@@ -105,7 +105,9 @@ def as_schedule(value, name: str):
     if callable(value):
         return value
     if isinstance(value, (bool,)) or not isinstance(value, (int, float)):
-        raise TypeError(f"The {name!r} parameter must be a float in [0, 1] or a schedule (a callable of the "
-                        f"step). Got {value!r} instead.")
+        raise TypeError(
+            f"The {name!r} parameter must be a float in [0, 1] or a schedule (a callable of the "
+            f"step). Got {value!r} instead."
+        )
     check_real(value, name, "as_schedule", low=0.0, high=1.0)
     return Fixed(float(value))

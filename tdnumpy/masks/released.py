@@ -27,7 +27,7 @@ def _tf_threshold_rows(rows: np.ndarray, idx: int) -> np.ndarray:
     """
     if idx >= rows.shape[1]:
         return np.ones(rows.shape, bool)
-    return rows < np.partition(rows, idx, axis=1)[:, idx:idx + 1]
+    return rows < np.partition(rows, idx, axis=1)[:, idx : idx + 1]
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
@@ -102,8 +102,9 @@ def _tf_norms(w: np.ndarray) -> np.ndarray:
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
-def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
-                            training: bool = True) -> np.ndarray:
+def tf_targeted_weight_keep(
+    w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, training: bool = True
+) -> np.ndarray:
     """Keep-mask of the released ``targeted_weight_dropout``, shaped like ``w``.
 
     Training: drop = target and u < alpha, u ~ U[0, 1) drawn in float32 (as
@@ -140,8 +141,9 @@ def tf_targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.r
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
-def tf_targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator,
-                          training: bool = True) -> np.ndarray:
+def tf_targeted_unit_keep(
+    w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, training: bool = True
+) -> np.ndarray:
     """Keep-mask of the released ``targeted_unit_dropout``, shaped like ``w``.
 
     Differs from :func:`targeted_unit_keep` in three ways: the noise is drawn

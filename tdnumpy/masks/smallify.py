@@ -92,11 +92,15 @@ def sign_variance_step(beta, mean, variance, momentum: float, threshold: float):
         v_t > threshold.
     """
     momentum, threshold = check_rule(momentum, threshold, "sign_variance_step")
-    b, m, v = (check_floats(a, name, "sign_variance_step").astype(np.float64, copy=False)
-               for a, name in ((beta, "beta"), (mean, "mean"), (variance, "variance")))
+    b, m, v = (
+        check_floats(a, name, "sign_variance_step").astype(np.float64, copy=False)
+        for a, name in ((beta, "beta"), (mean, "mean"), (variance, "variance"))
+    )
     if not b.shape == m.shape == v.shape or b.ndim != 1:
-        raise ValueError(f"sign_variance_step takes beta, mean and variance of one shape (units,). Got "
-                         f"{b.shape}, {m.shape} and {v.shape}.")
+        raise ValueError(
+            f"sign_variance_step takes beta, mean and variance of one shape (units,). Got "
+            f"{b.shape}, {m.shape} and {v.shape}."
+        )
     s = np.sign(b)
     m = momentum * m + (1 - momentum) * s
     v = momentum * v + (1 - momentum) * np.square(s - m)

@@ -40,8 +40,16 @@ from .._docs import shared_docstring
 from .._validation import check_generator, check_int, check_real
 from ._norms import square_sums, unit_ranks_of
 from ._draws import bernoulli_complement
-from ._select import (WEIGHT_PARAMETERS, bottom_k, bottom_k_rows, check_mask, check_shape, check_weight,
-                      magnitude_keys, n_targets)
+from ._select import (
+    WEIGHT_PARAMETERS,
+    bottom_k,
+    bottom_k_rows,
+    check_mask,
+    check_shape,
+    check_weight,
+    magnitude_keys,
+    n_targets,
+)
 
 
 def _weight_target_rows(w: np.ndarray, gamma: float, owner: str) -> np.ndarray:
@@ -256,8 +264,9 @@ def drop_targets(targets: np.ndarray, alpha: float, rng: np.random.Generator, sh
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
-def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
-                         targets: np.ndarray | None = None) -> np.ndarray:
+def targeted_weight_keep(
+    w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *, targets: np.ndarray | None = None
+) -> np.ndarray:
     """Targeted weight dropout: a boolean keep-mask shaped like ``w``.
 
     Gomez et al. (2019), section 3: with T the targets of
@@ -299,8 +308,15 @@ def targeted_weight_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.rand
 
 
 @shared_docstring(weight=WEIGHT_PARAMETERS)
-def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random.Generator, *,
-                       batch: int | None = None, targets: np.ndarray | None = None) -> np.ndarray:
+def targeted_unit_keep(
+    w: np.ndarray,
+    gamma: float,
+    alpha: float,
+    rng: np.random.Generator,
+    *,
+    batch: int | None = None,
+    targets: np.ndarray | None = None,
+) -> np.ndarray:
     """Targeted unit dropout: one boolean per unit (column of ``w``).
 
     Gomez et al. (2019), section 3: with T the k = floor(gamma N_col) columns
@@ -343,5 +359,3 @@ def targeted_unit_keep(w: np.ndarray, gamma: float, alpha: float, rng: np.random
         return drop_targets(targets, alpha, rng)
     batch = check_int(batch, "batch", "targeted_unit_keep", low=1)
     return drop_targets(targets, alpha, rng, shape=(batch, w.shape[1]))
-
-

@@ -144,7 +144,7 @@ class WeightTargetTracker:
     def _rethreshold(self, keys: np.ndarray, stale: np.ndarray, k: int) -> np.ndarray:
         """Rank the ``stale`` rows again; set each one's threshold to the midpoint
         of its gap and return the rows that have no gap (k-th = (k+1)-th key)."""
-        part = self._scratch[:len(stale)]
+        part = self._scratch[: len(stale)]
         np.take(keys, stale, axis=0, out=part, mode="clip")  # "raise" would buffer
         part.partition(k - 1, axis=1)  # partitioning at (k-1, k) at once measured 7x slower
         kth, next_up = part[:, k - 1], part[:, k:].min(axis=1)

@@ -39,8 +39,7 @@ def _check_pair(theta, log_sigma2, owner: str):
     theta = check_floats(theta, "theta", owner)
     s = check_floats(log_sigma2, "log_sigma2", owner)
     if s.shape != theta.shape:
-        raise ValueError(f"The 'log_sigma2' parameter of {owner} must have theta's shape {theta.shape}. "
-                         f"Got {s.shape}.")
+        raise ValueError(f"The 'log_sigma2' parameter of {owner} must have theta's shape {theta.shape}. Got {s.shape}.")
     return theta, s
 
 
@@ -69,8 +68,11 @@ def vd_log_alpha(theta, log_sigma2):
     inside = np.abs(raw) < LOG_ALPHA_CLIP
     with np.errstate(divide="ignore"):
         d_theta = np.where(inside, -2.0 / np.where(theta == 0, 1, theta), 0.0)
-    return (np.clip(raw, -LOG_ALPHA_CLIP, LOG_ALPHA_CLIP).astype(theta.dtype), d_theta.astype(theta.dtype),
-            inside.astype(theta.dtype))
+    return (
+        np.clip(raw, -LOG_ALPHA_CLIP, LOG_ALPHA_CLIP).astype(theta.dtype),
+        d_theta.astype(theta.dtype),
+        inside.astype(theta.dtype),
+    )
 
 
 def neg_kl(log_alpha):
@@ -137,11 +139,14 @@ def local_reparameterization(x, theta, log_sigma2, eps):
     x, eps = check_floats(x, "x", owner), check_floats(eps, "eps", owner)
     log_alpha = vd_log_alpha(theta, log_sigma2)[0]
     if x.ndim != 2 or x.shape[1] != theta.shape[0]:
-        raise ValueError(f"The 'x' parameter of {owner} must have shape (batch, fan_in = {theta.shape[0]}). "
-                         f"Got {x.shape} instead.")
+        raise ValueError(
+            f"The 'x' parameter of {owner} must have shape (batch, fan_in = {theta.shape[0]}). Got {x.shape} instead."
+        )
     if eps.shape != (x.shape[0], theta.shape[1]):
-        raise ValueError(f"The 'eps' parameter of {owner} must have shape (batch, units) = "
-                         f"{(x.shape[0], theta.shape[1])}. Got {eps.shape} instead.")
+        raise ValueError(
+            f"The 'eps' parameter of {owner} must have shape (batch, units) = "
+            f"{(x.shape[0], theta.shape[1])}. Got {eps.shape} instead."
+        )
     variance = np.square(x) @ (np.exp(log_alpha) * np.square(theta))
     return x @ theta + np.sqrt(variance) * eps
 

@@ -6,8 +6,19 @@ import numpy as np
 
 from .._docs import shared_docstring
 from .._validation import check_float_dtype, check_generator, check_int
-from .im2col import (ConvGeometry, channels_first, channels_last, col2im, col2im_matmul, cols_order, im2col,
-                     output_size, pad_input, same_padding, unpad)
+from .im2col import (
+    ConvGeometry,
+    channels_first,
+    channels_last,
+    col2im,
+    col2im_matmul,
+    cols_order,
+    im2col,
+    output_size,
+    pad_input,
+    same_padding,
+    unpad,
+)
 from .init import get_initializer
 from .module import Parameter
 from .weighted import DTYPE_AND_NAME, WeightedLayer, apply_units, check_weight_size
@@ -80,9 +91,21 @@ class Conv2D(WeightedLayer):
     kind = "conv"
     _geometry = None
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, *, rng: np.random.Generator,
-                 stride: int = 1, padding=0, dilation: int = 1, bias: bool = True, init: str = "he",
-                 dtype=np.float32, name: str | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size,
+        *,
+        rng: np.random.Generator,
+        stride: int = 1,
+        padding=0,
+        dilation: int = 1,
+        bias: bool = True,
+        init: str = "he",
+        dtype=np.float32,
+        name: str | None = None,
+    ):
         super().__init__(name)
         owner = "Conv2D"
         self.in_channels = check_int(in_channels, "in_channels", owner, low=1)
@@ -97,8 +120,11 @@ class Conv2D(WeightedLayer):
         self.rng = check_generator(rng, "rng", owner)
         fan_in = self.fan_in = self.in_channels * self.kh * self.kw  # kh kw in_channels, the rows of W
         self.units = self.out_channels  # the columns of W
-        check_weight_size(fan_in * self.out_channels, f"in_channels {in_channels} x out_channels {out_channels} x "
-                                                      f"kernel_size {self.kh}x{self.kw}", owner)
+        check_weight_size(
+            fan_in * self.out_channels,
+            f"in_channels {in_channels} x out_channels {out_channels} x kernel_size {self.kh}x{self.kw}",
+            owner,
+        )
         w = get_initializer(init)(rng, (fan_in, self.out_channels), fan_in, self.out_channels, dtype)
         self.weight = Parameter(w, "weight")
         self.bias = Parameter(np.zeros(self.out_channels, dtype), "bias") if bias else None
@@ -109,13 +135,14 @@ class Conv2D(WeightedLayer):
         if isinstance(padding, str):
             if padding in ("same", "valid"):
                 return padding
-            raise ValueError(f"The 'padding' parameter of Conv2D must be an int >= 0, a pair of them, "
-                             f"'same' or 'valid'. Got {padding!r} instead.")
+            raise ValueError(
+                f"The 'padding' parameter of Conv2D must be an int >= 0, a pair of them, "
+                f"'same' or 'valid'. Got {padding!r} instead."
+            )
         if isinstance(padding, (tuple, list)) and len(padding) == 2:
             return tuple(check_int(p, "padding", "Conv2D", low=0) for p in padding)
         p = check_int(padding, "padding", "Conv2D", low=0)
         return (p, p)
-
 
     @property
     def kernel(self) -> np.ndarray:
@@ -143,15 +170,19 @@ class Conv2D(WeightedLayer):
             kernel does not fit in the padded input.
         """
         if len(shape) != 4:
-            raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
-                             f"Got shape {tuple(shape)} instead.")
+            raise ValueError(
+                f"{self!r} expects 4-D input (batch, channels, height, width). Got shape {tuple(shape)} instead."
+            )
         n, c, h, w = shape
         if c != self.in_channels:
-            raise ValueError(f"{self!r} expects {self.in_channels} input channels, i.e. input of shape "
-                             f"(batch, {self.in_channels}, height, width). Got shape {tuple(shape)} instead.")
+            raise ValueError(
+                f"{self!r} expects {self.in_channels} input channels, i.e. input of shape "
+                f"(batch, {self.in_channels}, height, width). Got shape {tuple(shape)} instead."
+            )
         if self.padding == "same":
-            pad = (same_padding(h, self.kh, self.stride, self.dilation)
-                   + same_padding(w, self.kw, self.stride, self.dilation))
+            pad = same_padding(h, self.kh, self.stride, self.dilation) + same_padding(
+                w, self.kw, self.stride, self.dilation
+            )
         elif self.padding == "valid":
             pad = (0, 0, 0, 0)
         else:
@@ -160,9 +191,11 @@ class Conv2D(WeightedLayer):
         ow = output_size(w, self.kw, self.stride, self.dilation, pad[2] + pad[3])
         if oh < 1 or ow < 1:
             span = (self.dilation * (self.kh - 1) + 1, self.dilation * (self.kw - 1) + 1)
-            raise ValueError(f"{self!r}: the kernel (spanning {span[0]}x{span[1]} with dilation {self.dilation}) is "
-                             f"larger than the padded input ({h + pad[0] + pad[1]}x{w + pad[2] + pad[3]}) "
-                             f"of shape {tuple(shape)}.")
+            raise ValueError(
+                f"{self!r}: the kernel (spanning {span[0]}x{span[1]} with dilation {self.dilation}) is "
+                f"larger than the padded input ({h + pad[0] + pad[1]}x{w + pad[2] + pad[3]}) "
+                f"of shape {tuple(shape)}."
+            )
         return ConvGeometry(n, c, h, w, self.kh, self.kw, self.stride, self.dilation, pad, oh, ow)
 
     def _buffer(self, key: str, shape, dtype, fill=None, order="C") -> np.ndarray:
@@ -182,8 +215,10 @@ class Conv2D(WeightedLayer):
             raise TypeError(f"{self!r} expects its input x to be a NumPy array. Got {type(x).__name__}.")
         g = self.geometry(x.shape)
         if x.dtype != self.weight.dtype:
-            raise TypeError(f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "
-                            f"Got {x.dtype} instead; convert it with x.astype(np.{self.weight.dtype}).")
+            raise TypeError(
+                f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "
+                f"Got {x.dtype} instead; convert it with x.astype(np.{self.weight.dtype})."
+            )
         xp = channels_last(x)
         if any(g.pad):
             # keyed by the padding too: "same" pads 7x7 and 8x8 inputs to one 9x9 shape
@@ -250,8 +285,7 @@ class Conv2D(WeightedLayer):
     def backward(self, grad_out, input_grad=True):
         g = self._geometry
         self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow), self.weight.dtype)
-        grad = apply_units(channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels),
-                           self._keep.units, g.n)
+        grad = apply_units(channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels), self._keep.units, g.n)
         np.matmul(self._cols.T, grad, out=self.weight.grad)
         if self.bias is not None:
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
@@ -269,5 +303,7 @@ class Conv2D(WeightedLayer):
 
     def __repr__(self) -> str:
         pad = self.padding if isinstance(self.padding, str) else self.padding
-        return (f"Conv2D {self.name!r} ({self.in_channels} -> {self.out_channels}, {self.kh}x{self.kw}, "
-                f"stride {self.stride}, padding {pad}, dilation {self.dilation})")
+        return (
+            f"Conv2D {self.name!r} ({self.in_channels} -> {self.out_channels}, {self.kh}x{self.kw}, "
+            f"stride {self.stride}, padding {pad}, dilation {self.dilation})"
+        )

@@ -54,8 +54,17 @@ class Dense(WeightedLayer):
 
     kind = "fc"
 
-    def __init__(self, fan_in: int, units: int, *, rng: np.random.Generator, init: str = "he",
-                 bias: bool = True, dtype=np.float32, name: str | None = None):
+    def __init__(
+        self,
+        fan_in: int,
+        units: int,
+        *,
+        rng: np.random.Generator,
+        init: str = "he",
+        bias: bool = True,
+        dtype=np.float32,
+        name: str | None = None,
+    ):
         super().__init__(name)
         owner = "Dense"
         self.fan_in = check_int(fan_in, "fan_in", owner, low=1)
@@ -75,9 +84,7 @@ class Dense(WeightedLayer):
     def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.fan_in:
             shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(
-                f"{self!r} expects input of shape (batch, {self.fan_in}). Got shape {shape} instead."
-            )
+            raise ValueError(f"{self!r} expects input of shape (batch, {self.fan_in}). Got shape {shape} instead.")
         if x.dtype != self.weight.dtype:
             raise TypeError(
                 f"{self!r} has {self.weight.dtype} weights and expects {self.weight.dtype} input. "
@@ -139,8 +146,7 @@ class Dense(WeightedLayer):
         else:  # per example: dW = sum_n keep_n * (x_n^T g_n)
             np.einsum("ni,no,nio->io", self._x, grad, keep.weight, out=self.weight.grad)
         if self.bias is not None:
-            np.sum(grad if keep.bias is None or keep.bias.ndim == 1 else grad * keep.bias, axis=0,
-                   out=self.bias.grad)
+            np.sum(grad if keep.bias is None or keep.bias.ndim == 1 else grad * keep.bias, axis=0, out=self.bias.grad)
         extra = self._rule_backward(grad, input_grad)
         self._mask_grads()
         if not input_grad:

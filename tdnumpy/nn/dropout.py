@@ -75,8 +75,9 @@ class _ActivationNoise(Module):
 
     def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
-            raise TypeError(f"{self!r} expects a float32 or float64 array. "
-                            f"Got {getattr(x, 'dtype', type(x).__name__)}.")
+            raise TypeError(
+                f"{self!r} expects a float32 or float64 array. Got {getattr(x, 'dtype', type(x).__name__)}."
+            )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__} {self.name!r} (p = {self.p})"
@@ -203,18 +204,29 @@ class Standout(Module):
     kind = "standout"
     frozen = None
 
-    def __init__(self, activation: Module, rng: np.random.Generator, alpha: float = 1.0, beta: float = 0.0,
-                 source: Module | None = None, form: str = "paper", name: str | None = None):
+    def __init__(
+        self,
+        activation: Module,
+        rng: np.random.Generator,
+        alpha: float = 1.0,
+        beta: float = 0.0,
+        source: Module | None = None,
+        form: str = "paper",
+        name: str | None = None,
+    ):
         super().__init__(name)
         if not hasattr(activation, "f"):
-            raise TypeError(f"The 'activation' parameter of Standout must be an element-wise activation module "
-                            f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead.")
+            raise TypeError(
+                f"The 'activation' parameter of Standout must be an element-wise activation module "
+                f"(ReLU, Tanh, Sigmoid). Got {type(activation).__name__} instead."
+            )
         if not isinstance(form, str) or form not in STANDOUT_FORMS:
-            raise ValueError(f"The 'form' parameter of Standout must be one of {STANDOUT_FORMS}. "
-                             f"Got {form!r} instead.")
+            raise ValueError(f"The 'form' parameter of Standout must be one of {STANDOUT_FORMS}. Got {form!r} instead.")
         if form == "paper" and not callable(getattr(source, "input_sums", None)):
-            raise TypeError(f"The 'source' parameter of Standout must be the Dense or Conv2D layer before it "
-                            f"for form='paper' (pi needs that layer's input sums). Got {source!r} instead.")
+            raise TypeError(
+                f"The 'source' parameter of Standout must be the Dense or Conv2D layer before it "
+                f"for form='paper' (pi needs that layer's input sums). Got {source!r} instead."
+            )
         self.activation, self.source, self.form = activation, source, form
         self.alpha, self.beta = check_real(alpha, "alpha", "Standout"), check_real(beta, "beta", "Standout")
         self.rng = check_generator(rng, "rng", "Standout")
@@ -244,10 +256,15 @@ class Standout(Module):
         return y * self._factor
 
     def backward(self, grad_out, input_grad=True):
-        self._check_grad(grad_out, None if self._factor is None else self._factor.shape,
-                         None if self._factor is None else self._factor.dtype)
+        self._check_grad(
+            grad_out,
+            None if self._factor is None else self._factor.shape,
+            None if self._factor is None else self._factor.dtype,
+        )
         return self.activation.backward(grad_out * self._factor, input_grad)
 
     def __repr__(self) -> str:
-        return (f"Standout {self.name!r} ({self.activation.kind}, alpha = {self.alpha}, beta = {self.beta}, "
-                f"{self.form} form)")
+        return (
+            f"Standout {self.name!r} ({self.activation.kind}, alpha = {self.alpha}, beta = {self.beta}, "
+            f"{self.form} form)"
+        )

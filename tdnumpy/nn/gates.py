@@ -77,8 +77,10 @@ class _UnitGate(Module):
 
     def _check_input(self, x) -> None:
         if not isinstance(x, np.ndarray) or x.ndim < 2 or x.shape[1] != self.units or x.dtype != self.dtype:
-            raise ValueError(f"{self!r} expects a {self.dtype} array with {self.units} units on axis 1. Got "
-                             f"{getattr(x, 'dtype', type(x).__name__)} of shape {getattr(x, 'shape', None)}.")
+            raise ValueError(
+                f"{self!r} expects a {self.dtype} array with {self.units} units on axis 1. Got "
+                f"{getattr(x, 'dtype', type(x).__name__)} of shape {getattr(x, 'shape', None)}."
+            )
 
     def forward(self, x, training=False):
         self._check_input(x)
@@ -141,8 +143,17 @@ class L0UnitGates(L0Penalised, _UnitGate):
 
     kind = "l0gate"
 
-    def __init__(self, units: int, rng: np.random.Generator, dtype=np.float32, beta: float = l0.BETA,
-                 gamma: float = l0.GAMMA, zeta: float = l0.ZETA, init_drop: float = 0.5, name=None):
+    def __init__(
+        self,
+        units: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+        beta: float = l0.BETA,
+        gamma: float = l0.GAMMA,
+        zeta: float = l0.ZETA,
+        init_drop: float = 0.5,
+        name=None,
+    ):
         super().__init__(units, rng, dtype, name)
         self.beta, self.gamma, self.zeta = l0.check_stretch(beta, gamma, zeta, type(self).__name__)
         p = l0.check_init_drop(init_drop, type(self).__name__)
@@ -210,8 +221,15 @@ class VariationalUnits(VDPenalised, _UnitGate):
 
     kind = "vdgate"
 
-    def __init__(self, units: int, rng: np.random.Generator, dtype=np.float32,
-                 threshold: float = variational.THRESHOLD, init_log_sigma2: float = -6.0, name=None):
+    def __init__(
+        self,
+        units: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+        threshold: float = variational.THRESHOLD,
+        init_log_sigma2: float = -6.0,
+        name=None,
+    ):
         super().__init__(units, rng, dtype, name)
         self.threshold = variational.check_threshold(threshold, type(self).__name__)
         self.theta = Parameter(np.ones(self.units, self.dtype), "theta")
@@ -286,8 +304,15 @@ class Switches(_UnitGate):
     method = "smallify"
     resume_attributes = ("mean", "variance")  # saved with an interrupted run (tdnumpy.training.state)
 
-    def __init__(self, units: int, rng: np.random.Generator, dtype=np.float32, momentum: float = 0.9,
-                 threshold: float = 0.5, name=None):
+    def __init__(
+        self,
+        units: int,
+        rng: np.random.Generator,
+        dtype=np.float32,
+        momentum: float = 0.9,
+        threshold: float = 0.5,
+        name=None,
+    ):
         super().__init__(units, rng, dtype, name)
         self.momentum, self.threshold = smallify.check_rule(momentum, threshold, type(self).__name__)
         self.switch = Parameter(np.ones(self.units, self.dtype), "switch")
@@ -298,8 +323,9 @@ class Switches(_UnitGate):
         return [self.switch]
 
     def _training_gate(self, x):
-        self.mean, self.variance, remove = smallify.sign_variance_step(self.switch.value, self.mean, self.variance,
-                                                                       self.momentum, self.threshold)
+        self.mean, self.variance, remove = smallify.sign_variance_step(
+            self.switch.value, self.mean, self.variance, self.momentum, self.threshold
+        )
         kept = self.switch.mask if self.switch.mask is not None else np.ones(self.units, bool)
         if (remove & kept).any():
             self.switch.set_mask(kept & ~remove)

@@ -98,8 +98,12 @@ class ConvGeometry(NamedTuple):
             Index into a channels-last padded (N, Hp, Wp, C) array.
         """
         s, d = self.stride, self.dilation
-        return (slice(None), slice(i * d, i * d + (self.oh - 1) * s + 1, s),
-                slice(j * d, j * d + (self.ow - 1) * s + 1, s), slice(None))
+        return (
+            slice(None),
+            slice(i * d, i * d + (self.oh - 1) * s + 1, s),
+            slice(j * d, j * d + (self.ow - 1) * s + 1, s),
+            slice(None),
+        )
 
 
 # The parameters of one axis of a convolution or pooling window.
@@ -203,7 +207,7 @@ def pad_input(xl: np.ndarray, pad: tuple, out: np.ndarray) -> np.ndarray:
     """
     top, _, left, _ = pad
     _, h, w, _ = xl.shape
-    out[:, top:top + h, left:left + w, :] = xl
+    out[:, top : top + h, left : left + w, :] = xl
     return out
 
 
@@ -310,8 +314,9 @@ def col2im(cols: np.ndarray, g: ConvGeometry) -> np.ndarray:
     return out
 
 
-def col2im_matmul(grad: np.ndarray, weight: np.ndarray, g: ConvGeometry,
-                  products: np.ndarray | None = None) -> np.ndarray:
+def col2im_matmul(
+    grad: np.ndarray, weight: np.ndarray, g: ConvGeometry, products: np.ndarray | None = None
+) -> np.ndarray:
     """col2im(grad @ weight.T) without forming the (N OH OW, kh kw C) product.
 
     grad is (N OH OW, F) and weight (kh kw C, F). Row block (i, j) of the
@@ -371,4 +376,4 @@ def unpad(xp: np.ndarray, pad: tuple, h: int, w: int) -> np.ndarray:
     if not any(pad):
         return xp
     top, _, left, _ = pad
-    return xp[:, top:top + h, left:left + w, :]
+    return xp[:, top : top + h, left : left + w, :]

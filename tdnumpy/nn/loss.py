@@ -77,10 +77,10 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
         )
     n, n_classes = logits.shape
     if n == 0:
-        raise ValueError("The 'logits' parameter of softmax_cross_entropy has no rows; the mean loss of an "
-                         "empty batch is undefined.")
-    labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n,
-                          examples="logits")
+        raise ValueError(
+            "The 'logits' parameter of softmax_cross_entropy has no rows; the mean loss of an empty batch is undefined."
+        )
+    labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n, examples="logits")
     grad, logp = _softmax_and_log(logits)
     rows = np.arange(n)
     loss = -logp[rows, labels].mean()

@@ -194,19 +194,24 @@ def lenet5(widths=LENET5_WIDTHS, *, seed=0, dtype=np.float32, spec=None) -> Sequ
     """
     dtype = check_float_dtype(dtype, "dtype", "lenet5")
     if not isinstance(widths, (tuple, list)) or len(widths) != 3:
-        raise TypeError(f"The 'widths' parameter of lenet5 must be a tuple (c1, c2, fc) of three ints. "
-                        f"Got {widths!r} instead.")
+        raise TypeError(
+            f"The 'widths' parameter of lenet5 must be a tuple (c1, c2, fc) of three ints. Got {widths!r} instead."
+        )
     c1, c2, fc = (check_int(w, "widths", "lenet5", low=1) for w in widths)
     r1, r2, r3, r4 = (np.random.default_rng(s) for s in _seed_sequence(seed).spawn(4))
     init = "lecun_uniform"
     return Sequential(
-        Conv2D(1, c1, 5, rng=r1, init=init, dtype=dtype), MaxPool2D(2),
-        Conv2D(c1, c2, 5, rng=r2, init=init, dtype=dtype), MaxPool2D(2),
+        Conv2D(1, c1, 5, rng=r1, init=init, dtype=dtype),
+        MaxPool2D(2),
+        Conv2D(c1, c2, 5, rng=r2, init=init, dtype=dtype),
+        MaxPool2D(2),
         Flatten(),
-        Dense(c2 * 4 * 4, fc, rng=r3, init=init, dtype=dtype), ReLU(),
+        Dense(c2 * 4 * 4, fc, rng=r3, init=init, dtype=dtype),
+        ReLU(),
         Dense(fc, 10, rng=r4, init=init, dtype=dtype),
         spec=spec or ("lenet5" if (c1, c2, fc) == LENET5_WIDTHS else f"lenet5:{c1}-{c2}-{fc}"),
-        input_shape=(1, 28, 28))
+        input_shape=(1, 28, 28),
+    )
 
 
 def build_model(spec: str, *, seed=0, dtype=np.float32) -> Sequential:

@@ -140,11 +140,14 @@ class Module:
             raise RuntimeError(f"{self!r}: backward was called before forward.")
         if not isinstance(grad_out, np.ndarray) or grad_out.shape != tuple(expected_shape):
             shape = getattr(grad_out, "shape", type(grad_out).__name__)
-            raise ValueError(f"{self!r}: grad_out must have the shape of the forward output, "
-                             f"{tuple(expected_shape)}. Got {shape} instead.")
+            raise ValueError(
+                f"{self!r}: grad_out must have the shape of the forward output, "
+                f"{tuple(expected_shape)}. Got {shape} instead."
+            )
         if grad_out.dtype != expected_dtype:
-            raise TypeError(f"{self!r}: grad_out must be {expected_dtype} like the forward output. "
-                            f"Got {grad_out.dtype} instead.")
+            raise TypeError(
+                f"{self!r}: grad_out must be {expected_dtype} like the forward output. Got {grad_out.dtype} instead."
+            )
 
     def backward(self, grad_out: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill each parameter's ``grad`` and return dL/dx.
@@ -246,16 +249,22 @@ class Sequential(Module):
                 param.name = f"{layer.name}.{param.name.rsplit('.', 1)[-1]}"
         self.layers = list(layers)
         self.spec = spec
-        if input_shape is not None and (not isinstance(input_shape, (tuple, list)) or not all(
-                isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)):
-            raise TypeError(f"The 'input_shape' parameter of Sequential must be None or a tuple of positive ints. "
-                            f"Got {input_shape!r} instead.")
+        if input_shape is not None and (
+            not isinstance(input_shape, (tuple, list))
+            or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 1 for d in input_shape)
+        ):
+            raise TypeError(
+                f"The 'input_shape' parameter of Sequential must be None or a tuple of positive ints. "
+                f"Got {input_shape!r} instead."
+            )
         self.input_shape = None if input_shape is None else tuple(input_shape)
 
     def forward(self, x, training=False):
         if not isinstance(training, (bool, np.bool_)):
-            raise TypeError(f"The 'training' parameter of {self!r}.forward must be True or False. "
-                            f"Got {type(training).__name__} instead.")
+            raise TypeError(
+                f"The 'training' parameter of {self!r}.forward must be True or False. "
+                f"Got {type(training).__name__} instead."
+            )
         i = 0
         while i < len(self.layers):
             layer = self.layers[i]
@@ -410,6 +419,8 @@ def check_model(model, name: str, owner: str) -> Sequential:
         If ``model`` is not a Sequential.
     """
     if not isinstance(model, Sequential):
-        raise TypeError(f"The {name!r} parameter of {owner} must be a tdnumpy.nn.Sequential model. "
-                        f"Got {type(model).__name__} instead.")
+        raise TypeError(
+            f"The {name!r} parameter of {owner} must be a tdnumpy.nn.Sequential model. "
+            f"Got {type(model).__name__} instead."
+        )
     return model

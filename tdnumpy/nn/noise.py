@@ -21,8 +21,8 @@ from .._docs import shared_docstring
 from .._validation import check_choice, check_int, check_real
 from ..masks.ramps import as_schedule
 from ..masks.tracking import WeightTargetTracker
-from .weighted import (NO_KEEP, Keep, WeightedLayer, WeightNoise, apply_units, attach,  # noqa: F401
-                       choose_layers)
+from .weighted import Keep, WeightNoise
+from .weighted import NO_KEEP, WeightedLayer, apply_units, attach, choose_layers  # noqa: F401 (importable here)
 
 # The drop rate alpha, the same in every targeted rule that lists it on its own.
 _ALPHA = """
@@ -78,8 +78,15 @@ class TargetedUnitDropout(WeightNoise):
         self.per_example = bool(per_example)
 
     def _sample(self, layer, batch, step):
-        return Keep(units=masks.targeted_unit_keep(layer.weight.value, self.gamma(step), self.alpha(step),
-                                                   layer.rng, batch=batch if self.per_example else None))
+        return Keep(
+            units=masks.targeted_unit_keep(
+                layer.weight.value,
+                self.gamma(step),
+                self.alpha(step),
+                layer.rng,
+                batch=batch if self.per_example else None,
+            )
+        )
 
 
 @shared_docstring(alpha=_ALPHA)
@@ -113,8 +120,7 @@ class RandomTargetedWeightDropout(WeightNoise):
         if self.targets is None:
             self.targets = masks.random_weight_targets(layer.weight.shape, self.gamma, layer.rng)
         w = layer.weight.value
-        return Keep(weight=masks.targeted_weight_keep(w, self.gamma, self.alpha(step), layer.rng,
-                                                      targets=self.targets))
+        return Keep(weight=masks.targeted_weight_keep(w, self.gamma, self.alpha(step), layer.rng, targets=self.targets))
 
 
 @shared_docstring(alpha=_ALPHA)
@@ -150,9 +156,16 @@ class RandomTargetedUnitDropout(WeightNoise):
     def _sample(self, layer, batch, step):
         if self.targets is None:
             self.targets = masks.random_unit_targets(layer.weight.shape[1], self.gamma, layer.rng)
-        return Keep(units=masks.targeted_unit_keep(layer.weight.value, self.gamma, self.alpha(step), layer.rng,
-                                                   batch=batch if self.per_example else None,
-                                                   targets=self.targets))
+        return Keep(
+            units=masks.targeted_unit_keep(
+                layer.weight.value,
+                self.gamma,
+                self.alpha(step),
+                layer.rng,
+                batch=batch if self.per_example else None,
+                targets=self.targets,
+            )
+        )
 
 
 class DropConnect(WeightNoise):
@@ -181,8 +194,9 @@ class DropConnect(WeightNoise):
         training draws are not disturbed.
     """
 
-    def __init__(self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100,
-                 seed: int = 0):
+    def __init__(
+        self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100, seed: int = 0
+    ):
         super().__init__()
         self.p = check_real(p, "p", "DropConnect", low=0, high=1, closed="left")
         self.mode = check_choice(inference, "inference", "DropConnect", ("mean", "gaussian"))
@@ -231,8 +245,9 @@ class DropConnect(WeightNoise):
         rows, finish = layer.linear_rows(x)
         b = None if layer.bias is None else layer.bias.value
         mean, var = masks.dropconnect_moments(rows, layer.weight.value, b, self.p)
-        out = masks.dropconnect_gaussian_inference(mean, var, None if activation is None else activation.f,
-                                                   np.random.default_rng(self.seed), self.samples)
+        out = masks.dropconnect_gaussian_inference(
+            mean, var, None if activation is None else activation.f, np.random.default_rng(self.seed), self.samples
+        )
         return finish(out)
 
 

@@ -24,6 +24,7 @@ from .module import Module
 
 class _Pool2D(Module):
     _geometry = _dtype = None
+
     def __init__(self, kernel_size, stride: int | None = None, name: str | None = None):
         super().__init__(name)
         owner = type(self).__name__
@@ -57,8 +58,9 @@ class _Pool2D(Module):
             what = f"{x.dtype} array" if isinstance(x, np.ndarray) else type(x).__name__
             raise TypeError(f"{self!r} expects its input x to be a float NumPy array. Got a {what} instead.")
         if x.ndim != 4:
-            raise ValueError(f"{self!r} expects 4-D input (batch, channels, height, width). "
-                             f"Got shape {x.shape} instead.")
+            raise ValueError(
+                f"{self!r} expects 4-D input (batch, channels, height, width). Got shape {x.shape} instead."
+            )
         n, c, h, w = x.shape
         oh = output_size(h, self.kh, self.stride, 1, 0)
         ow = output_size(w, self.kw, self.stride, 1, 0)
@@ -222,8 +224,9 @@ class Flatten(Module):
     def forward(self, x, training=False):
         if not isinstance(x, np.ndarray) or x.ndim < 2:
             shape = getattr(x, "shape", type(x).__name__)
-            raise ValueError(f"{self!r} expects input of shape (batch, ...) with at least 2 dimensions. "
-                             f"Got {shape} instead.")
+            raise ValueError(
+                f"{self!r} expects input of shape (batch, ...) with at least 2 dimensions. Got {shape} instead."
+            )
         self._shape, self._dtype = x.shape, x.dtype
         return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 

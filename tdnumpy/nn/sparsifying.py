@@ -112,8 +112,9 @@ class L0Penalised:
         ndarray, log_alpha's shape, dtype and memory order
             min(1, max(0, sigmoid(log_alpha) (zeta - gamma) + gamma)).
         """
-        return _like(self.log_alpha.value, l0.hard_concrete_mean(self.log_alpha.value, self.beta, self.gamma,
-                                                                 self.zeta))
+        return _like(
+            self.log_alpha.value, l0.hard_concrete_mean(self.log_alpha.value, self.beta, self.gamma, self.zeta)
+        )
 
 
 class L0WeightGates(L0Penalised, WeightNoise):
@@ -144,8 +145,7 @@ class L0WeightGates(L0Penalised, WeightNoise):
         The gates' locations, made by :meth:`attach`.
     """
 
-    def __init__(self, beta: float = l0.BETA, gamma: float = l0.GAMMA, zeta: float = l0.ZETA,
-                 init_drop: float = 0.5):
+    def __init__(self, beta: float = l0.BETA, gamma: float = l0.GAMMA, zeta: float = l0.ZETA, init_drop: float = 0.5):
         super().__init__()
         self.beta, self.gamma, self.zeta = l0.check_stretch(beta, gamma, zeta, type(self).__name__)
         self.init_drop = l0.check_init_drop(init_drop, type(self).__name__)

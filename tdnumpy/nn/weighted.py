@@ -238,8 +238,10 @@ def check_weight_size(entries: int, what: str, owner: str) -> None:
         If ``entries`` exceeds ``MAX_ELEMENTS``.
     """
     if entries > MAX_ELEMENTS:
-        raise ValueError(f"{owner}: {what} make a weight of {entries:,} entries; at most {MAX_ELEMENTS:,} "
-                         f"(2**31) are allowed.")
+        raise ValueError(
+            f"{owner}: {what} make a weight of {entries:,} entries; at most {MAX_ELEMENTS:,} (2**31) are allowed."
+        )
+
 
 # The last two parameters of the weighted layers' constructors (Dense, Conv2D).
 DTYPE_AND_NAME = """
@@ -288,8 +290,9 @@ class WeightedLayer(Module):
     @noise.setter
     def noise(self, rule) -> None:
         if rule is not None and not isinstance(rule, WeightNoise):
-            raise TypeError(f"{self!r}: noise must be a tdnumpy.nn.noise.WeightNoise or None. "
-                            f"Got {type(rule).__name__} instead.")
+            raise TypeError(
+                f"{self!r}: noise must be a tdnumpy.nn.noise.WeightNoise or None. Got {type(rule).__name__} instead."
+            )
         self._noise = rule
         if rule is not None:
             rule.attach(self)
@@ -384,11 +387,13 @@ def choose_layers(model, layers=None) -> list[str]:
         If a name is not that of a weighted layer of ``model``, or is given twice.
     """
     if not isinstance(getattr(model, "layers", None), (list, tuple)):
-        raise TypeError(f"The 'model' parameter must be a model with layers (a Sequential). "
-                        f"Got {type(model).__name__} instead.")
+        raise TypeError(
+            f"The 'model' parameter must be a model with layers (a Sequential). Got {type(model).__name__} instead."
+        )
     if isinstance(layers, str):
-        raise TypeError(f"The 'layers' parameter must be a list of layer names, not the string {layers!r}; "
-                        f"write [{layers!r}].")
+        raise TypeError(
+            f"The 'layers' parameter must be a list of layer names, not the string {layers!r}; write [{layers!r}]."
+        )
     if layers is not None and (not isinstance(layers, (list, tuple)) or not all(isinstance(n, str) for n in layers)):
         raise TypeError(f"The 'layers' parameter must be None or a list of layer names. Got {layers!r} instead.")
     names = [layer.name for layer in model.layers if isinstance(layer, WeightedLayer)]
@@ -398,8 +403,10 @@ def choose_layers(model, layers=None) -> list[str]:
         raise ValueError(f"The 'layers' parameter names {', '.join(map(repr, repeated))} more than once.")
     unknown = [n for n in chosen if n not in names]
     if unknown:
-        raise ValueError(f"No weighted layer named {', '.join(map(repr, unknown))}; "
-                         f"the weighted layers are {', '.join(map(repr, names))}.")
+        raise ValueError(
+            f"No weighted layer named {', '.join(map(repr, unknown))}; "
+            f"the weighted layers are {', '.join(map(repr, names))}."
+        )
     return chosen
 
 

@@ -70,14 +70,18 @@ class RelativeCSR:
                 raise ValueError(f"{name} must be {size} integers; got {a.dtype} of shape {a.shape}.")
         steps = np.diff(row_ptr)
         if row_ptr[0] != 0 or np.any(steps < 0) or row_ptr[-1] != len(values):
-            raise ValueError(f"row_ptr must start at 0, never decrease and end at the stored count "
-                             f"{len(values)}; got {_excerpt(row_ptr)}.")
+            raise ValueError(
+                f"row_ptr must start at 0, never decrease and end at the stored count "
+                f"{len(values)}; got {_excerpt(row_ptr)}."
+            )
         gaps = gaps.astype(np.int64)
         later = np.ones(len(gaps), bool)
         later[row_ptr[:-1][steps > 0]] = False
         if np.any(gaps < 0) or np.any(gaps >= 1 << self.bits) or np.any(gaps[later] == 0):
-            raise ValueError(f"every gap must lie in [0, {(1 << self.bits) - 1}] and be >= 1 after "
-                             f"the first entry of its row; got {_excerpt(gaps)}.")
+            raise ValueError(
+                f"every gap must lie in [0, {(1 << self.bits) - 1}] and be >= 1 after "
+                f"the first entry of its row; got {_excerpt(gaps)}."
+            )
         object.__setattr__(self, "gaps", gaps)
         object.__setattr__(self, "row_ptr", row_ptr.astype(np.int64))
         columns = self.columns()
@@ -126,11 +130,15 @@ def encode(matrix, bits: int) -> RelativeCSR:
     bits = INDEX_BITS.check(bits, "bits", "encode")
     m = np.asarray(matrix)
     if m.ndim != 2 or m.dtype not in (np.float32, np.float64):
-        raise TypeError(f"The 'matrix' parameter of encode must be a 2-D float32 or float64 array. "
-                        f"Got {m.dtype} of shape {m.shape} instead.")
+        raise TypeError(
+            f"The 'matrix' parameter of encode must be a 2-D float32 or float64 array. "
+            f"Got {m.dtype} of shape {m.shape} instead."
+        )
     if not np.all(np.isfinite(m)):
-        raise ValueError(f"The 'matrix' parameter of encode must hold finite values. "
-                         f"Got {np.count_nonzero(~np.isfinite(m))} NaN or infinite entries instead.")
+        raise ValueError(
+            f"The 'matrix' parameter of encode must hold finite values. "
+            f"Got {np.count_nonzero(~np.isfinite(m))} NaN or infinite entries instead."
+        )
     span = (1 << bits) - 1
     rows, cols = np.nonzero(m)  # row-major order
     previous = np.concatenate(([0], cols[:-1]))
@@ -185,11 +193,15 @@ def pack_gaps(gaps, bits: int) -> np.ndarray:
     bits = INDEX_BITS.check(bits, "bits", "pack_gaps")
     gaps = np.asarray(gaps)
     if gaps.ndim != 1 or gaps.dtype.kind not in "iu":
-        raise TypeError(f"The 'gaps' parameter of pack_gaps must be a 1-D integer array. "
-                        f"Got {gaps.dtype} of shape {gaps.shape} instead.")
+        raise TypeError(
+            f"The 'gaps' parameter of pack_gaps must be a 1-D integer array. "
+            f"Got {gaps.dtype} of shape {gaps.shape} instead."
+        )
     if len(gaps) and (gaps.min() < 0 or gaps.max() >= 1 << bits):
-        raise ValueError(f"The 'gaps' parameter of pack_gaps must hold ints in the range [0, {(1 << bits) - 1}]. "
-                         f"Got {gaps.min() if gaps.min() < 0 else gaps.max()} instead.")
+        raise ValueError(
+            f"The 'gaps' parameter of pack_gaps must hold ints in the range [0, {(1 << bits) - 1}]. "
+            f"Got {gaps.min() if gaps.min() < 0 else gaps.max()} instead."
+        )
     bit_matrix = (gaps.astype(np.int64)[:, None] >> np.arange(bits)) & 1
     return np.packbits(bit_matrix.astype(np.uint8).ravel(), bitorder="little")
 
@@ -213,20 +225,25 @@ def unpack_gaps(packed, bits: int, count: int) -> np.ndarray:
     count = check_int(count, "count", "unpack_gaps", low=0)
     packed = np.asarray(packed)
     if packed.ndim != 1 or packed.dtype != np.uint8:
-        raise TypeError(f"The 'packed' parameter of unpack_gaps must be a 1-D uint8 array. "
-                        f"Got {packed.dtype} of shape {packed.shape} instead.")
+        raise TypeError(
+            f"The 'packed' parameter of unpack_gaps must be a 1-D uint8 array. "
+            f"Got {packed.dtype} of shape {packed.shape} instead."
+        )
     need = -(-bits * count // 8)
     if len(packed) != need:
-        raise ValueError(f"The 'packed' parameter of unpack_gaps holds {len(packed)} bytes, but 'count' {count} "
-                         f"gaps of {bits} bits take {need}.")
+        raise ValueError(
+            f"The 'packed' parameter of unpack_gaps holds {len(packed)} bytes, but 'count' {count} "
+            f"gaps of {bits} bits take {need}."
+        )
     bit_matrix = np.unpackbits(packed, count=bits * count, bitorder="little").reshape(count, bits)
     return bit_matrix.astype(np.int64) @ (np.int64(1) << np.arange(bits, dtype=np.int64))
 
 
 def _check_csr(csr, owner: str) -> "RelativeCSR":
     if not isinstance(csr, RelativeCSR):
-        raise TypeError(f"The 'csr' parameter of {owner} must be a RelativeCSR (from encode). "
-                        f"Got {type(csr).__name__} instead.")
+        raise TypeError(
+            f"The 'csr' parameter of {owner} must be a RelativeCSR (from encode). Got {type(csr).__name__} instead."
+        )
     return csr
 
 
@@ -237,12 +254,15 @@ _CSR = """
     csr : RelativeCSR
         The matrix.
     """
-_BYTES = _CSR + """
+_BYTES = (
+    _CSR
+    + """
     Returns
     -------
     int
         The number of bytes.
     """
+)
 
 
 @shared_docstring(bytes=_BYTES)
@@ -283,8 +303,14 @@ def report(csr: RelativeCSR) -> dict:
     """
     nonzeros, stored = int(np.count_nonzero(_check_csr(csr, "report").values)), len(csr.values)
     dense, sparse = dense_bytes(csr), sparse_bytes(csr)
-    return {"nonzeros": nonzeros, "fillers": stored - nonzeros, "stored": stored,
-            "dense_bytes": dense, "sparse_bytes": sparse, "ratio": dense / sparse}
+    return {
+        "nonzeros": nonzeros,
+        "fillers": stored - nonzeros,
+        "stored": stored,
+        "dense_bytes": dense,
+        "sparse_bytes": sparse,
+        "ratio": dense / sparse,
+    }
 
 
 def total(reports) -> dict:
@@ -301,9 +327,12 @@ def total(reports) -> dict:
         The keys of :func:`report`; ``ratio`` is 0.0 when there is nothing.
     """
     keys = ("nonzeros", "fillers", "stored", "dense_bytes", "sparse_bytes")
-    if not isinstance(reports, (list, tuple)) or not all(isinstance(r, dict) and all(
-            isinstance(r.get(k), numbers.Real) for k in keys) for r in reports):
-        raise TypeError(f"The 'reports' parameter of total must be a list of report dicts holding "
-                        f"{', '.join(keys)}. Got {reports!r:.80} instead.")
+    if not isinstance(reports, (list, tuple)) or not all(
+        isinstance(r, dict) and all(isinstance(r.get(k), numbers.Real) for k in keys) for r in reports
+    ):
+        raise TypeError(
+            f"The 'reports' parameter of total must be a list of report dicts holding "
+            f"{', '.join(keys)}. Got {reports!r:.80} instead."
+        )
     sums = {k: sum(r[k] for r in reports) for k in keys}
     return {**sums, "ratio": sums["dense_bytes"] / sums["sparse_bytes"] if sums["sparse_bytes"] else 0.0}

@@ -37,7 +37,7 @@ def _layer_before(model, index: int) -> tuple[WeightedLayer, list]:
     """The weighted layer before position ``index`` and the modules between them."""
     for i in range(index - 1, -1, -1):
         if isinstance(model.layers[i], WeightedLayer):
-            return model.layers[i], model.layers[i + 1:index]
+            return model.layers[i], model.layers[i + 1 : index]
     raise ValueError(f"{model.layers[index]!r} follows no weighted layer; there are no units to gate.")
 
 
@@ -101,8 +101,12 @@ def fold(model) -> dict[str, dict]:
         layer.weight.value *= gate
         _mask(layer.weight, gate != 0)
         layer.noise = None
-        report[layer.name] = {"method": item.method, "what": "weights", "removed": int((gate == 0).sum()),
-                              "of": int(gate.size)}
+        report[layer.name] = {
+            "method": item.method,
+            "what": "weights",
+            "removed": int((gate == 0).sum()),
+            "of": int(gate.size),
+        }
     for item in [item for item in found if item in model.layers]:
         for name, r in _fold_units(model, item).items():
             if name in report:  # a layer with a weight rule and a unit gate after it
@@ -124,9 +128,11 @@ def _fold_units(model, gate_module) -> dict[str, dict]:
     if not own.all():
         after = model.layers[index + 1] if index + 1 < len(model.layers) else None
         if not isinstance(after, WeightedLayer):
-            raise ValueError(f"{gate_module!r}: a gate that cannot go into {layer.name!r}'s own weights (a "
-                             f"negative gate after {between[0]!r}) needs a weighted layer right after it; got "
-                             f"{after!r}.")
+            raise ValueError(
+                f"{gate_module!r}: a gate that cannot go into {layer.name!r}'s own weights (a "
+                f"negative gate after {between[0]!r}) needs a weighted layer right after it; got "
+                f"{after!r}."
+            )
         rows = _rows_of_units(after, g.shape[0])
         scale = np.where(own, 1, g).astype(after.weight.dtype)[rows]
         after.weight.value *= scale[:, None]
@@ -140,8 +146,7 @@ def _fold_units(model, gate_module) -> dict[str, dict]:
             rows = _rows_of_units(after, g.shape[0])
             _mask(after.weight, np.broadcast_to(~dead[rows][:, None], after.weight.shape))
     model.layers.remove(gate_module)
-    return {layer.name: {"method": gate_module.method, "what": "units", "removed": int(dead.sum()),
-                         "of": int(g.size)}}
+    return {layer.name: {"method": gate_module.method, "what": "units", "removed": int(dead.sum()), "of": int(g.size)}}
 
 
 def _rows_of_units(layer: WeightedLayer, units: int) -> np.ndarray:

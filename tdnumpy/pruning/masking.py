@@ -73,8 +73,10 @@ def _amounts(amount, chosen: list[WeightedLayer], kind: str) -> dict[str, float]
     if isinstance(amount, dict):
         unknown = sorted(set(amount) - {layer.name for layer in chosen})
         if unknown:
-            raise ValueError(f"The {name} of layers {unknown} was given, but the layers pruned are "
-                             f"{[layer.name for layer in chosen]}.")
+            raise ValueError(
+                f"The {name} of layers {unknown} was given, but the layers pruned are "
+                f"{[layer.name for layer in chosen]}."
+            )
         return {n: check_real(a, f"{name} of {n}", "prune", low=0.0, high=high) for n, a in amount.items()}
     value = check_real(amount, name, "prune", low=0.0, high=high)
     return {layer.name: value for layer in chosen}
@@ -146,8 +148,10 @@ def prune(model, kind: str, amount, layers=None, scores=None) -> list[dict]:
             raise TypeError("Global pruning takes one fraction for all layers, not a dict.")
         fraction = check_real(amount, "amount (fraction)", "prune", low=0.0, high=1.0)
         weights = [layer.weight for layer in chosen]
-        for w, keep in zip(weights, masks.global_prune_keep([ranked[layer.name] for layer in chosen], fraction,
-                                                             [w.mask for w in weights])):
+        for w, keep in zip(
+            weights,
+            masks.global_prune_keep([ranked[layer.name] for layer in chosen], fraction, [w.mask for w in weights]),
+        ):
             _set(w, keep)
         return report(model, [layer.name for layer in chosen])
     for name, value in _amounts(amount, chosen, kind).items():
@@ -172,8 +176,10 @@ def _check_scores(scores, chosen: list[WeightedLayer], kind: str) -> dict[str, n
         s = np.asarray(scores[layer.name])
         shape = (layer.units,) if kind == "unit" else layer.weight.shape
         if s.shape != shape or s.dtype.kind != "f" or not np.all(np.isfinite(s)) or (s < 0).any():
-            raise ValueError(f"The scores of layer {layer.name!r} must be finite non-negative floats of shape "
-                             f"{shape} for kind {kind!r}. Got {s.dtype} {s.shape}.")
+            raise ValueError(
+                f"The scores of layer {layer.name!r} must be finite non-negative floats of shape "
+                f"{shape} for kind {kind!r}. Got {s.dtype} {s.shape}."
+            )
         ranked[layer.name] = s
     return ranked
 
@@ -192,8 +198,10 @@ def kept_weights(layer: WeightedLayer) -> int:
         The entries its weight mask keeps; all of them without a mask.
     """
     if not isinstance(layer, WeightedLayer):
-        raise TypeError(f"The 'layer' parameter of kept_weights must be a Dense or Conv2D layer. "
-                        f"Got {type(layer).__name__} instead.")
+        raise TypeError(
+            f"The 'layer' parameter of kept_weights must be a Dense or Conv2D layer. "
+            f"Got {type(layer).__name__} instead."
+        )
     mask = layer.weight.mask
     return layer.weight.size if mask is None else int(np.count_nonzero(mask))
 
@@ -295,10 +303,16 @@ def retrain_dropout_rate(rate: float, kept: int, original: int) -> float:
         If ``rate`` or the counts are out of range.
     """
     rate = check_real(rate, "rate", "retrain_dropout_rate", low=0.0, high=1.0, closed="left")
-    if not (isinstance(original, (int, np.integer)) and isinstance(kept, (int, np.integer))
-            and 0 <= kept <= original and original > 0):
-        raise ValueError(f"retrain_dropout_rate needs connection counts 0 <= kept <= original, original > 0. "
-                         f"Got kept={kept!r}, original={original!r}.")
+    if not (
+        isinstance(original, (int, np.integer))
+        and isinstance(kept, (int, np.integer))
+        and 0 <= kept <= original
+        and original > 0
+    ):
+        raise ValueError(
+            f"retrain_dropout_rate needs connection counts 0 <= kept <= original, original > 0. "
+            f"Got kept={kept!r}, original={original!r}."
+        )
     return rate * math.sqrt(kept / original)
 
 
@@ -366,8 +380,10 @@ class GradualPruning:
     def __post_init__(self):
         check_choice(self.kind, "kind", "GradualPruning", ("weight", "unit", "layer", "global"))
         if not isinstance(self.schedule, PolynomialSparsity):
-            raise TypeError(f"The 'schedule' parameter of GradualPruning must be a PolynomialSparsity. "
-                            f"Got {type(self.schedule).__name__} instead.")
+            raise TypeError(
+                f"The 'schedule' parameter of GradualPruning must be a PolynomialSparsity. "
+                f"Got {type(self.schedule).__name__} instead."
+            )
         prunable_layers(self.model, self.layers, kind=self.kind)  # unknown names fail now
 
     def __call__(self, step: int) -> None:

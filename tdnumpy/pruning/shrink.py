@@ -55,8 +55,18 @@ import numpy as np
 
 from .._docs import shared_docstring
 from ..nn.models import NAMED, is_lenet5_spec, parse_lenet5_spec, parse_mlp_spec
-from ..nn import (AvgPool2D, Conv2D, Dense, Dropout, Flatten, GaussianDropout, MaxPool2D, Sequential,
-                 SpatialDropout, Standout)
+from ..nn import (
+    AvgPool2D,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    GaussianDropout,
+    MaxPool2D,
+    Sequential,
+    SpatialDropout,
+    Standout,
+)
 from ..nn.weighted import WeightedLayer
 
 # modules that act on each unit (or channel) alone and map 0 to 0
@@ -99,10 +109,14 @@ class ShrinkReport:
         str
             E.g. ``fc1: 300 -> 290 units; ...; parameters 266,610 -> 256,255 (2 passes)``.
         """
-        widths = "; ".join(f"{name}: {len(self.kept[name]) + len(gone)} -> {len(self.kept[name])} units"
-                           for name, gone in self.removed.items())
-        return (f"{widths}; parameters {self.parameters_before:,} -> {self.parameters_after:,} "
-                f"({self.passes} pass{'es' if self.passes != 1 else ''})")
+        widths = "; ".join(
+            f"{name}: {len(self.kept[name]) + len(gone)} -> {len(self.kept[name])} units"
+            for name, gone in self.removed.items()
+        )
+        return (
+            f"{widths}; parameters {self.parameters_before:,} -> {self.parameters_after:,} "
+            f"({self.passes} pass{'es' if self.passes != 1 else ''})"
+        )
 
 
 @dataclass(frozen=True)
@@ -146,8 +160,13 @@ class _Arrays:
     @classmethod
     def of(cls, layer: WeightedLayer) -> "_Arrays":
         b = layer.bias
-        return cls(layer.weight.value, layer.weight.mask, None if b is None else b.value,
-                   None if b is None else b.mask, np.arange(layer.weight.shape[1]))
+        return cls(
+            layer.weight.value,
+            layer.weight.mask,
+            None if b is None else b.value,
+            None if b is None else b.mask,
+            np.arange(layer.weight.shape[1]),
+        )
 
     @property
     def units(self) -> int:
@@ -189,9 +208,11 @@ def _maps_zero_to_zero(module) -> bool:
         return _maps_zero_to_zero(module.activation)
     if callable(getattr(module, "f", None)):  # an element-wise activation
         return bool(np.all(module.f(np.zeros(1)) == 0))
-    raise TypeError(f"Removing dead units needs to know how each module between two weighted layers treats "
-                    f"a unit; it knows element-wise activations, pooling, Flatten and the dropout modules. "
-                    f"Got {module!r} ({type(module).__name__}).")
+    raise TypeError(
+        f"Removing dead units needs to know how each module between two weighted layers treats "
+        f"a unit; it knows element-wise activations, pooling, Flatten and the dropout modules. "
+        f"Got {module!r} ({type(module).__name__})."
+    )
 
 
 def _junction(a: WeightedLayer, between: list, b: WeightedLayer) -> _Junction:
@@ -205,11 +226,14 @@ def _junction(a: WeightedLayer, between: list, b: WeightedLayer) -> _Junction:
     if isinstance(b, Dense) and (flattened or isinstance(a, Dense)):
         positions, rest = divmod(b.fan_in, a.units)
         if rest or (isinstance(a, Dense) and positions != 1):
-            raise ValueError(f"{b!r} has {b.fan_in} inputs, which do not split evenly over the "
-                             f"{a.units} units of {a!r}.")
+            raise ValueError(
+                f"{b!r} has {b.fan_in} inputs, which do not split evenly over the {a.units} units of {a!r}."
+            )
         return _Junction(passes_zero, positions, interleaved=False)
-    raise ValueError(f"Removing dead units handles Dense -> Dense, Conv2D -> Conv2D and Conv2D -> Flatten "
-                     f"-> Dense. Got {a!r} -> {b!r}.")
+    raise ValueError(
+        f"Removing dead units handles Dense -> Dense, Conv2D -> Conv2D and Conv2D -> Flatten "
+        f"-> Dense. Got {a!r} -> {b!r}."
+    )
 
 
 def _chain(model) -> tuple[list[WeightedLayer], list[_Junction]]:
@@ -303,8 +327,14 @@ def _changes_evaluation(rule, layer) -> bool:
     """Whether a weight-noise rule makes the layer's evaluation output differ
     from the plain X W + b (DropConnect: scaled weights or moment matching)."""
     keep = rule.inference(layer)
-    return bool(rule.integrates_activation or keep.weight is not None or keep.units is not None
-                or keep.bias is not None or keep.weight_scale != 1.0 or keep.bias_scale != 1.0)
+    return bool(
+        rule.integrates_activation
+        or keep.weight is not None
+        or keep.units is not None
+        or keep.bias is not None
+        or keep.weight_scale != 1.0
+        or keep.bias_scale != 1.0
+    )
 
 
 def _noise_notes(weighted: list[WeightedLayer]) -> list[str]:
@@ -316,12 +346,16 @@ def _noise_notes(weighted: list[WeightedLayer]) -> list[str]:
         if rule is None:
             continue
         if _changes_evaluation(rule, layer):
-            raise ValueError(f"{layer!r} carries a {type(rule).__name__} rule that changes its evaluation "
-                             f"output, and the shrunken layer cannot carry it (the rule's state is shaped for "
-                             f"the old layer). Detach it first (layer.noise = None) if the plain layer is "
-                             f"what should be shrunk.")
-        notes.append(f"{layer.name}: its {type(rule).__name__} weight-noise rule was dropped (its state is "
-                     f"shaped for the old layer); attach a new rule to train the shrunken model.")
+            raise ValueError(
+                f"{layer!r} carries a {type(rule).__name__} rule that changes its evaluation "
+                f"output, and the shrunken layer cannot carry it (the rule's state is shaped for "
+                f"the old layer). Detach it first (layer.noise = None) if the plain layer is "
+                f"what should be shrunk."
+            )
+        notes.append(
+            f"{layer.name}: its {type(rule).__name__} weight-noise rule was dropped (its state is "
+            f"shaped for the old layer); attach a new rule to train the shrunken model."
+        )
     return notes
 
 
@@ -333,8 +367,10 @@ def _spec_maker(model, weighted: list[WeightedLayer]):
     spec = model.spec
     if spec is None:
         return lambda widths: None
-    needs = ("Removing dead units needs a model built from an 'mlp:...' (or 'lenet300') or a 'lenet5[:c1-c2-fc]' "
-             "spec, or one without a spec, so that the smaller model gets a spec that rebuilds it.")
+    needs = (
+        "Removing dead units needs a model built from an 'mlp:...' (or 'lenet300') or a 'lenet5[:c1-c2-fc]' "
+        "spec, or one without a spec, so that the smaller model gets a spec that rebuilds it."
+    )
     if not isinstance(spec, str):
         raise ValueError(f"{needs} Got model.spec = {spec!r}.")
     units = [layer.units for layer in weighted]
@@ -353,8 +389,9 @@ def _spec_maker(model, weighted: list[WeightedLayer]):
     except ValueError:
         raise ValueError(f"{needs} Got model.spec = {spec!r}.") from None
     if actual != described:
-        raise ValueError(f"model.spec = {spec!r} does not describe the model, whose weighted layers have "
-                         f"{units} units.")
+        raise ValueError(
+            f"model.spec = {spec!r} does not describe the model, whose weighted layers have {units} units."
+        )
     return make
 
 
@@ -366,8 +403,15 @@ def _rebuild(layer: WeightedLayer, arrays: _Arrays) -> WeightedLayer:
     kwargs = dict(rng=scratch, bias=layer.bias is not None, dtype=layer.weight.dtype, name=layer.name)
     new: WeightedLayer
     if isinstance(layer, Conv2D):
-        new = Conv2D(fan_in // (layer.kh * layer.kw), units, (layer.kh, layer.kw), stride=layer.stride,
-                     padding=layer.padding, dilation=layer.dilation, **kwargs)
+        new = Conv2D(
+            fan_in // (layer.kh * layer.kw),
+            units,
+            (layer.kh, layer.kw),
+            stride=layer.stride,
+            padding=layer.padding,
+            dilation=layer.dilation,
+            **kwargs,
+        )
     else:
         new = Dense(fan_in, units, **kwargs)
     _fill(new.weight, arrays.weight, arrays.weight_mask)
@@ -428,5 +472,8 @@ def remove_dead_units(model) -> ShrinkReport:
         model=new,
         removed={layer.name: np.setdiff1d(np.arange(layer.units), a.kept) for layer, a in zip(weighted, arrays)},
         kept={layer.name: a.kept for layer, a in zip(weighted, arrays)},
-        parameters_before=model.n_parameters(), parameters_after=new.n_parameters(),
-        passes=passes, notes=tuple(notes))
+        parameters_before=model.n_parameters(),
+        parameters_after=new.n_parameters(),
+        passes=passes,
+        notes=tuple(notes),
+    )

@@ -34,8 +34,8 @@ from ..nn.models import build_model
 from ..nn.weighted import WeightedLayer
 from .._validation import check_path
 from ..nn.module import check_model
-from .csr import (INDEX_BITS, RelativeCSR, decode, dense_bytes, encode, pack_gaps, report, sparse_bytes,  # noqa: F401
-                  total, unpack_gaps)
+from .csr import INDEX_BITS, RelativeCSR, decode, encode, pack_gaps, report, sparse_bytes, unpack_gaps
+from .csr import dense_bytes, total  # noqa: F401 (importable from here too)
 
 FORMAT = "tdnumpy-sparse"
 VERSION = 1
@@ -113,14 +113,30 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
     for layer in (la for la in model.layers if isinstance(la, WeightedLayer)):
         kind, bits = _index_bits(layer, dense_bits, conv_bits)
         name, csr = layer.weight.name, encode(layer.weight.value.T, bits)
-        arrays.update({f"csr/{name}/values": csr.values, f"csr/{name}/index": pack_gaps(csr.gaps, bits),
-                       f"csr/{name}/row_ptr": csr.row_ptr})
-        layers[name] = {"layer": layer.name, "kind": kind, "shape": list(csr.shape), "bits": bits,
-                        "stored": len(csr.values)}
+        arrays.update(
+            {
+                f"csr/{name}/values": csr.values,
+                f"csr/{name}/index": pack_gaps(csr.gaps, bits),
+                f"csr/{name}/row_ptr": csr.row_ptr,
+            }
+        )
+        layers[name] = {
+            "layer": layer.name,
+            "kind": kind,
+            "shape": list(csr.shape),
+            "bits": bits,
+            "stored": len(csr.values),
+        }
         reports.append({"layer": layer.name, "kind": kind, "shape": csr.shape, "bits": bits, **report(csr)})
     arrays.update({f"dense/{name}": p.value for name, p in params.items() if name not in layers})
-    meta = {"format": FORMAT, "version": VERSION, "spec": model.spec, "dtype": str(model.dtype),
-            "layers": layers, "masked": [name for name, p in params.items() if p.mask is not None]}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "spec": model.spec,
+        "dtype": str(model.dtype),
+        "layers": layers,
+        "masked": [name for name, p in params.items() if p.mask is not None],
+    }
     arrays["meta.json"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     with atomic_open(Path(path), "wb") as f:
         np.savez(f, **arrays)  # type: ignore[arg-type]  # NumPy's stub types **kwds as allow_pickle
@@ -128,8 +144,9 @@ def export_model(model, path, *, dense_bits: int = 5, conv_bits: int = 8) -> lis
 
 
 def _read(path: Path) -> tuple[dict, dict]:
-    return read_archive(path, fmt=FORMAT, version=VERSION, what="sparse model", error=SparseFormatError,
-                        prefixes=("csr/", "dense/"))
+    return read_archive(
+        path, fmt=FORMAT, version=VERSION, what="sparse model", error=SparseFormatError, prefixes=("csr/", "dense/")
+    )
 
 
 def _decode_weight(path: Path, name: str, info: dict, contents: dict, expected_shape) -> np.ndarray:
@@ -138,12 +155,14 @@ def _decode_weight(path: Path, name: str, info: dict, contents: dict, expected_s
     except (KeyError, TypeError) as e:
         raise SparseFormatError(f"{path}: the meta.json entry of {name!r} is incomplete ({e!r}).") from e
     if shape != expected_shape:
-        raise SparseFormatError(f"{path}: {name!r} is stored as a {shape} matrix, but model "
-                                f"expects {expected_shape} (units, fan_in).")
+        raise SparseFormatError(
+            f"{path}: {name!r} is stored as a {shape} matrix, but model expects {expected_shape} (units, fan_in)."
+        )
     values, index, row_ptr = (contents[f"csr/{name}/{k}"] for k in ("values", "index", "row_ptr"))
     if values.shape != (stored,):
-        raise SparseFormatError(f"{path}: {name!r} has values of shape {values.shape}; meta.json says "
-                                f"{stored} stored entries.")
+        raise SparseFormatError(
+            f"{path}: {name!r} has values of shape {values.shape}; meta.json says {stored} stored entries."
+        )
     try:
         return decode(RelativeCSR(shape, bits, values, unpack_gaps(index, bits, stored), row_ptr)).T
     except (TypeError, ValueError) as e:
@@ -184,8 +203,9 @@ def import_model(path):
     params, sparse = model.named_parameters(), meta.get("layers")
     weights = sorted(la.weight.name for la in model.layers if isinstance(la, WeightedLayer))
     if not isinstance(sparse, dict) or sorted(sparse) != weights:
-        raise SparseFormatError(f"{path}: meta.json lists sparse weights {sparse!r}; model {meta['spec']!r} "
-                                f"has {weights}.")
+        raise SparseFormatError(
+            f"{path}: meta.json lists sparse weights {sparse!r}; model {meta['spec']!r} has {weights}."
+        )
     expected = {f"csr/{n}/{k}" for n in sparse for k in ("values", "index", "row_ptr")}
     expected |= {f"dense/{n}" for n in params if n not in sparse}
     missing, extra = sorted(expected - set(contents)), sorted(set(contents) - expected)
@@ -197,8 +217,10 @@ def import_model(path):
         else:
             value = contents[f"dense/{name}"]
         if value.shape != p.shape or value.dtype != p.dtype:
-            raise SparseFormatError(f"{path}: {name!r} is stored as {value.dtype} {value.shape}; "
-                                    f"model {meta['spec']!r} has {p.dtype} {p.shape}.")
+            raise SparseFormatError(
+                f"{path}: {name!r} is stored as {value.dtype} {value.shape}; "
+                f"model {meta['spec']!r} has {p.dtype} {p.shape}."
+            )
         if not np.all(np.isfinite(value)):
             raise SparseFormatError(f"{path}: {name!r} holds NaN or infinite values.")
         p.value[...] = value

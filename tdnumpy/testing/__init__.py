@@ -8,6 +8,17 @@ from .pruning import check_unit_pruning, check_weight_pruning
 from .report import ConformanceError, PropertyResult, Report
 from .targeted import check_targeted_unit_dropout, check_targeted_weight_dropout
 
-__all__ = ["ConformanceError", "GradCheck", "PropertyResult", "Report", "check_dropconnect", "check_dropout",
-           "check_gradients", "check_targeted_unit_dropout", "check_targeted_weight_dropout", "check_unit_pruning",
-           "check_weight_pruning", "relative_error"]
+__all__ = [
+    "ConformanceError",
+    "GradCheck",
+    "PropertyResult",
+    "Report",
+    "check_dropconnect",
+    "check_dropout",
+    "check_gradients",
+    "check_targeted_unit_dropout",
+    "check_targeted_weight_dropout",
+    "check_unit_pruning",
+    "check_weight_pruning",
+    "relative_error",
+]

@@ -107,9 +107,11 @@ class Implementation:
             try:
                 signature.bind(*arguments)
             except TypeError as error:
-                raise UsageTypeError(f"The 'fn' parameter of {owner} must accept ({', '.join(arguments)}) "
-                                     f"positionally; {getattr(fn, '__name__', fn)!s}{signature} does not "
-                                     f"({error}).") from None
+                raise UsageTypeError(
+                    f"The 'fn' parameter of {owner} must accept ({', '.join(arguments)}) "
+                    f"positionally; {getattr(fn, '__name__', fn)!s}{signature} does not "
+                    f"({error})."
+                ) from None
         self.fn, self.owner, self.returns, self.layout, self.per_unit = fn, owner, returns, layout, per_unit
         self.argument = arguments[0]
         self.masked = returns != "keep"
@@ -138,8 +140,9 @@ class Implementation:
             The result as a keep-mask.
         """
         theirs = self._to_theirs(w)
-        result = self._invoke(theirs, args,
-                              lambda: f"{self.argument} = {describe(theirs)} (as {self.name} receives it)")
+        result = self._invoke(
+            theirs, args, lambda: f"{self.argument} = {describe(theirs)} (as {self.name} receives it)"
+        )
         return self._read(w, theirs, result)
 
     def first_call(self, w: np.ndarray, *args):
@@ -190,11 +193,13 @@ class Implementation:
         """
         first, again, *others = (self(w, *args, np.random.default_rng(s)).keep for s in (1, 1, 2, 3, 4))
         if not np.array_equal(first, again):
-            raise PropertyFailure("two generators in the same state gave different masks: the mask must come "
-                                  "from the rng argument only")
+            raise PropertyFailure(
+                "two generators in the same state gave different masks: the mask must come from the rng argument only"
+            )
         if all(np.array_equal(first, other) for other in others):
-            raise PropertyFailure("generators seeded 1, 2, 3 and 4 gave the same mask: the mask ignores the rng "
-                                  "argument")
+            raise PropertyFailure(
+                "generators seeded 1, 2, 3 and 4 gave the same mask: the mask ignores the rng argument"
+            )
 
     def call_list(self, ws: list, *args) -> list[Observed]:
         """Call ``fn([w_1, ...], *args)`` (global pruning) and read each result back.
@@ -214,8 +219,10 @@ class Implementation:
         theirs = [self._to_theirs(w) for w in ws]
         results = self._invoke(theirs, args, lambda: "weights = " + "\n".join(describe(w) for w in theirs))
         if not isinstance(results, (list, tuple)) or len(results) != len(ws):
-            raise UsageTypeError(f"{self.name} must return a list of {len(ws)} arrays when given {len(ws)} "
-                                 f"matrices (scope='global'). Got {type(results).__name__} instead.")
+            raise UsageTypeError(
+                f"{self.name} must return a list of {len(ws)} arrays when given {len(ws)} "
+                f"matrices (scope='global'). Got {type(results).__name__} instead."
+            )
         return [self._read(w, t, r) for w, t, r in zip(ws, theirs, results)]
 
     def _invoke(self, theirs, args, shown):
@@ -225,11 +232,15 @@ class Implementation:
             result = self.fn(theirs, *args)
         except Exception as error:  # the implementation's own failure is a finding, not a crash of the kit
             if self.first:
-                raise UsageError(f"{self.name} raised {type(error).__name__}: {error} on the first call of "
-                                 f"{self.owner}, with {shown()}\nand arguments {args}; check the options "
-                                 f"(layout, scope, returns) against what it expects.") from error
-            raise PropertyFailure(f"{self.name} raised {type(error).__name__}: {error}",
-                                  more=lambda: f"with {shown()}\nand arguments {args}") from None
+                raise UsageError(
+                    f"{self.name} raised {type(error).__name__}: {error} on the first call of "
+                    f"{self.owner}, with {shown()}\nand arguments {args}; check the options "
+                    f"(layout, scope, returns) against what it expects."
+                ) from error
+            raise PropertyFailure(
+                f"{self.name} raised {type(error).__name__}: {error}",
+                more=lambda: f"with {shown()}\nand arguments {args}",
+            ) from None
         self.first = False
         pairs = zip(before, theirs) if isinstance(theirs, list) else [(before, theirs)]
         for old, new in pairs:
@@ -239,21 +250,29 @@ class Implementation:
 
     def _read(self, w: np.ndarray, theirs: np.ndarray, result) -> Observed:
         if not isinstance(result, np.ndarray):
-            raise UsageTypeError(f"{self.name} must return a NumPy array (convert tensors with .numpy()). "
-                                 f"Got {type(result).__name__} instead.")
+            raise UsageTypeError(
+                f"{self.name} must return a NumPy array (convert tensors with .numpy()). "
+                f"Got {type(result).__name__} instead."
+            )
         shapes = [theirs.shape] + ([(w.shape[1],)] if self.per_unit and not self.masked else [])
         if result.shape not in shapes:
             hint = " (check the 'layout' option)" if result.shape == theirs.shape[::-1] and w.ndim == 2 else ""
-            raise UsageError(f"{self.name} returned shape {result.shape} for an input of shape {theirs.shape}; "
-                             f"with layout={self.layout!r} and returns={self.returns!r} the kit accepts "
-                             f"{' or '.join(map(str, shapes))}{hint}.")
+            raise UsageError(
+                f"{self.name} returned shape {result.shape} for an input of shape {theirs.shape}; "
+                f"with layout={self.layout!r} and returns={self.returns!r} the kit accepts "
+                f"{' or '.join(map(str, shapes))}{hint}."
+            )
         if not self.masked and result.dtype != np.bool_:
-            raise UsageTypeError(f"{self.name} returned dtype {result.dtype}; with returns='keep' it must return "
-                                 f"a boolean keep-mask (use returns={'output' if w.ndim != 2 else 'weights'!r} if it "
-                                 f"returns the masked array).")
+            raise UsageTypeError(
+                f"{self.name} returned dtype {result.dtype}; with returns='keep' it must return "
+                f"a boolean keep-mask (use returns={'output' if w.ndim != 2 else 'weights'!r} if it "
+                f"returns the masked array)."
+            )
         if self.masked and result.dtype != theirs.dtype:
-            raise UsageTypeError(f"{self.name} returned dtype {result.dtype} for a {theirs.dtype} input; with "
-                                 f"returns={self.returns!r} it must return the masked array in the input's dtype.")
+            raise UsageTypeError(
+                f"{self.name} returned dtype {result.dtype} for a {theirs.dtype} input; with "
+                f"returns={self.returns!r} it must return the masked array in the input's dtype."
+            )
         if not self.masked:
             keep = self._to_ours(result)
             return Observed(keep, np.ones(keep.shape, bool), None)

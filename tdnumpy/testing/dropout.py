@@ -93,6 +93,7 @@ class _BernoulliCheck:
             obs = self.call(x, 0.0, seed)
             if (~obs.keep & obs.known).any() or obs.values is not None and not np.array_equal(obs.values, x):
                 raise PropertyFailure("p=0 changed the input", more=lambda: self.context(x, 0.0))
+
         for_all(st.tuples(self.inputs, SEEDS), prop, self.max_examples, self.seed)
 
     def scaling(self):
@@ -112,8 +113,11 @@ class _BernoulliCheck:
             bad = np.flatnonzero(~(error <= bound))  # NaN is bad too
             if len(bad):
                 i = bad[0]
-                raise PropertyFailure(f"kept element returned as {values[kept][i]!r} where {self.mode} scaling "
-                                      f"gives {want[kept][i]!r}", more=lambda: self.context(x, p))
+                raise PropertyFailure(
+                    f"kept element returned as {values[kept][i]!r} where {self.mode} scaling gives {want[kept][i]!r}",
+                    more=lambda: self.context(x, p),
+                )
+
         for_all(st.tuples(self.inputs, P, SEEDS), prop, self.max_examples, self.seed)
 
     def value_independence(self):
@@ -123,12 +127,17 @@ class _BernoulliCheck:
             factor = -2.0 if np.isfinite(doubled).all() else -1.0
             a, b = self.call(x, p, seed), self.call(-doubled if factor == -2.0 else -x, p, seed)
             if not np.array_equal(a.keep, self.call(x, p, seed).keep):
-                raise PropertyFailure("the same input and generator state gave different masks (see uses-rng)",
-                                      more=lambda: self.context(x, p))
+                raise PropertyFailure(
+                    "the same input and generator state gave different masks (see uses-rng)",
+                    more=lambda: self.context(x, p),
+                )
             if not np.array_equal(a.keep, b.keep):
-                raise PropertyFailure(f"x and {factor} x gave different masks from the "
-                                      f"same generator state: the mask must not depend on the values",
-                                      more=lambda: self.context(x, p))
+                raise PropertyFailure(
+                    f"x and {factor} x gave different masks from the "
+                    f"same generator state: the mask must not depend on the values",
+                    more=lambda: self.context(x, p),
+                )
+
         for_all(st.tuples(self.inputs, P, SEEDS), prop, self.max_examples, self.seed)
 
     def uses_rng(self):
@@ -154,8 +163,13 @@ class _BernoulliCheck:
 
     def kept_fraction(self):
         for p, counts, *_ in self._counts():
-            check_total(int(counts.sum()), counts.size * DRAWS, p, FALSE_ALARM / TESTS,
-                        f"{counts.size} elements, {DRAWS} calls, p={p}")
+            check_total(
+                int(counts.sum()),
+                counts.size * DRAWS,
+                p,
+                FALSE_ALARM / TESTS,
+                f"{counts.size} elements, {DRAWS} calls, p={p}",
+            )
 
     def drop_frequency(self):
         for p, counts, *_ in self._counts():
@@ -167,18 +181,25 @@ class _BernoulliCheck:
             check_pairs(discordant, trials, p, FALSE_ALARM / TESTS, f"p={p}")
 
     def report(self, skip, raises):
-        properties = {"p-zero": self.p_zero, "scaling": self.scaling, "value-independence": self.value_independence,
-                      "uses-rng": self.uses_rng, "kept-fraction": self.kept_fraction,
-                      "drop-frequency": self.drop_frequency, "independence": self.independence}
+        properties = {
+            "p-zero": self.p_zero,
+            "scaling": self.scaling,
+            "value-independence": self.value_independence,
+            "uses-rng": self.uses_rng,
+            "kept-fraction": self.kept_fraction,
+            "drop-frequency": self.drop_frequency,
+            "independence": self.independence,
+        }
         not_applicable = {} if self.impl.masked else {"scaling": "returns='keep'"}
-        title = (f"{self.owner}({self.impl.name}, returns={self.impl.returns!r}, mode={self.mode!r}"
-                 f"{', layout=' + repr(self.impl.layout) if self.owner == 'check_dropconnect' else ''})")
+        title = (
+            f"{self.owner}({self.impl.name}, returns={self.impl.returns!r}, mode={self.mode!r}"
+            f"{', layout=' + repr(self.impl.layout) if self.owner == 'check_dropconnect' else ''})"
+        )
         return run(title, properties, skip, FALSE_ALARM, raises, not_applicable)
 
 
 @shared_docstring(common=_COMMON, run_options=RUN_OPTIONS)
-def check_dropout(fn, *, mode="inverted", returns="keep", max_examples=100, seed=0, skip=(), dtypes=None,
-                  raises=True):
+def check_dropout(fn, *, mode="inverted", returns="keep", max_examples=100, seed=0, skip=(), dtypes=None, raises=True):
     """Check ``fn(x, p, rng)`` against dropout: each element dropped independently with probability p.
 
     Srivastava et al. (2014), eq. (1): y = r * x, r ~ Bernoulli(1 - p), with
@@ -202,14 +223,25 @@ def check_dropout(fn, *, mode="inverted", returns="keep", max_examples=100, seed
     >>> check_dropout(lambda x, p, rng: masks.dropout_keep(x.shape, p, rng), max_examples=20).passed
     True
     """
-    check = _BernoulliCheck(fn, "check_dropout", activations(dtypes), mode, returns, "fan_in_first",
-                            max_examples, seed, dtypes)
+    check = _BernoulliCheck(
+        fn, "check_dropout", activations(dtypes), mode, returns, "fan_in_first", max_examples, seed, dtypes
+    )
     return check.report(skip, raises)
 
 
 @shared_docstring(common=_COMMON, run_options=RUN_OPTIONS)
-def check_dropconnect(fn, *, layout="fan_in_first", mode="classic", returns="keep", max_examples=100, seed=0,
-                      skip=(), dtypes=None, raises=True):
+def check_dropconnect(
+    fn,
+    *,
+    layout="fan_in_first",
+    mode="classic",
+    returns="keep",
+    max_examples=100,
+    seed=0,
+    skip=(),
+    dtypes=None,
+    raises=True,
+):
     """Check ``fn(w, p, rng)`` against DropConnect: each weight dropped independently with probability p.
 
     Wan et al. (2013), eq. (2): r = a((M * W) v), M ~ Bernoulli(1 - p), no
@@ -234,6 +266,7 @@ def check_dropconnect(fn, *, layout="fan_in_first", mode="classic", returns="kee
     >>> check_dropconnect(lambda w, p, rng: masks.dropconnect_keep(w.shape, p, rng), max_examples=20).passed
     True
     """
-    check = _BernoulliCheck(fn, "check_dropconnect", weights(dtypes=dtypes), mode, returns, layout,
-                            max_examples, seed, dtypes)
+    check = _BernoulliCheck(
+        fn, "check_dropconnect", weights(dtypes=dtypes), mode, returns, layout, max_examples, seed, dtypes
+    )
     return check.report(skip, raises)

@@ -42,11 +42,15 @@ def relative_error(analytic: np.ndarray, numeric: np.ndarray) -> float:
     """
     for name, value in (("analytic", analytic), ("numeric", numeric)):
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-            raise TypeError(f"The {name!r} parameter of relative_error must be a float NumPy array. "
-                            f"Got {getattr(value, 'dtype', type(value).__name__)} instead.")
+            raise TypeError(
+                f"The {name!r} parameter of relative_error must be a float NumPy array. "
+                f"Got {getattr(value, 'dtype', type(value).__name__)} instead."
+            )
     if analytic.shape != numeric.shape:
-        raise ValueError(f"The 'analytic' and 'numeric' parameters of relative_error must have one shape. "
-                         f"Got {analytic.shape} and {numeric.shape}.")
+        raise ValueError(
+            f"The 'analytic' and 'numeric' parameters of relative_error must have one shape. "
+            f"Got {analytic.shape} and {numeric.shape}."
+        )
     a, n = np.abs(analytic), np.abs(numeric)
     scale = max(a.max(initial=0.0), n.max(initial=0.0))
     if scale == 0:
@@ -93,8 +97,16 @@ def _numeric(loss, array: np.ndarray, indices, h: float) -> np.ndarray:
     return out
 
 
-def check_gradients(module, x: np.ndarray, rng: np.random.Generator, *, training: bool = False,
-                    h: float = 1e-5, max_entries: int | None = None, check_input: bool = True) -> GradCheck:
+def check_gradients(
+    module,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    training: bool = False,
+    h: float = 1e-5,
+    max_entries: int | None = None,
+    check_input: bool = True,
+) -> GradCheck:
     """Compare ``module``'s backward pass with central differences.
 
     ``x`` and the module's parameters must be float64. With ``max_entries``,
@@ -130,8 +142,9 @@ def check_gradients(module, x: np.ndarray, rng: np.random.Generator, *, training
         If ``x`` or a parameter is not float64.
     """
     if not all(callable(getattr(module, m, None)) for m in ("forward", "backward", "parameters")):
-        raise TypeError(f"The 'module' parameter of check_gradients must be a tdnumpy Module. "
-                        f"Got {type(module).__name__} instead.")
+        raise TypeError(
+            f"The 'module' parameter of check_gradients must be a tdnumpy Module. Got {type(module).__name__} instead."
+        )
     check_array(x, "x", "check_gradients")
     check_generator(rng, "rng", "check_gradients")
     check_real(h, "h", "check_gradients", low=0, closed="neither")

@@ -37,8 +37,17 @@ from .._docs import shared_docstring
 from .calls import Implementation
 from .report import RUN_OPTIONS, PropertyFailure, check_run_options, for_all, run
 from .selection import judge, make_convention, unit_groups, weight_groups
-from .strategies import (DTYPES, FRACTIONS, SHAPES, distinct_matrix, distinct_weights, exact_exponents, fixed_dtype,
-                         weight_lists, weights)
+from .strategies import (
+    DTYPES,
+    FRACTIONS,
+    SHAPES,
+    distinct_matrix,
+    distinct_weights,
+    exact_exponents,
+    fixed_dtype,
+    weight_lists,
+    weights,
+)
 
 _COMMON = """
     returns : {"keep", "weights", "output"}, default="keep"
@@ -60,8 +69,9 @@ def _distinct_lists(draw, dtypes=None):
     """Lists of 1 to 3 matrices whose magnitudes are distinct across all of them."""
     shapes = draw(st.lists(SHAPES, min_size=1, max_size=3))
     dtype = draw(st.sampled_from(DTYPES if dtypes is None else tuple(dtypes)))
-    whole = distinct_matrix(np.random.default_rng(draw(st.integers(0, 2**32 - 1))),
-                            (sum(a * b for a, b in shapes),), dtype)
+    whole = distinct_matrix(
+        np.random.default_rng(draw(st.integers(0, 2**32 - 1))), (sum(a * b for a, b in shapes),), dtype
+    )
     ends = np.cumsum([a * b for a, b in shapes])[:-1]
     return [part.reshape(shape) for part, shape in zip(np.split(whole, ends), shapes)]
 
@@ -74,8 +84,9 @@ class _PruningCheck:
         check_run_options(owner, max_examples, seed, dtypes)
         self.conv = make_convention(owner, rounding, ties, scope, layout, scopes=scopes)
         self.unit, self.many, self.owner = unit, scope == "global", owner
-        self.impl = Implementation(fn, owner, ("weights" if self.many else "w", "fraction"), returns, layout,
-                                   per_unit=unit)
+        self.impl = Implementation(
+            fn, owner, ("weights" if self.many else "w", "fraction"), returns, layout, per_unit=unit
+        )
         self.max_examples, self.seed, self.dtypes = max_examples, seed, dtypes
         self.inputs = weight_lists(dtypes) if self.many else weights(dtypes=dtypes)
         # tie-free inputs: a tie-break by index is not equivariant, and under "any" a tie may fall either way
@@ -95,16 +106,17 @@ class _PruningCheck:
         """The flat selection removed, and where it was observed."""
         observed = self.call(ws, fraction)
         if not self.unit:
-            return (np.concatenate([~o.keep.ravel() for o in observed]),
-                    np.concatenate([o.known.ravel() for o in observed]))
+            return (
+                np.concatenate([~o.keep.ravel() for o in observed]),
+                np.concatenate([o.known.ravel() for o in observed]),
+            )
         (obs,) = observed
         if obs.keep.ndim == 1:
             return ~obs.keep, np.ones(obs.keep.shape, bool)
         return (~obs.keep & obs.known).any(axis=0), obs.known.any(axis=0)
 
     def context(self, ws, fraction):
-        shown = "\n".join(f"W as (fan_in, units), {w.dtype} {w.shape}:\n{np.array2string(w, precision=4)}"
-                          for w in ws)
+        shown = "\n".join(f"W as (fan_in, units), {w.dtype} {w.shape}:\n{np.array2string(w, precision=4)}" for w in ws)
         return f"fraction={fraction!r}, {shown}"
 
     def shape_of(self, ws):
@@ -120,8 +132,16 @@ class _PruningCheck:
             ws, fraction = self.as_list(example[0]), example[1]
             removed, known = self.removed(ws, fraction)
             shape = self.shape_of(ws)
-            judge(lambda c: self.groups(ws, fraction, c), removed, known, self.conv,
-                  lambda: self.context(ws, fraction), shape, shape)
+            judge(
+                lambda c: self.groups(ws, fraction, c),
+                removed,
+                known,
+                self.conv,
+                lambda: self.context(ws, fraction),
+                shape,
+                shape,
+            )
+
         for_all(st.tuples(self.inputs, FRACTIONS), prop, self.max_examples, self.seed)
 
     def limits(self):
@@ -130,8 +150,11 @@ class _PruningCheck:
             for fraction, want in ((0.0, False), (1.0, True)):
                 removed, known = self.removed(ws, fraction)
                 if (removed != want)[known].any():
-                    raise PropertyFailure(f"{'removed' if not want else 'kept'} something at fraction="
-                                          f"{fraction}", more=lambda f=fraction: self.context(ws, f))
+                    raise PropertyFailure(
+                        f"{'removed' if not want else 'kept'} something at fraction={fraction}",
+                        more=lambda f=fraction: self.context(ws, f),
+                    )
+
         for_all(self.inputs, prop, self.max_examples, self.seed)
 
     def whole_units(self):
@@ -139,8 +162,11 @@ class _PruningCheck:
             ws, fraction = self.as_list(example[0]), example[1]
             (obs,) = self.call(ws, fraction)
             if obs.keep.ndim == 2 and ((~obs.keep & obs.known).any(axis=0) & (obs.keep & obs.known).any(axis=0)).any():
-                raise PropertyFailure("a unit was pruned in part: a unit (column of W) must be kept or removed "
-                                      "whole", more=lambda: self.context(ws, fraction))
+                raise PropertyFailure(
+                    "a unit was pruned in part: a unit (column of W) must be kept or removed whole",
+                    more=lambda: self.context(ws, fraction),
+                )
+
         for_all(st.tuples(self.inputs, FRACTIONS), prop, self.max_examples, self.seed)
 
     def no_rescaling(self):
@@ -148,8 +174,10 @@ class _PruningCheck:
             ws, fraction = self.as_list(example[0]), example[1]
             for w, obs in zip(ws, self.call(ws, fraction)):
                 if ((obs.values != 0) & (obs.values != w)).any():
-                    raise PropertyFailure("kept weights were not returned unchanged",
-                                          more=lambda: self.context(ws, fraction))
+                    raise PropertyFailure(
+                        "kept weights were not returned unchanged", more=lambda: self.context(ws, fraction)
+                    )
+
         for_all(st.tuples(self.inputs, FRACTIONS), prop, self.max_examples, self.seed)
 
     def nested(self):
@@ -159,8 +187,11 @@ class _PruningCheck:
             (r1, k1), (r2, k2) = self.removed(ws, f1), self.removed(ws, f2)
             lost = np.flatnonzero(r1 & ~r2 & k1 & k2)
             if len(lost):
-                raise PropertyFailure(f"fraction {f1!r} removed entries {lost[:8].tolist()} (flat) that fraction "
-                                      f"{f2!r} keeps", more=lambda: self.context(ws, f2))
+                raise PropertyFailure(
+                    f"fraction {f1!r} removed entries {lost[:8].tolist()} (flat) that fraction {f2!r} keeps",
+                    more=lambda: self.context(ws, f2),
+                )
+
         for_all(st.tuples(self.any_ties_free, FRACTIONS, FRACTIONS), prop, self.max_examples, self.seed)
 
     def idempotent(self):
@@ -171,8 +202,12 @@ class _PruningCheck:
             (r1, k1), (r2, k2) = self.removed(ws, fraction), self.removed(pruned, fraction)
             changed = np.flatnonzero((r1 != r2) & k1 & k2)
             if len(changed):
-                raise PropertyFailure(f"pruning the pruned weights again at the same fraction changed entries "
-                                      f"{changed[:8].tolist()} (flat)", more=lambda: self.context(ws, fraction))
+                raise PropertyFailure(
+                    f"pruning the pruned weights again at the same fraction changed entries "
+                    f"{changed[:8].tolist()} (flat)",
+                    more=lambda: self.context(ws, fraction),
+                )
+
         for_all(st.tuples(self.any_ties_free, FRACTIONS), prop, self.max_examples, self.seed)
 
     def scale_invariance(self):
@@ -185,8 +220,10 @@ class _PruningCheck:
             exponent = data.draw(st.integers(low, high).filter(lambda e: e != 0))
             scaled = [np.ldexp(w, exponent).astype(w.dtype) for w in ws]
             if not np.array_equal(self.removed(ws, fraction)[0], self.removed(scaled, fraction)[0]):
-                raise PropertyFailure(f"W and 2^{exponent} W were pruned differently",
-                                      more=lambda: self.context(ws, fraction))
+                raise PropertyFailure(
+                    f"W and 2^{exponent} W were pruned differently", more=lambda: self.context(ws, fraction)
+                )
+
         for_all(st.data(), prop, self.max_examples, self.seed)
 
     def permutation_equivariance(self):
@@ -198,9 +235,12 @@ class _PruningCheck:
             permuted = self.call([w[r][:, c] for w, (r, c) in zip(ws, perms)], fraction)
             for b, o, (r, c) in zip(base, permuted, perms):
                 if not np.array_equal(np.broadcast_to(o.keep, b.shape), b[r][:, c]):
-                    raise PropertyFailure(f"permuting rows {r.tolist()} and columns {c.tolist()} did not permute "
-                                          f"the mask (distinct magnitudes and norms)",
-                                          more=lambda: self.context(ws, fraction))
+                    raise PropertyFailure(
+                        f"permuting rows {r.tolist()} and columns {c.tolist()} did not permute "
+                        f"the mask (distinct magnitudes and norms)",
+                        more=lambda: self.context(ws, fraction),
+                    )
+
         for_all(st.tuples(self.tie_free, FRACTIONS, st.integers(0, 2**32 - 1)), prop, self.max_examples, self.seed)
 
     def deterministic(self):
@@ -211,28 +251,50 @@ class _PruningCheck:
             first = self.removed(ws, fraction)[0]
             for _ in range(19):
                 if not np.array_equal(self.removed(ws, fraction)[0], first):
-                    raise PropertyFailure(f"two calls on the same input at fraction {fraction} pruned differently: "
-                                          f"pruning must be a function of its arguments",
-                                          more=lambda f=fraction, w=ws: self.context(w, f))
+                    raise PropertyFailure(
+                        f"two calls on the same input at fraction {fraction} pruned differently: "
+                        f"pruning must be a function of its arguments",
+                        more=lambda f=fraction, w=ws: self.context(w, f),
+                    )
 
     def report(self, skip, raises):
-        properties = {"targets": self.targets, "limits": self.limits, "whole-units": self.whole_units,
-                      "no-rescaling": self.no_rescaling, "nested": self.nested, "idempotent": self.idempotent,
-                      "scale-invariance": self.scale_invariance,
-                      "permutation-equivariance": self.permutation_equivariance,
-                      "deterministic": self.deterministic}
+        properties = {
+            "targets": self.targets,
+            "limits": self.limits,
+            "whole-units": self.whole_units,
+            "no-rescaling": self.no_rescaling,
+            "nested": self.nested,
+            "idempotent": self.idempotent,
+            "scale-invariance": self.scale_invariance,
+            "permutation-equivariance": self.permutation_equivariance,
+            "deterministic": self.deterministic,
+        }
         not_applicable = {} if self.unit else {"whole-units": "weight pruning"}
         if not self.impl.masked:
             not_applicable["no-rescaling"] = "returns='keep'"
         scope = "" if self.unit else f", scope={self.conv.scope!r}"
-        title = (f"{self.owner}({self.impl.name}, returns={self.impl.returns!r}, layout={self.conv.layout!r}, "
-                 f"{self.conv}{scope})")
+        title = (
+            f"{self.owner}({self.impl.name}, returns={self.impl.returns!r}, layout={self.conv.layout!r}, "
+            f"{self.conv}{scope})"
+        )
         return run(title, properties, skip, 0.0, raises, not_applicable)
 
 
 @shared_docstring(common=_COMMON, run_options=RUN_OPTIONS)
-def check_weight_pruning(fn, *, scope="column", returns="keep", layout="fan_in_first", rounding="floor",
-                         ties="lower-index", max_examples=100, seed=0, skip=(), dtypes=None, raises=True):
+def check_weight_pruning(
+    fn,
+    *,
+    scope="column",
+    returns="keep",
+    layout="fan_in_first",
+    rounding="floor",
+    ties="lower-index",
+    max_examples=100,
+    seed=0,
+    skip=(),
+    dtypes=None,
+    raises=True,
+):
     """Check ``fn(w, fraction)`` against magnitude pruning of single weights.
 
     At fraction f the k = floor(f N) weights of smallest |W| are removed,
@@ -262,14 +324,26 @@ def check_weight_pruning(fn, *, scope="column", returns="keep", layout="fan_in_f
     >>> check_weight_pruning(masks.magnitude_prune_keep, scope="layer", max_examples=20).passed
     True
     """
-    check = _PruningCheck(fn, False, "check_weight_pruning", scope, returns, layout, rounding, ties, max_examples,
-                          seed, dtypes)
+    check = _PruningCheck(
+        fn, False, "check_weight_pruning", scope, returns, layout, rounding, ties, max_examples, seed, dtypes
+    )
     return check.report(skip, raises)
 
 
 @shared_docstring(common=_COMMON, run_options=RUN_OPTIONS)
-def check_unit_pruning(fn, *, returns="keep", layout="fan_in_first", rounding="floor", ties="lower-index",
-                       max_examples=100, seed=0, skip=(), dtypes=None, raises=True):
+def check_unit_pruning(
+    fn,
+    *,
+    returns="keep",
+    layout="fan_in_first",
+    rounding="floor",
+    ties="lower-index",
+    max_examples=100,
+    seed=0,
+    skip=(),
+    dtypes=None,
+    raises=True,
+):
     """Check ``fn(w, fraction)`` against unit pruning: the k = floor(f N_col) columns of smallest L2 norm removed.
 
     Units are ranked by the exact norm of their weight column (ties, here
@@ -292,6 +366,7 @@ def check_unit_pruning(fn, *, returns="keep", layout="fan_in_first", rounding="f
     >>> check_unit_pruning(masks.unit_prune_keep, max_examples=20).passed
     True
     """
-    check = _PruningCheck(fn, True, "check_unit_pruning", "layer", returns, layout, rounding, ties, max_examples,
-                          seed, dtypes)
+    check = _PruningCheck(
+        fn, True, "check_unit_pruning", "layer", returns, layout, rounding, ties, max_examples, seed, dtypes
+    )
     return check.report(skip, raises)

@@ -152,8 +152,11 @@ class Report:
         return [r.name for r in self.results if r.status == "fail"]
 
     def __str__(self) -> str:
-        rate = (f"false-alarm rate of the statistical properties <= {self.false_alarm:.0e}" if self.false_alarm
-                else "no statistical properties: a correct implementation never fails")
+        rate = (
+            f"false-alarm rate of the statistical properties <= {self.false_alarm:.0e}"
+            if self.false_alarm
+            else "no statistical properties: a correct implementation never fails"
+        )
         lines = [f"{self.check}: {'passed' if self.passed else 'FAILED ' + ', '.join(self.failed)} ({rate})"]
         lines += ["  " + r.line() for r in self.results]
         for r in self.results:
@@ -205,8 +208,10 @@ def check_run_options(owner: str, max_examples, seed, dtypes):
     except TypeError:
         ok = False
     if not ok:
-        raise ValueError(f"The 'dtypes' parameter of {owner} must be a non-empty tuple of float16, float32 and "
-                         f"float64 (or None for all three). Got {dtypes!r} instead.")
+        raise ValueError(
+            f"The 'dtypes' parameter of {owner} must be a non-empty tuple of float16, float32 and "
+            f"float64 (or None for all three). Got {dtypes!r} instead."
+        )
 
 
 def for_all(strategy, prop, max_examples: int, seed: int):
@@ -233,9 +238,17 @@ def for_all(strategy, prop, max_examples: int, seed: int):
         on the same input (the implementation is then not a function of its
         arguments and the generator's state).
     """
+
     @hypothesis_seed(seed)
-    @settings(max_examples=max_examples, deadline=None, database=None, print_blob=False,
-              verbosity=Verbosity.quiet, suppress_health_check=list(HealthCheck), report_multiple_bugs=False)
+    @settings(
+        max_examples=max_examples,
+        deadline=None,
+        database=None,
+        print_blob=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+    )
     @given(strategy)
     def run(example):
         prop(example)
@@ -244,8 +257,10 @@ def for_all(strategy, prop, max_examples: int, seed: int):
         run()
     except Flaky as error:
         first = getattr(error, "exceptions", [error])[0]
-        raise PropertyFailure(f"failed once but not when repeated on the same input: the result is not a "
-                              f"function of the arguments and the generator's state.\n{first}") from None
+        raise PropertyFailure(
+            f"failed once but not when repeated on the same input: the result is not a "
+            f"function of the arguments and the generator's state.\n{first}"
+        ) from None
 
 
 def run(check: str, properties: dict, skip, false_alarm: float, raises: bool, not_applicable=None) -> Report:
@@ -281,8 +296,10 @@ def run(check: str, properties: dict, skip, false_alarm: float, raises: bool, no
     skip = (skip,) if isinstance(skip, str) else tuple(skip)
     unknown = sorted(set(skip) - set(properties) - set(not_applicable or {}))
     if unknown:
-        raise ValueError(f"The 'skip' parameter of {check.split('(')[0]} names unknown properties {unknown}; "
-                         f"the properties are {sorted(properties)}.")
+        raise ValueError(
+            f"The 'skip' parameter of {check.split('(')[0]} names unknown properties {unknown}; "
+            f"the properties are {sorted(properties)}."
+        )
     report = Report(check, false_alarm)
     for name, prop in properties.items():
         if name in skip:

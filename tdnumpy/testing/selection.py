@@ -58,8 +58,9 @@ class Convention:
         return f"rounding={self.rounding!r}, ties={self.ties!r}"
 
 
-def make_convention(owner: str, rounding, ties, scope="column", layout="fan_in_first", preset=None,
-                    scopes=SCOPES) -> Convention:
+def make_convention(
+    owner: str, rounding, ties, scope="column", layout="fan_in_first", preset=None, scopes=SCOPES
+) -> Convention:
     """A validated :class:`Convention`.
 
     Parameters
@@ -89,13 +90,19 @@ def make_convention(owner: str, rounding, ties, scope="column", layout="fan_in_f
     ValueError
         If a value is unknown, or ``preset`` is given with another rounding or ties.
     """
-    for name, value, choices in (("rounding", rounding, ROUNDINGS), ("ties", ties, TIES),
-                                 ("scope", scope, scopes), ("preset", preset, PRESETS + (None,))):
+    for name, value, choices in (
+        ("rounding", rounding, ROUNDINGS),
+        ("ties", ties, TIES),
+        ("scope", scope, scopes),
+        ("preset", preset, PRESETS + (None,)),
+    ):
         if value not in choices:
             raise ValueError(f"The {name!r} parameter of {owner} must be one of {choices}. Got {value!r} instead.")
     if preset is not None and (rounding, ties) != ("floor", "lower-index"):
-        raise ValueError(f"The 'preset' parameter of {owner} fixes rounding and ties; leave them at their defaults. "
-                         f"Got rounding={rounding!r}, ties={ties!r} with preset={preset!r}.")
+        raise ValueError(
+            f"The 'preset' parameter of {owner} fixes rounding and ties; leave them at their defaults. "
+            f"Got rounding={rounding!r}, ties={ties!r} with preset={preset!r}."
+        )
     return Convention(rounding, ties, scope, layout, preset)
 
 
@@ -143,14 +150,18 @@ def weight_groups(ws: list, fraction: float, conv: Convention) -> list[Group]:
     if conv.preset == "released":
         (w,) = ws
         targets = masks.tf_weight_targets(w, fraction)
-        return [Group(f"column {o} (released rule)", positions[0][:, o], Expected(targets[:, o], targets[:, o]))
-                for o in range(w.shape[1])]
+        return [
+            Group(f"column {o} (released rule)", positions[0][:, o], Expected(targets[:, o], targets[:, o]))
+            for o in range(w.shape[1])
+        ]
     scores = [np.abs(w).astype(np.float64) for w in ws]
     if conv.scope == "column":
         (w,) = ws
         k = count(w.shape[0], fraction, conv.rounding)
-        return [Group(f"column {o} (N={w.shape[0]}, k={k})", positions[0][:, o],
-                      expected(scores[0][:, o], k, conv.ties)) for o in range(w.shape[1])]
+        return [
+            Group(f"column {o} (N={w.shape[0]}, k={k})", positions[0][:, o], expected(scores[0][:, o], k, conv.ties))
+            for o in range(w.shape[1])
+        ]
     # one ranking over the caller's C order: (units, fan_in) when the caller's layout is transposed
     theirs = (lambda a: a.T) if conv.layout == "units_first" else (lambda a: a)
     index = np.concatenate([theirs(p).ravel() for p in positions])
@@ -204,8 +215,9 @@ def allowed(groups: list[Group], selected: np.ndarray, known: np.ndarray) -> lis
     return [f"{g.label}: {v}" for g in groups for v in g.expected.violations(selected[g.index], known[g.index])]
 
 
-def judge(make_groups, selected: np.ndarray, known: np.ndarray, conv: Convention, context,
-          expected_mask, observed_mask):
+def judge(
+    make_groups, selected: np.ndarray, known: np.ndarray, conv: Convention, context, expected_mask, observed_mask
+):
     """Raise :class:`PropertyFailure` if ``selected`` is not what ``conv`` allows.
 
     The message names each group's violations, shows the expected and
@@ -235,8 +247,13 @@ def judge(make_groups, selected: np.ndarray, known: np.ndarray, conv: Convention
     problems = allowed(groups, selected, known)
     if not problems:
         return
-    raise PropertyFailure("\n".join(problems[:8]), lambda: f"with {conv}; {context()}\n" + _hint(
-        make_groups, groups, selected, known, conv, expected_mask, observed_mask))
+    raise PropertyFailure(
+        "\n".join(problems[:8]),
+        lambda: (
+            f"with {conv}; {context()}\n"
+            + _hint(make_groups, groups, selected, known, conv, expected_mask, observed_mask)
+        ),
+    )
 
 
 def _hint(make_groups, groups, selected, known, conv, expected_mask, observed_mask) -> str:
@@ -248,10 +265,15 @@ def _hint(make_groups, groups, selected, known, conv, expected_mask, observed_ma
     for c in (Convention(r, t, conv.scope, conv.layout) for r, t in itertools.product(ROUNDINGS, TIES)):
         if c != conv and not allowed(make_groups(c), selected, known):
             fits.setdefault(c.rounding, []).append(repr(c.ties))
-    named = [f"rounding={r!r} with " + ("any ties convention" if len(t) == len(TIES) else "ties " + " or ".join(t))
-             for r, t in fits.items()]
-    hint = (f"The observation is allowed under {'; '.join(named)}." if fits else
-            "No rounding and tie convention allows it: the rule itself differs.")
+    named = [
+        f"rounding={r!r} with " + ("any ties convention" if len(t) == len(TIES) else "ties " + " or ".join(t))
+        for r, t in fits.items()
+    ]
+    hint = (
+        f"The observation is allowed under {'; '.join(named)}."
+        if fits
+        else "No rounding and tie convention allows it: the rule itself differs."
+    )
     ambiguous = any(not g.expected.exact for g in groups)
     header = ("expected (1 = selected" + (", certain ones only)" if ambiguous else ")"), "observed")
     return f"{hint}\n{side_by_side(header, expected_mask(reference), observed_mask(selected))}"

@@ -40,9 +40,11 @@ def check_total(dropped: int, trials: int, p: float, rate: float, what: str):
     """
     lo, hi = binom.interval(1 - rate, trials, p)
     if not lo <= dropped <= hi:
-        raise PropertyFailure(f"dropped {dropped / trials:.5f} of {trials} draws, expected {p:.5f} "
-                              f"(interval {lo / trials:.5f}..{hi / trials:.5f} at false-alarm rate {rate:.1e}); "
-                              f"{what}")
+        raise PropertyFailure(
+            f"dropped {dropped / trials:.5f} of {trials} draws, expected {p:.5f} "
+            f"(interval {lo / trials:.5f}..{hi / trials:.5f} at false-alarm rate {rate:.1e}); "
+            f"{what}"
+        )
 
 
 def check_each(counts: np.ndarray, draws: int, p: float, rate: float, what: str):
@@ -74,9 +76,11 @@ def check_each(counts: np.ndarray, draws: int, p: float, rate: float, what: str)
     bad = np.flatnonzero((counts < lo) | (counts > hi))
     if len(bad):
         shown = ", ".join(f"{counts.flat[i] / draws:.3f}" for i in bad[:5])
-        raise PropertyFailure(f"{len(bad)} of {m} elements are dropped at the wrong rate: frequencies {shown}"
-                              f"{', ...' if len(bad) > 5 else ''} where each should be {p:.3f} "
-                              f"(interval {lo / draws:.3f}..{hi / draws:.3f} over {draws} calls); {what}")
+        raise PropertyFailure(
+            f"{len(bad)} of {m} elements are dropped at the wrong rate: frequencies {shown}"
+            f"{', ...' if len(bad) > 5 else ''} where each should be {p:.3f} "
+            f"(interval {lo / draws:.3f}..{hi / draws:.3f} over {draws} calls); {what}"
+        )
 
 
 def check_spread(per_call: np.ndarray, m: int, p: float, rate: float, what: str):
@@ -113,11 +117,13 @@ def check_spread(per_call: np.ndarray, m: int, p: float, rate: float, what: str)
     inside = int(np.count_nonzero((per_call >= a) & (per_call <= b)))
     lo, hi = binom.interval(1 - rate, len(per_call), q)
     if not lo <= inside <= hi:
-        raise PropertyFailure(f"{inside} of {len(per_call)} calls dropped between {a:.0f} and {b:.0f} of the {m} "
-                              f"elements; independent drops put {q * len(per_call):.0f} there (interval {lo:.0f}.."
-                              f"{hi:.0f} at false-alarm rate {rate:.1e}): the drops are not independent "
-                              f"(per-call counts ranged {per_call.min()}..{per_call.max()}, variance "
-                              f"{per_call.var():.1f} against {m * p * (1 - p):.1f}); {what}")
+        raise PropertyFailure(
+            f"{inside} of {len(per_call)} calls dropped between {a:.0f} and {b:.0f} of the {m} "
+            f"elements; independent drops put {q * len(per_call):.0f} there (interval {lo:.0f}.."
+            f"{hi:.0f} at false-alarm rate {rate:.1e}): the drops are not independent "
+            f"(per-call counts ranged {per_call.min()}..{per_call.max()}, variance "
+            f"{per_call.var():.1f} against {m * p * (1 - p):.1f}); {what}"
+        )
 
 
 def random_pairs(elements: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -169,10 +175,12 @@ def check_pairs(discordant: int, trials: int, p: float, rate: float, what: str):
     q = 2 * p * (1 - p)
     lo, hi = binom.interval(1 - rate, trials, q)
     if not lo <= discordant <= hi:
-        raise PropertyFailure(f"in {discordant / trials:.4f} of {trials} (pair, call) exactly one element of a random "
-                              f"pair was dropped, where independent drops give {q:.4f} (interval {lo / trials:.4f}.."
-                              f"{hi / trials:.4f} at false-alarm rate {rate:.1e}): the drops are not independent; "
-                              f"{what}")
+        raise PropertyFailure(
+            f"in {discordant / trials:.4f} of {trials} (pair, call) exactly one element of a random "
+            f"pair was dropped, where independent drops give {q:.4f} (interval {lo / trials:.4f}.."
+            f"{hi / trials:.4f} at false-alarm rate {rate:.1e}): the drops are not independent; "
+            f"{what}"
+        )
 
 
 def detectable_shift(draws: int, p: float, rate: float, power: float = 0.99) -> float:

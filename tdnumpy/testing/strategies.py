@@ -19,14 +19,13 @@ DTYPES = (np.float16, np.float32, np.float64)
 
 SHAPES = st.one_of(
     st.tuples(st.integers(1, 12), st.integers(1, 12)),
-    st.tuples(st.just(1), st.integers(1, 30)),       # 1 x n
-    st.tuples(st.integers(1, 30), st.just(1)),       # n x 1
-    st.sampled_from([(25, 6), (18, 4), (50, 3)]),   # conv kernels viewed as (kh kw C, F): 5x5x1, 3x3x2, 5x5x2
+    st.tuples(st.just(1), st.integers(1, 30)),  # 1 x n
+    st.tuples(st.integers(1, 30), st.just(1)),  # n x 1
+    st.sampled_from([(25, 6), (18, 4), (50, 3)]),  # conv kernels viewed as (kh kw C, F): 5x5x1, 3x3x2, 5x5x2
 )
 """Weight shapes (fan_in, units)."""
 
-FRACTIONS = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.29, 0.7, 1 - 2**-30, 0.5 - 2**-40]),
-                      st.floats(0.0, 1.0))
+FRACTIONS = st.one_of(st.sampled_from([0.0, 1.0, 0.5, 1 / 3, 0.29, 0.7, 1 - 2**-30, 0.5 - 2**-40]), st.floats(0.0, 1.0))
 """Fractions in [0, 1]: the ends, 0.29 (0.29 * 100 = 28.999999999999996), values whose
 float32 rounding changes k (float32(1 - 2^-30) = 1: a float32 index targets one more
 than floor(gamma N)) and any float."""
@@ -120,8 +119,12 @@ def permuted_columns(draw, dtypes=None, every=False):
     column = st.lists(st.sampled_from(NORM_TIE_VALUES), min_size=n, max_size=n)
     signs = st.lists(st.sampled_from([1.0, -1.0]), min_size=n, max_size=n)
     base = draw(column)
-    columns = [[v * s for v, s in zip(draw(st.permutations(base)), draw(signs))] if every or draw(st.booleans())
-               else draw(column) for _ in range(units)]
+    columns = [
+        [v * s for v, s in zip(draw(st.permutations(base)), draw(signs))]
+        if every or draw(st.booleans())
+        else draw(column)
+        for _ in range(units)
+    ]
     w = np.array(columns, dtype).T
     return np.ascontiguousarray(w) if draw(st.booleans()) else w
 

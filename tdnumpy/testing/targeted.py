@@ -53,8 +53,15 @@ from .calls import Implementation
 from .report import RUN_OPTIONS, PropertyFailure, check_run_options, for_all, run
 from .selection import judge, make_convention, side_by_side, unit_groups, weight_groups
 from .stats import check_each, check_pairs, check_spread, check_total, random_pairs
-from .strategies import (FRACTIONS, distinct_matrix, distinct_weights, exact_exponents, fixed_dtype, permuted_columns,
-                         weights)
+from .strategies import (
+    FRACTIONS,
+    distinct_matrix,
+    distinct_weights,
+    exact_exponents,
+    fixed_dtype,
+    permuted_columns,
+    weights,
+)
 
 FALSE_ALARM = 1e-6
 CONFIGS = ((0.5, 0.3), (0.75, 0.8), (0.25, 0.5))
@@ -87,8 +94,7 @@ COMMON = """
 class _TargetedCheck:
     """The properties of one targeted-dropout check, bound to its options."""
 
-    def __init__(self, fn, unit: bool, owner: str, returns, layout, rounding, ties, preset, max_examples, seed,
-                 dtypes):
+    def __init__(self, fn, unit: bool, owner: str, returns, layout, rounding, ties, preset, max_examples, seed, dtypes):
         self.unit, self.owner = unit, owner
         check_run_options(owner, max_examples, seed, dtypes)
         self.conv = make_convention(owner, rounding, ties, layout=layout, preset=preset)
@@ -96,8 +102,9 @@ class _TargetedCheck:
         # at alpha = 1 the released unit rule keeps a weight whose u is 0 (probability 2^-24): three
         # calls' drops are joined, missing a weight with probability 2^-72
         self.repeats = 3 if self.released_unit else 1
-        self.impl = Implementation(fn, owner, ("w", "gamma", "alpha", "rng"), returns, layout,
-                                   per_unit=unit and not self.released_unit)
+        self.impl = Implementation(
+            fn, owner, ("w", "gamma", "alpha", "rng"), returns, layout, per_unit=unit and not self.released_unit
+        )
         self.max_examples, self.seed, self.dtypes = max_examples, seed, dtypes
         shape = (16, 48) if unit else (40, 12)
         self.fixed = _tie_free(np.random.default_rng(seed), shape, unit, fixed_dtype(dtypes))
@@ -124,8 +131,10 @@ class _TargetedCheck:
         return self.impl(w, gamma, alpha, np.random.default_rng(seed))
 
     def context(self, w, gamma, alpha):
-        return (f"gamma={gamma!r}, alpha={alpha!r}, W as (fan_in, units), {w.dtype} {w.shape}:\n"
-                f"{np.array2string(w, precision=4)}")
+        return (
+            f"gamma={gamma!r}, alpha={alpha!r}, W as (fan_in, units), {w.dtype} {w.shape}:\n"
+            f"{np.array2string(w, precision=4)}"
+        )
 
     def shape_of(self, w):
         return (lambda s: s.reshape(w.shape[1])) if self.unit else (lambda s: s.reshape(w.shape))
@@ -139,8 +148,16 @@ class _TargetedCheck:
                 observed = [self.dropped(self.call(w, fraction, 1.0, seed + r)) for r in range(self.repeats)]
                 selected = np.logical_or.reduce([s for s, _ in observed])
                 shape = self.shape_of(w)
-                judge(lambda c, f=fraction: self.groups(w, f, c), selected, observed[0][1], self.conv,
-                      lambda f=fraction: self.context(w, f, 1.0), shape, shape)
+                judge(
+                    lambda c, f=fraction: self.groups(w, f, c),
+                    selected,
+                    observed[0][1],
+                    self.conv,
+                    lambda f=fraction: self.context(w, f, 1.0),
+                    shape,
+                    shape,
+                )
+
         inputs = weights(dtypes=self.dtypes)
         if self.unit and not self.released_unit:  # columns whose norms tie exactly while their float sums differ
             inputs = st.one_of(inputs, permuted_columns(self.dtypes), permuted_columns(self.dtypes, every=True))
@@ -161,6 +178,7 @@ class _TargetedCheck:
         def prop(example):
             w, gamma, alpha, seed = example
             self._outside(w, gamma, alpha, self.call(w, gamma, alpha, seed))
+
         for_all(st.tuples(weights(dtypes=self.dtypes), FRACTIONS, ALPHAS, SEEDS), prop, self.max_examples, self.seed)
         rng = np.random.default_rng(self.seed)
         for gamma, alpha in CONFIGS:
@@ -175,10 +193,14 @@ class _TargetedCheck:
             shown = outside[:8] if self.unit else list(zip(*np.unravel_index(outside[:8], w.shape)))
             where = f"units (N={w.shape[1]})" if self.unit else f"weights (row, column; N={w.shape[0]} per column)"
             shape = self.shape_of(w)
-            raise PropertyFailure(f"dropped {where} {', '.join(map(str, shown))} outside the targets "
-                                  f"(with {self.conv})",
-                                  more=lambda: self.context(w, gamma, alpha) + "\n" + side_by_side(
-                                      ("targets (1 = may be dropped)", "dropped"), shape(may), shape(dropped)))
+            raise PropertyFailure(
+                f"dropped {where} {', '.join(map(str, shown))} outside the targets (with {self.conv})",
+                more=lambda: (
+                    self.context(w, gamma, alpha)
+                    + "\n"
+                    + side_by_side(("targets (1 = may be dropped)", "dropped"), shape(may), shape(dropped))
+                ),
+            )
 
     def limits(self):
         def prop(example):
@@ -186,11 +208,16 @@ class _TargetedCheck:
             for gamma, alpha in ((x, 0.0), (0.0, x)):
                 obs = self.call(w, gamma, alpha, seed)
                 if (~obs.keep & obs.known).any():
-                    raise PropertyFailure(f"dropped something at gamma={gamma!r}, alpha={alpha!r}, where nothing "
-                                          f"may be", more=lambda g=gamma, a=alpha: self.context(w, g, a))
+                    raise PropertyFailure(
+                        f"dropped something at gamma={gamma!r}, alpha={alpha!r}, where nothing may be",
+                        more=lambda g=gamma, a=alpha: self.context(w, g, a),
+                    )
             if (self.kept_at_one(w, 1.0, seed) & self.call(w, 1.0, 1.0, seed).known).any():
-                raise PropertyFailure("kept something at gamma=1, alpha=1, where everything is dropped",
-                                      more=lambda: self.context(w, 1.0, 1.0))
+                raise PropertyFailure(
+                    "kept something at gamma=1, alpha=1, where everything is dropped",
+                    more=lambda: self.context(w, 1.0, 1.0),
+                )
+
         for_all(st.tuples(weights(dtypes=self.dtypes), FRACTIONS, SEEDS), prop, self.max_examples, self.seed)
 
     def kept_at_one(self, w, gamma, seed):
@@ -205,10 +232,13 @@ class _TargetedCheck:
                 return
             mixed = np.flatnonzero((~obs.keep & obs.known).any(axis=0) & (obs.keep & obs.known).any(axis=0))
             if len(mixed):
-                raise PropertyFailure(f"units {', '.join(map(str, mixed[:8]))} were dropped in part: a unit "
-                                      f"(column of W) must be kept or dropped whole (per-weight noise inside "
-                                      f"targeted units is the released code's rule, preset='released')",
-                                      more=lambda: self.context(w, gamma, alpha))
+                raise PropertyFailure(
+                    f"units {', '.join(map(str, mixed[:8]))} were dropped in part: a unit "
+                    f"(column of W) must be kept or dropped whole (per-weight noise inside "
+                    f"targeted units is the released code's rule, preset='released')",
+                    more=lambda: self.context(w, gamma, alpha),
+                )
+
         for_all(st.tuples(weights(dtypes=self.dtypes), FRACTIONS, ALPHAS, SEEDS), prop, self.max_examples, self.seed)
 
     def no_rescaling(self):
@@ -218,14 +248,20 @@ class _TargetedCheck:
             bad = np.flatnonzero((values != 0) & (values != w))
             if len(bad):
                 i = bad[0]
-                raise PropertyFailure(f"returned {values.flat[i]!r} where w is {w.flat[i]!r} (flat index {i}): "
-                                      f"kept weights must be returned unchanged",
-                                      more=lambda: self.context(w, gamma, alpha))
+                raise PropertyFailure(
+                    f"returned {values.flat[i]!r} where w is {w.flat[i]!r} (flat index {i}): "
+                    f"kept weights must be returned unchanged",
+                    more=lambda: self.context(w, gamma, alpha),
+                )
+
         for_all(st.tuples(weights(dtypes=self.dtypes), FRACTIONS, ALPHAS, SEEDS), prop, self.max_examples, self.seed)
 
     def scale_invariance(self):
-        inputs = distinct_weights(self.dtypes, distinct_norms=self.unit) if self.conv.ties == "any" else \
-            weights(dtypes=self.dtypes)  # a tie under "any" may fall either way at each call
+        inputs = (
+            distinct_weights(self.dtypes, distinct_norms=self.unit)
+            if self.conv.ties == "any"
+            else weights(dtypes=self.dtypes)
+        )  # a tie under "any" may fall either way at each call
 
         def prop(data):
             w = data.draw(inputs)
@@ -238,11 +274,16 @@ class _TargetedCheck:
             for alpha in (1.0, data.draw(ALPHAS)):
                 a, b = self.call(w, gamma, alpha, seed), self.call(scaled, gamma, alpha, seed)
                 if not np.array_equal(a.keep, self.call(w, gamma, alpha, seed).keep):
-                    raise PropertyFailure("the same input and generator state gave different masks (see uses-rng)",
-                                          more=lambda a=alpha: self.context(w, gamma, a))
+                    raise PropertyFailure(
+                        "the same input and generator state gave different masks (see uses-rng)",
+                        more=lambda a=alpha: self.context(w, gamma, a),
+                    )
                 if not np.array_equal(a.keep, b.keep):
-                    raise PropertyFailure(f"W and 2^{exponent} W gave different masks from the same generator "
-                                          f"state", more=lambda a=alpha: self.context(w, gamma, a))
+                    raise PropertyFailure(
+                        f"W and 2^{exponent} W gave different masks from the same generator state",
+                        more=lambda a=alpha: self.context(w, gamma, a),
+                    )
+
         for_all(st.data(), prop, self.max_examples, self.seed)
 
     def permutation_equivariance(self):
@@ -254,9 +295,12 @@ class _TargetedCheck:
             permuted = self.kept_at_one(w[rows][:, cols], gamma, seed)
             want = base[cols] if base.ndim == 1 else base[rows][:, cols]
             if not np.array_equal(permuted, want):
-                raise PropertyFailure(f"permuting rows {rows.tolist()} and columns {cols.tolist()} of W did not "
-                                      f"permute the mask (alpha=1, distinct magnitudes and norms)",
-                                      more=lambda: self.context(w, gamma, 1.0))
+                raise PropertyFailure(
+                    f"permuting rows {rows.tolist()} and columns {cols.tolist()} of W did not "
+                    f"permute the mask (alpha=1, distinct magnitudes and norms)",
+                    more=lambda: self.context(w, gamma, 1.0),
+                )
+
         strategy = st.tuples(distinct_weights(self.dtypes, distinct_norms=self.unit), FRACTIONS, SEEDS)
         for_all(strategy, prop, self.max_examples, self.seed)
 
@@ -288,8 +332,13 @@ class _TargetedCheck:
 
     def kept_fraction(self):
         for gamma, alpha, counts, *_ in self._counts():
-            check_total(int(counts.sum()), counts.size * DRAWS, alpha, FALSE_ALARM / TESTS,
-                        f"{counts.size} targets, {DRAWS} calls, gamma={gamma}, alpha={alpha}")
+            check_total(
+                int(counts.sum()),
+                counts.size * DRAWS,
+                alpha,
+                FALSE_ALARM / TESTS,
+                f"{counts.size} targets, {DRAWS} calls, gamma={gamma}, alpha={alpha}",
+            )
 
     def drop_frequency(self):
         for gamma, alpha, counts, *_ in self._counts():
@@ -301,11 +350,19 @@ class _TargetedCheck:
             check_pairs(discordant, trials, alpha, FALSE_ALARM / TESTS, f"gamma={gamma}, alpha={alpha}")
 
     def properties(self):
-        return {"targets": self.targets, "only-targets": self.only_targets, "limits": self.limits,
-                "whole-units": self.whole_units, "no-rescaling": self.no_rescaling,
-                "scale-invariance": self.scale_invariance, "permutation-equivariance": self.permutation_equivariance,
-                "uses-rng": self.uses_rng, "kept-fraction": self.kept_fraction, "drop-frequency": self.drop_frequency,
-                "independence": self.independence}
+        return {
+            "targets": self.targets,
+            "only-targets": self.only_targets,
+            "limits": self.limits,
+            "whole-units": self.whole_units,
+            "no-rescaling": self.no_rescaling,
+            "scale-invariance": self.scale_invariance,
+            "permutation-equivariance": self.permutation_equivariance,
+            "uses-rng": self.uses_rng,
+            "kept-fraction": self.kept_fraction,
+            "drop-frequency": self.drop_frequency,
+            "independence": self.independence,
+        }
 
     def not_applicable(self):
         skipped = {}
@@ -329,17 +386,31 @@ def _tie_free(rng, shape, unit, dtype) -> np.ndarray:
             return w
 
 
-def _check(unit: bool, owner: str, fn, returns, layout, rounding, ties, preset, max_examples, seed, skip, dtypes,
-           raises):
+def _check(unit: bool, owner: str, fn, convention: tuple, options: tuple):
+    """Run the check of ``owner``: ``convention`` is (returns, layout, rounding, ties, preset),
+    ``options`` (max_examples, seed, skip, dtypes, raises)."""
+    returns, layout, rounding, ties, preset = convention
+    max_examples, seed, skip, dtypes, raises = options
     check = _TargetedCheck(fn, unit, owner, returns, layout, rounding, ties, preset, max_examples, seed, dtypes)
     title = f"{owner}({check.impl.name}, returns={returns!r}, layout={layout!r}, {check.conv})"
     return run(title, check.properties(), skip, FALSE_ALARM, raises, check.not_applicable())
 
 
 @shared_docstring(common=COMMON, run_options=RUN_OPTIONS)
-def check_targeted_weight_dropout(fn, *, returns="keep", layout="fan_in_first", rounding="floor",
-                                  ties="lower-index", preset=None, max_examples=100, seed=0, skip=(), dtypes=None,
-                                  raises=True):
+def check_targeted_weight_dropout(
+    fn,
+    *,
+    returns="keep",
+    layout="fan_in_first",
+    rounding="floor",
+    ties="lower-index",
+    preset=None,
+    max_examples=100,
+    seed=0,
+    skip=(),
+    dtypes=None,
+    raises=True,
+):
     """Check ``fn(w, gamma, alpha, rng)`` against targeted weight dropout.
 
     Gomez et al. (2019), section 3: the targets of column o are the
@@ -364,14 +435,25 @@ def check_targeted_weight_dropout(fn, *, returns="keep", layout="fan_in_first", 
     >>> check_targeted_weight_dropout(masks.targeted_weight_keep, max_examples=20).passed
     True
     """
-    return _check(False, "check_targeted_weight_dropout", fn, returns, layout, rounding, ties, preset,
-                  max_examples, seed, skip, dtypes, raises)
+    convention = (returns, layout, rounding, ties, preset)
+    return _check(False, "check_targeted_weight_dropout", fn, convention, (max_examples, seed, skip, dtypes, raises))
 
 
 @shared_docstring(common=COMMON, run_options=RUN_OPTIONS)
-def check_targeted_unit_dropout(fn, *, returns="keep", layout="fan_in_first", rounding="floor",
-                                ties="lower-index", preset=None, max_examples=100, seed=0, skip=(), dtypes=None,
-                                raises=True):
+def check_targeted_unit_dropout(
+    fn,
+    *,
+    returns="keep",
+    layout="fan_in_first",
+    rounding="floor",
+    ties="lower-index",
+    preset=None,
+    max_examples=100,
+    seed=0,
+    skip=(),
+    dtypes=None,
+    raises=True,
+):
     """Check ``fn(w, gamma, alpha, rng)`` against targeted unit dropout.
 
     Gomez et al. (2019), section 3: the targets are the k = floor(gamma N_col)
@@ -395,5 +477,5 @@ def check_targeted_unit_dropout(fn, *, returns="keep", layout="fan_in_first", ro
     >>> check_targeted_unit_dropout(masks.targeted_unit_keep, max_examples=20).passed
     True
     """
-    return _check(True, "check_targeted_unit_dropout", fn, returns, layout, rounding, ties, preset,
-                  max_examples, seed, skip, dtypes, raises)
+    convention = (returns, layout, rounding, ties, preset)
+    return _check(True, "check_targeted_unit_dropout", fn, convention, (max_examples, seed, skip, dtypes, raises))

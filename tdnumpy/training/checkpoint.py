@@ -144,14 +144,17 @@ def read_training_state(path) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _read(path: Path):
-    contents, meta = read_archive(path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError,
-                                  prefixes=PREFIXES)
-    values, masks, state = ({k[len(prefix):]: v for k, v in contents.items() if k.startswith(prefix)}
-                            for prefix in PREFIXES)
+    contents, meta = read_archive(
+        path, fmt=FORMAT, version=VERSION, what="checkpoint", error=CheckpointError, prefixes=PREFIXES
+    )
+    values, masks, state = (
+        {k[len(prefix) :]: v for k, v in contents.items() if k.startswith(prefix)} for prefix in PREFIXES
+    )
     unknown = sorted(k for k in contents if not k.startswith(PREFIXES))
     if unknown:
-        raise CheckpointError(f"{path}: unexpected entries {unknown} "
-                              "(a checkpoint holds param/*, mask/*, state/* and meta.json).")
+        raise CheckpointError(
+            f"{path}: unexpected entries {unknown} (a checkpoint holds param/*, mask/*, state/* and meta.json)."
+        )
     orphans = sorted(set(masks) - set(values))
     if orphans:
         raise CheckpointError(f"{path}: masks for parameters that are not in the checkpoint: {orphans}.")
@@ -199,20 +202,24 @@ def _assign(model, values, masks, meta, path: Path) -> None:
     if missing or extra:
         raise CheckpointError(
             f"{path}: the checkpoint (model {meta.get('spec')!r}) does not match model {model.spec!r}: "
-            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}.")
+            f"missing {missing or 'nothing'}, unexpected {extra or 'nothing'}."
+        )
     for name, p in params.items():
         v = values[name]
         if v.shape != p.shape:
-            raise CheckpointError(f"{path}: parameter {name!r} has shape {v.shape} in the checkpoint "
-                                  f"but {p.shape} in model {model.spec!r}.")
+            raise CheckpointError(
+                f"{path}: parameter {name!r} has shape {v.shape} in the checkpoint "
+                f"but {p.shape} in model {model.spec!r}."
+            )
         if v.dtype.kind != "f":
             raise CheckpointError(f"{path}: parameter {name!r} is stored as {v.dtype}, not as floats.")
         if not np.all(np.isfinite(v)):
             raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values.")
         mask = masks.get(name)
         if mask is not None and (mask.dtype != np.bool_ or mask.shape != p.shape):
-            raise CheckpointError(f"{path}: the mask of {name!r} must be boolean of shape {p.shape}, "
-                                  f"got {mask.dtype} {mask.shape}.")
+            raise CheckpointError(
+                f"{path}: the mask of {name!r} must be boolean of shape {p.shape}, got {mask.dtype} {mask.shape}."
+            )
     for name, p in params.items():
         p.value[...] = values[name]
         p.set_mask(masks.get(name))

@@ -57,14 +57,19 @@ def _check_data(model, x, y, name: str, owner: str):
     if x.ndim == 0 or len(x) == 0:
         raise ValueError(f"The {name!r} inputs of {owner} hold no examples (shape {x.shape}).")
     if x.dtype != model.dtype:
-        raise TypeError(f"The {name!r} inputs of {owner} must have the model's dtype {model.dtype}. "
-                        f"Got {x.dtype}; convert them once with tdnumpy.data.to_inputs or x.astype().")
+        raise TypeError(
+            f"The {name!r} inputs of {owner} must have the model's dtype {model.dtype}. "
+            f"Got {x.dtype}; convert them once with tdnumpy.data.to_inputs or x.astype()."
+        )
     if model.input_shape is not None and x.shape[1:] != model.input_shape:
         shape = ", ".join(map(str, model.input_shape))
-        raise ValueError(f"The {name!r} inputs of {owner} must have shape (n, {shape}) "
-                         f"for model {model.spec!r}. Got {x.shape} instead.")
-    return check_labels(y, _classes(model, x), "y" if name == "x" else f"{name} labels", owner, n_examples=len(x),
-                        examples=name)
+        raise ValueError(
+            f"The {name!r} inputs of {owner} must have shape (n, {shape}) "
+            f"for model {model.spec!r}. Got {x.shape} instead."
+        )
+    return check_labels(
+        y, _classes(model, x), "y" if name == "x" else f"{name} labels", owner, n_examples=len(x), examples=name
+    )
 
 
 def _classes(model, x) -> int:
@@ -101,7 +106,7 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> 
     y = _check_data(model, x, y, "x", "evaluate")
     total_loss, correct = 0.0, 0
     for start in range(0, len(x), batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         logits = model.forward(xb, training=False)
         loss, _ = softmax_cross_entropy(logits, yb)
         total_loss += float(loss) * len(xb)
@@ -109,9 +114,23 @@ def evaluate(model, x: np.ndarray, y: np.ndarray, *, batch_size: int = 1000) -> 
     return {"loss": total_loss / len(x), "accuracy": correct / len(x)}
 
 
-def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_size: int,
-        rng: np.random.Generator, lr_schedule=None, validation=None, progress: bool | None = None,
-        on_epoch_end=None, penalties=(), before_step=None, first_epoch: int = 1) -> History:
+def fit(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    optimizer,
+    epochs: int,
+    batch_size: int,
+    rng: np.random.Generator,
+    lr_schedule=None,
+    validation=None,
+    progress: bool | None = None,
+    on_epoch_end=None,
+    penalties=(),
+    before_step=None,
+    first_epoch: int = 1,
+) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent.
 
     Parameters
@@ -168,15 +187,19 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
     first_epoch = check_int(first_epoch, "first_epoch", "fit", low=1, high=epochs)
     check_generator(rng, "rng", "fit")
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"The 'optimizer' parameter of fit must be a tdnumpy.training.optim optimiser (SGD, Adam). "
-                        f"Got {type(optimizer).__name__} instead.")
+        raise TypeError(
+            f"The 'optimizer' parameter of fit must be a tdnumpy.training.optim optimiser (SGD, Adam). "
+            f"Got {type(optimizer).__name__} instead."
+        )
     if progress is not None:
         check_bool(progress, "progress", "fit")
     y = _check_data(model, x, y, "x", "fit")
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            raise TypeError(f"The 'validation' parameter of fit must be a pair (x_val, y_val). "
-                            f"Got {type(validation).__name__} instead.")
+            raise TypeError(
+                f"The 'validation' parameter of fit must be a pair (x_val, y_val). "
+                f"Got {type(validation).__name__} instead."
+            )
         _check_data(model, validation[0], validation[1], "validation", "fit")
     n = len(x)
     batch_buf = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
@@ -186,22 +209,28 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
         start_time = time.perf_counter()
         order = rng.permutation(n)
         total_loss, correct = 0.0, 0
-        bar = tqdm(range(0, n, batch_size), desc=f"epoch {epoch}/{epochs}", unit="batch",
-                   disable=None if progress is None else not progress, leave=False)
+        bar = tqdm(
+            range(0, n, batch_size),
+            desc=f"epoch {epoch}/{epochs}",
+            unit="batch",
+            disable=None if progress is None else not progress,
+            leave=False,
+        )
         for start in bar:
             if before_step is not None:
                 before_step(step)
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             # mode="clip" skips the bounds check that would copy through a temporary
             # (the indices come from a permutation, so they are in range)
-            xb = np.take(x, idx, axis=0, out=batch_buf[:len(idx)], mode="clip")
+            xb = np.take(x, idx, axis=0, out=batch_buf[: len(idx)], mode="clip")
             yb = y[idx]
             logits = model.forward(xb, training=True)
             loss, grad = softmax_cross_entropy(logits, yb)
             if not np.isfinite(loss):
                 raise TrainingDiverged(
                     f"The training loss became {float(loss)} at epoch {epoch}, step {step}. "
-                    "Lower the learning rate (--lr) or check the inputs for NaN or infinite values.")
+                    "Lower the learning rate (--lr) or check the inputs for NaN or infinite values."
+                )
             model.backward(grad, input_grad=False)
             for penalty in penalties:
                 penalty.add_gradient()
@@ -212,8 +241,13 @@ def fit(model, x: np.ndarray, y: np.ndarray, *, optimizer, epochs: int, batch_si
             total_loss += float(loss) * len(idx)
             correct += int((logits.argmax(axis=1) == yb).sum())
         bar.close()
-        metrics = {"epoch": epoch, "lr": optimizer.lr, "train_loss": total_loss / n,
-                   "train_accuracy": correct / n, "seconds": time.perf_counter() - start_time}
+        metrics = {
+            "epoch": epoch,
+            "lr": optimizer.lr,
+            "train_loss": total_loss / n,
+            "train_accuracy": correct / n,
+            "seconds": time.perf_counter() - start_time,
+        }
         if validation is not None:
             val = evaluate(model, *validation)
             metrics.update(val_loss=val["loss"], val_accuracy=val["accuracy"])

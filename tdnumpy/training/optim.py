@@ -46,8 +46,10 @@ class Optimizer:
         except TypeError:
             self.params = [params]  # not iterable: refused below
         if not all(isinstance(p, Parameter) for p in self.params):
-            raise TypeError(f"The 'params' parameter of {owner} must be an iterable of tdnumpy Parameters "
-                            f"(model.parameters()). Got {type(params).__name__} instead.")
+            raise TypeError(
+                f"The 'params' parameter of {owner} must be an iterable of tdnumpy Parameters "
+                f"(model.parameters()). Got {type(params).__name__} instead."
+            )
         if not self.params:
             raise ValueError(f"The 'params' parameter of {owner} is an empty list.")
         self.owner = owner
@@ -130,8 +132,7 @@ class SGD(Optimizer):
         lambda >= 0, applied to every parameter, biases included.
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
         super().__init__(params, lr, "SGD")
         self.momentum = check_real(momentum, "momentum", "SGD", low=0.0, high=1.0, closed="left")
         self.weight_decay = check_real(weight_decay, "weight_decay", "SGD", low=0.0)
@@ -190,8 +191,7 @@ class Adam(Optimizer):
         lambda >= 0, applied to every parameter, biases included.
     """
 
-    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0):
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, lr, "Adam")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"The 'betas' parameter of Adam must be a pair (beta1, beta2). Got {betas!r} instead.")
@@ -207,8 +207,8 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.t += 1
         b1, b2, wd = self.beta1, self.beta2, self.weight_decay
-        step_size = self.lr / (1 - b1 ** self.t)
-        root_correction = math.sqrt(1 - b2 ** self.t)  # a Python float: no float64 array math
+        step_size = self.lr / (1 - b1**self.t)
+        root_correction = math.sqrt(1 - b2**self.t)  # a Python float: no float64 array math
         for i, (p, m, v, tmp) in enumerate(zip(self.params, self.m, self.v, self._scratch)):
             g = self._masked_grad(i)
             if wd:

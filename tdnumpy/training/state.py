@@ -104,8 +104,7 @@ def capture(model, optimizer, shuffle: np.random.Generator) -> tuple[dict[str, n
     return arrays, {"version": FORMAT_VERSION, "generators": generators, "values": values, "none": none}
 
 
-def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np.ndarray], record: dict,
-            path) -> None:
+def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np.ndarray], record: dict, path) -> None:
     """Put a captured training state back, into a model built as the captured one was.
 
     Parameters
@@ -132,8 +131,9 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
     _check_run_objects(model, optimizer, shuffle, "restore")
     for name, value in (("arrays", arrays), ("record", record)):
         if not isinstance(value, dict):
-            raise TypeError(f"The {name!r} parameter of restore must be a dict (from capture). "
-                            f"Got {type(value).__name__} instead.")
+            raise TypeError(
+                f"The {name!r} parameter of restore must be a dict (from capture). Got {type(value).__name__} instead."
+            )
     _check_fits(*capture(model, optimizer, shuffle), arrays, record, path)
     objects = {**stateful_objects(model), "optimizer": optimizer}
     buffers = optimizer.state()
@@ -145,7 +145,7 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
             raise ValueError(f"{path}: the state of generator {key!r} does not fit it ({e}).") from e
     for key, saved in arrays.items():
         if key.startswith("optimizer/"):
-            buffers[key[len("optimizer/"):]][...] = saved
+            buffers[key[len("optimizer/") :]][...] = saved
         else:
             _set(objects, key, saved)
     for key, value in record["values"].items():
@@ -157,8 +157,10 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
 def _check_run_objects(model, optimizer, shuffle, owner: str) -> None:
     check_model(model, "model", owner)
     if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"The 'optimizer' parameter of {owner} must be a tdnumpy optimiser (SGD, Adam). "
-                        f"Got {type(optimizer).__name__} instead.")
+        raise TypeError(
+            f"The 'optimizer' parameter of {owner} must be a tdnumpy optimiser (SGD, Adam). "
+            f"Got {type(optimizer).__name__} instead."
+        )
     check_generator(shuffle, "shuffle", owner)
 
 
@@ -173,13 +175,16 @@ def _check_fits(arrays: dict, record: dict, saved_arrays: dict, saved: dict, pat
     theirs = set(saved_arrays) | set(saved["values"]) | set(saved["none"])
     differ = sorted((ours ^ theirs) | (set(record["generators"]) ^ set(saved["generators"])))
     if differ:
-        raise ValueError(f"{path}: its training state does not fit this run (it differs in {differ}); it was "
-                         f"written by another config.")
+        raise ValueError(
+            f"{path}: its training state does not fit this run (it differs in {differ}); it was "
+            f"written by another config."
+        )
     for key, value in saved_arrays.items():
         mine = arrays.get(key)
         if mine is not None and (value.shape != mine.shape or value.dtype != mine.dtype):
-            raise ValueError(f"{path}: the training state's {key!r} is {value.dtype} {value.shape}, not "
-                             f"{mine.dtype} {mine.shape}.")
+            raise ValueError(
+                f"{path}: the training state's {key!r} is {value.dtype} {value.shape}, not {mine.dtype} {mine.shape}."
+            )
     for key, value in saved["values"].items():
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise ValueError(f"{path}: the training state's {key!r} is {value!r}, not a number.")
