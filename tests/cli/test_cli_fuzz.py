@@ -13,9 +13,11 @@ Each run of ``main`` must end in one of three ways, never a traceback:
   stand-in that raises KeyboardInterrupt, so none of that work runs).
 A hang (a FIFO read, a loop) is stopped by an alarm after 20 s and fails.
 
-Per CI run: 116 arguments x 27 values (a flag without a value is just given)
-= 2,849 single-argument cases, each its own main() call, and 300 random
-command lines; about 25 s in all.
+Per CI run: 127 arguments, each with the 17 values (a flag without a value
+is just given): 1,855 single-argument cases, each its own main() call, and 200 random
+command lines; about 15 s in all. (The first version tried 27 values, also
+" ", "1", "2", "inf", "-inf", "1e-320", ",", "a,b" and "é"; they found nothing
+the 17 kept do not, and CI time is short.)
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from tdnumpy.cli import build_parser, main
 
 PARSER = build_parser()
 PLACEHOLDERS = ("<dir>", "<fifo>", "<checkpoint>", "<metrics>", "<out>")
-VALUES = ("", " ", "-1", "0", "1", "0.5", "2", "1e309", "nan", "inf", "-inf", "1e-320", "99999999999999999999",
-          "abc", ",", "a,b", "fc1,fc1", "mlp:784", "é", "x\x00y", "/nonexistent/file", *PLACEHOLDERS)
+VALUES = ("", "-1", "0", "0.5", "1e309", "nan", "99999999999999999999", "abc", "fc1,fc1", "mlp:784", "x\x00y",
+          "/nonexistent/file", *PLACEHOLDERS)
 
 
 def commands(parser=PARSER, prefix=()):
@@ -193,7 +195,7 @@ TOKENS = st.sampled_from(sorted({a for p in COMMANDS.values() for act in p._acti
                          + list(VALUES))
 
 
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(words=st.sampled_from(sorted(COMMANDS)), tokens=st.lists(TOKENS, max_size=6))
 def test_random_command_lines_never_end_in_a_traceback(words, tokens, world, capsys):
     argv = good_argv(words, world) + [world.get(t, t) for t in tokens]
