@@ -125,7 +125,8 @@ def restore(model, optimizer, shuffle: np.random.Generator, arrays: dict[str, np
     ------
     ValueError
         If the state does not fit the model and the optimiser (it was captured
-        from another config); nothing is changed then.
+        from another config): its keys and array shapes are checked before
+        anything is changed.
     """
     path = check_path(path, "path", "restore")
     _check_run_objects(model, optimizer, shuffle, "restore")

@@ -61,3 +61,9 @@ def test_target_counts_above_2_to_the_16_are_counted_exactly():
     assert first.sum() == 66_500 and tracker.reranked == 1
     np.testing.assert_array_equal(tracker.rows(w, 0.95), first)
     assert tracker.reranked == 0
+
+
+def test_a_column_of_2_to_the_16_tied_weights_gets_exactly_k_targets():
+    """65,536 equal magnitudes: the tie rule (lower row first) must cut the selection down to k = 32,768."""
+    targets = masks.weight_targets(np.zeros((2**16, 1)), 0.5)
+    assert targets[:2**15].all() and not targets[2**15:].any()

@@ -87,6 +87,17 @@ def test_a_layer_keeps_its_name_its_bias_choice_and_its_parameter_names():
     assert plain.bias is None and [p.name for p in plain.parameters()] == ["weight"]
 
 
+def test_an_empty_input_with_same_padding_is_refused_naming_its_padded_size():
+    """'same' pads a 4-wide kernel by 1 before and 2 after: 0 rows become 3, 5 columns 8."""
+    layer = Conv2D(1, 1, 4, padding="same", rng=np.random.default_rng(0), name="c")
+    for shape, padded in [((1, 1, 0, 5), "3x8"), ((1, 1, 5, 0), "8x3")]:
+        with pytest.raises(ValueError) as caught:
+            layer.forward(np.zeros(shape, np.float32))
+        assert str(caught.value) == ("Conv2D 'c' (1 -> 1, 4x4, stride 1, padding same, dilation 1): the kernel "
+                                     f"(spanning 4x4 with dilation 1) is larger than the padded input ({padded}) "
+                                     f"of shape {shape}.")
+
+
 def test_forward_and_backward_follow_a_change_of_batch_size():
     rng = np.random.default_rng(3)
     layer = _conv(2, 3, 3, padding=1, stride=2)
@@ -131,8 +142,10 @@ def test_per_example_unit_dropout_draws_one_mask_per_example():
 
 
 def test_variational_dropout_samples_the_pre_activations_in_training():
+    """Two training passes draw different Gaussian noise (they agree with probability 0)."""
     layer = _conv(1, 4, 3)
     layer.noise = VariationalWeights()
     layer.noise.log_sigma2.value[...] = 0.0  # large variances
     x = np.random.default_rng(7).standard_normal((2, 1, 5, 5))
-    assert not np.allclose(layer.forward(x, training=True), layer.forward(x, training=False))
+    first = layer.forward(x, training=True)
+    assert not np.allclose(first, layer.forward(x, training=True))

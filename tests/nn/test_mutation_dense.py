@@ -16,6 +16,14 @@ R = np.random.default_rng(0)
 GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 
 
+def test_forward_is_one_matrix_product_plus_the_bias():
+    """y = x @ W + b, bit for bit in float32, as NumPy computes it."""
+    layer = Dense(100, 30, rng=np.random.default_rng(1))
+    layer.bias.value[...] = np.random.default_rng(2).standard_normal(30)
+    x = np.random.default_rng(3).standard_normal((64, 100)).astype(np.float32)
+    np.testing.assert_array_equal(layer.forward(x), x @ layer.weight.value + layer.bias.value)
+
+
 def test_a_dense_layer_keeps_its_name():
     assert Dense(3, 2, rng=R, name="hidden").name == "hidden"
 

@@ -79,6 +79,12 @@ def test_the_shape_is_kept_as_a_tuple_of_python_ints():
     assert csr.shape == (2, 3) and all(type(n) is int for n in csr.shape)
 
 
+def test_gaps_and_row_pointers_are_kept_as_int64():
+    csr = RelativeCSR((1, 4), 2, np.array([1.0, 2.0]), np.array([1, 2], np.uint8), np.array([0, 2], np.int32))
+    assert csr.gaps.dtype == np.int64 and csr.row_ptr.dtype == np.int64
+    np.testing.assert_array_equal(decode(csr), [[0, 1, 0, 2]])
+
+
 def test_the_largest_gap_and_the_last_column_are_allowed():
     csr = _csr((1, 4), 2, [1.0], [3], [0, 1])  # gap 2^bits - 1 = 3, column 3 of 4
     np.testing.assert_array_equal(decode(csr), [[0, 0, 0, 1]])
