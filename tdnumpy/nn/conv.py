@@ -286,7 +286,7 @@ class Conv2D(WeightedLayer):
         g = self._geometry
         self._check_grad(grad_out, None if g is None else (g.n, self.out_channels, g.oh, g.ow), self.weight.dtype)
         grad = apply_units(channels_last(grad_out).reshape(g.n * g.oh * g.ow, self.out_channels), self._keep.units, g.n)
-        np.matmul(self._cols.T, grad, out=self.weight.grad)
+        self._weight_grad(grad)
         if self.bias is not None:
             # sum over rows as a product with a ones vector: a BLAS call, ~10x
             # faster than np.sum(axis=0) on a tall (N OH OW, F) matrix
@@ -300,6 +300,21 @@ class Conv2D(WeightedLayer):
         if extra is not None:
             dxp += col2im(extra, g)
         return channels_first(unpad(dxp, g.pad, g.h, g.w))
+
+    def _weight_grad(self, grad: np.ndarray) -> None:
+        """dL/dW = cols^T G into ``weight.grad``, with G the (N OH OW, F) gradient.
+
+        With a row-major patch matrix, (G^T cols)^T taken into a scratch array
+        and copied is about a fifth faster (LeNet-5's second layer: 4.0 against
+        5.1 ms; with NumPy's OpenBLAS the same bits); a column-major one is
+        fastest as it is."""
+        cols = self._cols
+        if not cols.flags.c_contiguous:
+            np.matmul(cols.T, grad, out=self.weight.grad)
+            return
+        grad_t = self._buffer("grad_t", self.weight.grad.shape[::-1], grad.dtype)
+        np.matmul(grad.T, cols, out=grad_t)
+        np.copyto(self.weight.grad, grad_t.T)
 
     def __repr__(self) -> str:
         pad = self.padding if isinstance(self.padding, str) else self.padding

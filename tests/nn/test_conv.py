@@ -15,6 +15,7 @@ from scipy.signal import correlate
 
 from strategies import conv_configs, conv_fits, make_conv
 from tdnumpy.nn import AvgPool2D, Conv2D, Dense, Flatten, MaxPool2D, Sequential
+from tdnumpy.nn.im2col import channels_last, cols_order, im2col
 from tdnumpy.nn.models import build_model
 from tdnumpy.testing import check_gradients
 
@@ -78,6 +79,22 @@ def test_conv_gradients(config):
     result = check_gradients(layer, x, rng)
     assert {"weight", "input"} <= set(result.errors)
     assert result.max_error < TOL, result.errors
+
+
+@pytest.mark.parametrize("channels, size, order", [(4, 5, "C"), (1, 8, "F")])
+def test_weight_gradient_is_patches_transposed_times_output_gradient(rng, channels, size, order):
+    """dL/dW = cols^T G for a row-major patch matrix (C >= OW, taken as (G^T cols)^T)
+    and for a column-major one."""
+    layer = Conv2D(channels, 3, 3, rng=rng, dtype=np.float64)
+    x = rng.standard_normal((2, channels, size, size))
+    y = layer.forward(x, training=True)
+    grad = rng.standard_normal(y.shape)
+    layer.backward(grad)
+    g = layer.geometry(x.shape)
+    assert cols_order(g) == order
+    cols = im2col(channels_last(x), g)
+    expected = cols.T @ np.ascontiguousarray(channels_last(grad)).reshape(-1, 3)
+    np.testing.assert_allclose(layer.weight.grad, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_weight_is_the_fan_in_by_units_view(rng):

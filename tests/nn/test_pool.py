@@ -57,6 +57,18 @@ def test_maxpool_ties_follow_the_first_maximum_rule_on_every_path(kh, kw, s, h, 
     np.testing.assert_allclose(pool.backward(g), reference_maxpool_grad(x, (kh, kw), s, g), rtol=0, atol=1e-12)
 
 
+def test_maxpool_with_more_than_256_offsets_routes_ties_to_the_first_maximum():
+    """A 17 x 17 window has 289 kernel offsets, more than the uint8 codes the
+    stride = kernel path records the first maximum in hold."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 2, (2, 3, 17, 35)).astype(np.float64)
+    x[0, 0, :, :17] = 0
+    x[0, 0, 16, 16] = 1  # the last offset, 288
+    pool = MaxPool2D(17)
+    g = rng.standard_normal(pool.forward(x).shape)
+    np.testing.assert_array_equal(pool.backward(g), reference_maxpool_grad(x, (17, 17), 17, g))
+
+
 @settings(max_examples=80, deadline=None)
 @given(kh=st.integers(1, 4), kw=st.integers(1, 4), s=st.integers(1, 4), h=st.integers(1, 9),
        w=st.integers(1, 9), seed=st.integers(0, 2**32 - 1), pool=st.sampled_from(["max", "avg"]))
