@@ -10,7 +10,9 @@ two training steps, not data loading. Epochs alternate between the two
 figures quoted are the pairwise median ratio and its range, and fastest
 against fastest. The run reports the load average before and after and the
 share of this machine's float32 GEMM rate (measured in the same run) each
-side reaches, so a run on a loaded machine shows itself as one.
+side reaches. The GEMM rate is measured again at the end: a run that started
+on a loaded machine, or during which the machine's speed drifted, says its
+figures are not to be quoted.
 
 This is a benchmark, never a test: timings on shared machines are noisy.
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..data import load_dataset, to_inputs
 from .. import _blas
+from .._validation import check_real
 from ..nn.models import build_model
 from ..training.optim import SGD
 from ..training.fit import fit
@@ -202,6 +205,43 @@ def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
     return 2 * size**3 / best / 1e9
 
 
+def unquotable(load_before: float, rate_before: float, rate_after: float, drift: float = 0.1) -> str:
+    """Why a benchmark run's figures are not to be quoted, or "" if they are.
+
+    Parameters
+    ----------
+    load_before : float
+        The 1-minute load average when the run started; 0.5 or more is a
+        loaded machine.
+    rate_before, rate_after : float
+        The float32 GEMM rate (:func:`gemm_rate`) at the start and at the end.
+    drift : float, default=0.1
+        The largest relative change of the GEMM rate taken as a steady machine.
+
+    Returns
+    -------
+    str
+        The reasons, joined by "; ", or "".
+
+    Raises
+    ------
+    ValueError, TypeError
+        If the load average or ``drift`` is negative or a rate is not positive.
+    """
+    owner = "unquotable"
+    load_before = check_real(load_before, "load_before", owner, low=0.0)
+    rate_before = check_real(rate_before, "rate_before", owner, low=0.0, closed="neither")
+    rate_after = check_real(rate_after, "rate_after", owner, low=0.0, closed="neither")
+    drift = check_real(drift, "drift", owner, low=0.0)
+    reasons = []
+    if load_before >= 0.5:
+        reasons.append(f"load average {load_before:.2f} before, 0.5 or more: a loaded machine")
+    change = rate_after / rate_before - 1
+    if abs(change) > drift:
+        reasons.append(f"the GEMM rate changed by {100 * change:+.0f}% during the run: the machine's speed drifted")
+    return "; ".join(reasons)
+
+
 def _timed(fn) -> float:
     start = time.perf_counter()
     fn()
@@ -273,15 +313,17 @@ def bench_epoch(
     data_dir : str, os.PathLike or None
         Folder holding the MNIST files (None: the usual look-up).
     print_fn : callable
-        Receives the report: the load average and GEMM rate, a line per
+        Receives the report: the load average and GEMM rate at the start, a line per
         framework (median and fastest epoch, examples per second, share of
-        the GEMM rate), the memory and, with ``vs_torch``, the ratios.
+        the GEMM rate), the memory, with ``vs_torch`` the ratios, and the load
+        average and GEMM rate at the end, with :func:`unquotable`'s objection.
 
     Returns
     -------
     dict
         Medians and minima per framework (``"tdnumpy"``, ``"torch"``), examples
-        per second, ``peak_rss_mib``, ``gemm_gflops``, ``epoch_gflop``,
+        per second, ``peak_rss_mib``, ``gemm_gflops`` and ``gemm_gflops_after``
+        (the GEMM rate at the start and at the end), ``epoch_gflop``,
         ``load_before`` and ``load_after`` (1-minute load averages) and, with
         ``vs_torch``, ``ratio_median``, ``ratio_range`` and ``ratio_fastest``.
     """
@@ -326,6 +368,7 @@ def bench_epoch(
         if child is not None:
             child.close()
     result["load_after"] = os.getloadavg()[0]
+    result["gemm_gflops_after"] = gemm_rate()
     for name, times in runs.items():
         med = statistics.median(times)
         result[name] = {
@@ -350,9 +393,10 @@ def bench_epoch(
             f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (pairwise median; {min(ratios):.2f} "
             f"to {max(ratios):.2f}); fastest against fastest {result['ratio_fastest']:.2f}"
         )
+    objection = unquotable(load_before, rate, result["gemm_gflops_after"])
     print_fn(
-        f"load average {result['load_after']:.2f} after"
-        + ("  (above 0.5 before: a loaded machine, the figures are not to be quoted)" if load_before >= 0.5 else "")
+        f"load average {result['load_after']:.2f} after; float32 GEMM {result['gemm_gflops_after']:.0f} GFLOP/s after"
+        + (f"  ({objection}: the figures are not to be quoted)" if objection else "")
     )
     return result
 

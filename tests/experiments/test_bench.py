@@ -1,11 +1,12 @@
 """The benchmark's arithmetic (tdnumpy.experiments.bench): the matrix-product
-operations of an epoch, counted by hand for both models, and the GEMM rate."""
+operations of an epoch, counted by hand for both models, the GEMM rate, and
+when a run's figures are not to be quoted."""
 
 from __future__ import annotations
 
 import pytest
 
-from tdnumpy.experiments.bench import epoch_flops, gemm_rate
+from tdnumpy.experiments.bench import epoch_flops, gemm_rate, unquotable
 from tdnumpy.nn.models import build_model
 
 
@@ -22,3 +23,23 @@ def test_epoch_flops_count_every_product(spec, per_example):
 def test_gemm_rate_is_a_rate():
     rate = gemm_rate(size=128, repeats=2)
     assert 0.01 < rate < 1e5  # GFLOP/s: more than a calculator, less than a supercomputer
+
+
+@pytest.mark.parametrize("load, before, after, expected", [
+    (0.49, 200.0, 181.0, ""),  # quiet, rate within 10%
+    (0.49, 200.0, 219.0, ""),
+    (0.5, 200.0, 200.0, "load average 0.50 before, 0.5 or more: a loaded machine"),
+    (0.1, 200.0, 130.0, "the GEMM rate changed by -35% during the run: the machine's speed drifted"),
+    (0.1, 130.0, 198.0, "the GEMM rate changed by +52% during the run: the machine's speed drifted"),
+    (1.2, 200.0, 100.0, "load average 1.20 before, 0.5 or more: a loaded machine; "
+                        "the GEMM rate changed by -50% during the run: the machine's speed drifted"),
+])
+def test_a_run_is_quotable_only_on_a_quiet_steady_machine(load, before, after, expected):
+    assert unquotable(load, before, after) == expected
+
+
+@pytest.mark.parametrize("args, name", [((-0.1, 1.0, 1.0), "load_before"), ((0.1, 0.0, 1.0), "rate_before"),
+                                        ((0.1, 1.0, float("nan")), "rate_after"), ((0.1, 1.0, 1.0, -1), "drift")])
+def test_unquotable_names_a_bad_argument(args, name):
+    with pytest.raises(ValueError, match=f"'{name}' parameter of unquotable"):
+        unquotable(*args)
