@@ -288,6 +288,8 @@ def train_run(
     with folder_lock(folder):  # released when the run is written (or fails)
         if folder is not None:  # (overwrite) a replaced run's metrics must not describe this run's checkpoints
             (folder / "metrics.json").unlink(missing_ok=True)
+        # checked before the data is loaded: a wrong folder or config is refused at once
+        checked = unfinished.check_resumable(folder / "checkpoint.npz", config) if resume and folder else None
         dataset = dataset_for(config, data)
         x, y = to_inputs(dataset.train.images, model.input_shape), dataset.train.labels
         x_test = to_inputs(dataset.test.images, model.input_shape)
@@ -302,8 +304,8 @@ def train_run(
         shuffle = np.random.default_rng(config.seed)
         done: list[dict] = []
         seconds_before = 0.0
-        if resume and folder is not None:  # (resume needs out)
-            done, seconds_before = unfinished.resume(folder / "checkpoint.npz", model, config, optimizer, shuffle)
+        if checked is not None and folder is not None:
+            done, seconds_before = unfinished.resume(folder / "checkpoint.npz", model, optimizer, shuffle, checked)
         for line in applied + [describe(item) for item in (*penalties, gradual) if item is not None]:
             log(line)
         log(

@@ -65,28 +65,23 @@ def save_unfinished(
     )
 
 
-def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[list[dict], float]:
-    """Load an unfinished run into a freshly built model, optimiser and shuffling generator.
+def check_resumable(path: Path, config: RunConfig) -> tuple[dict, dict]:
+    """Read an unfinished run's checkpoint and check that ``config`` can go on with it.
+
+    Called before any data is loaded or model built, so that a wrong folder
+    or config is refused at once.
 
     Parameters
     ----------
     path : Path
         The run's ``checkpoint.npz``.
-    model : Sequential
-        A network built from ``config``, its regularisers applied.
     config : RunConfig
-        The config it is resumed with: the one the run was started with.
-    optimizer : Optimizer
-        A fresh optimiser over its parameters.
-    shuffle : numpy.random.Generator
-        ``default_rng(config.seed)``, fresh.
+        The config it is to be resumed with: the one the run was started with.
 
     Returns
     -------
-    epochs : list of dict
-        The metrics of the finished epochs.
-    seconds : float
-        The training time so far.
+    arrays, meta : dict
+        The checkpoint's training-state arrays and its metadata, for :func:`resume`.
 
     Raises
     ------
@@ -117,11 +112,46 @@ def resume(path: Path, model, config: RunConfig, optimizer, shuffle) -> tuple[li
             f"`resume`: {path} says it was interrupted after epoch {after!r} of "
             f"{config.epochs}, with {len(metrics['epochs'])} epochs of metrics."
         )
+    return arrays, meta
+
+
+def resume(path: Path, model, optimizer, shuffle, checked: tuple[dict, dict]) -> tuple[list[dict], float]:
+    """Load an unfinished run into a freshly built model, optimiser and shuffling generator.
+
+    Parameters
+    ----------
+    path : Path
+        The run's ``checkpoint.npz``.
+    model : Sequential
+        A network built from the run's config, its regularisers applied.
+    optimizer : Optimizer
+        A fresh optimiser over its parameters.
+    shuffle : numpy.random.Generator
+        ``default_rng(config.seed)``, fresh.
+    checked : tuple of dict
+        What :func:`check_resumable` returned for ``path`` and the config.
+
+    Returns
+    -------
+    epochs : list of dict
+        The metrics of the finished epochs.
+    seconds : float
+        The training time so far.
+
+    Raises
+    ------
+    ParameterError
+        If the saved state does not fit the model or optimiser.
+    CheckpointError
+        If the checkpoint is damaged.
+    """
+    arrays, meta = checked
     load_into(model, path)
     try:
         restore(model, optimizer, shuffle, arrays, meta["state"], path)
     except ValueError as e:
         raise ParameterError(f"`resume`: {e}") from e
+    metrics = meta["metrics"]
     return list(metrics["epochs"]), float(metrics.get("train_seconds", 0.0))
 
 

@@ -111,6 +111,13 @@ def test_resuming_with_another_config_is_refused_naming_what_differs(unfinished,
     assert (unfinished / "checkpoint.npz").read_bytes() == before
 
 
+def test_another_config_is_refused_before_any_data_is_loaded(unfinished, tmp_path_factory):
+    """The data folder holds nothing: the config's difference must be what is reported."""
+    empty = tmp_path_factory.mktemp("no-data")
+    with pytest.raises(ValueError, match=r"started with another config \(it differs in lr"):
+        train_run(BASE.replace(lr=0.02), out=unfinished, data=empty, progress=False, resume=True)
+
+
 def test_resuming_a_finished_run_or_an_empty_folder_is_refused(tmp_path):
     with pytest.raises(ValueError, match="holds no checkpoint.npz to resume from"):
         train_run(BASE, out=tmp_path, data=data(BASE), progress=False, resume=True)
