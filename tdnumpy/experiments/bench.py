@@ -19,7 +19,6 @@ This is a benchmark, never a test: timings on shared machines are noisy.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import resource
 import statistics
@@ -34,6 +33,8 @@ from .._validation import check_real
 from ..nn.models import build_model
 from ..training.optim import SGD
 from ..training.fit import fit
+from .torch_peer import TorchChild
+from .torch_peer import torch_twin  # noqa: F401  (in this module since release 0.1)
 
 
 def _numpy_epoch(model, x, y, order, batch_size, lr, momentum):
@@ -54,133 +55,6 @@ class _FixedOrder(np.random.Generator):
 
     def permutation(self, n):
         return self._order
-
-
-def torch_twin(model):
-    """The same network in PyTorch, with a copy of ``model``'s weights (same dtype).
-
-    Supports Dense, Conv2D (our (fan_in, units) weight becomes PyTorch's
-    (out, in, kh, kw)), MaxPool2D, AvgPool2D, Flatten and the activations.
-
-    Parameters
-    ----------
-    model : Sequential
-        The network, float32 or float64.
-
-    Returns
-    -------
-    torch.nn.Sequential
-        Its twin, in the same dtype, with the same weights and biases.
-    """
-    import torch
-
-    dtype = getattr(torch, str(model.dtype))
-    layers = []
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind == "Dense":
-            twin = torch.nn.Linear(layer.fan_in, layer.units, bias=layer.bias is not None, dtype=dtype)
-            weight = layer.weight.value.T
-        elif kind == "Conv2D":
-            padding = layer.padding if isinstance(layer.padding, str) else layer.padding
-            twin = torch.nn.Conv2d(
-                layer.in_channels,
-                layer.out_channels,
-                (layer.kh, layer.kw),
-                stride=layer.stride,
-                padding=padding,
-                dilation=layer.dilation,
-                bias=layer.bias is not None,
-                dtype=dtype,
-            )
-            weight = layer.kernel
-        elif kind in ("MaxPool2D", "AvgPool2D"):
-            pool = torch.nn.MaxPool2d if kind == "MaxPool2D" else torch.nn.AvgPool2d
-            layers.append(pool((layer.kh, layer.kw), stride=layer.stride))
-            continue
-        else:
-            layers.append(
-                {
-                    "ReLU": torch.nn.ReLU,
-                    "Tanh": torch.nn.Tanh,
-                    "Sigmoid": torch.nn.Sigmoid,
-                    "Flatten": torch.nn.Flatten,
-                }[kind]()
-            )
-            continue
-        with torch.no_grad():
-            twin.weight.copy_(torch.from_numpy(np.ascontiguousarray(weight)))
-            if layer.bias is not None:
-                twin.bias.copy_(torch.from_numpy(layer.bias.value))
-        layers.append(twin)
-    return torch.nn.Sequential(*layers)
-
-
-def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
-    import torch
-
-    net = torch_twin(model)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    order_t = torch.from_numpy(order)
-    loss_fn = torch.nn.functional.cross_entropy
-    start = time.perf_counter()
-    for s in range(0, len(order), batch_size):
-        idx = order_t[s : s + batch_size]
-        xb, yb = xt.index_select(0, idx), yt.index_select(0, idx)
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(net(xb), yb)
-        loss.backward()
-        optimizer.step()
-    return time.perf_counter() - start
-
-
-def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: float, data_dir) -> None:
-    """The PyTorch side of :func:`bench_epoch`, in a process of its own: it loads
-    the data and the model's initial weights itself, says its version and
-    threads, then runs one epoch per "epoch" message and sends the seconds."""
-    import torch
-
-    data = load_dataset("mnist", data_dir)
-    model = build_model(model_spec, seed=0)
-    x, y = to_inputs(data.train.images, model.input_shape), data.train.labels
-    order = np.random.default_rng(0).permutation(len(x))
-    conn.send((torch.__version__, torch.get_num_threads()))
-    while conn.recv() == "epoch":
-        conn.send(_torch_epoch(build_model(model_spec, seed=0), x, y, order, batch_size, lr, momentum))
-    conn.close()
-
-
-class _TorchChild:
-    """A spawned process running :func:`_torch_worker`; ``epoch()`` times one epoch there."""
-
-    def __init__(self, model_spec, batch_size, lr, momentum, data_dir):
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(
-            target=_torch_worker, daemon=True, args=(child, model_spec, batch_size, lr, momentum, data_dir)
-        )
-        self.process.start()
-        child.close()
-        self.version, self.threads = self._receive()
-
-    def _receive(self):
-        try:
-            return self.conn.recv()
-        except EOFError:
-            self.process.join()
-            raise RuntimeError(
-                f"the PyTorch process ended (exit code {self.process.exitcode}); run "
-                f"python -c 'import torch' to see why"
-            ) from None
-
-    def epoch(self) -> float:
-        self.conn.send("epoch")
-        return self._receive()
-
-    def close(self) -> None:
-        self.conn.send("stop")
-        self.process.join(timeout=30)
 
 
 def gemm_rate(size: int = 2048, repeats: int = 5) -> float:
@@ -355,7 +229,7 @@ def bench_epoch(
     }
     child = None
     if vs_torch:
-        child = _TorchChild(model_spec, batch_size, lr, momentum, data_dir)
+        child = TorchChild(model_spec, batch_size, lr, momentum, data_dir)
         runs["torch"] = []
         print_fn(f"PyTorch {child.version}, {child.threads} threads, in a process of its own")
         child.epoch()  # its warm-up
@@ -396,7 +270,7 @@ def bench_epoch(
     objection = unquotable(load_before, rate, result["gemm_gflops_after"])
     print_fn(
         f"load average {result['load_after']:.2f} after; float32 GEMM {result['gemm_gflops_after']:.0f} GFLOP/s after"
-        + (f"  ({objection}: the figures are not to be quoted)" if objection else "")
+        + (f"  (figures not to be quoted: {objection})" if objection else "")
     )
     return result
 
