@@ -190,15 +190,15 @@ def test_model_whose_input_does_not_fit_the_images(tmp_path, capsys, mnist_dir):
 
 
 @pytest.mark.mnist
-def test_train_lenet5_two_epochs(tmp_path, mnist_dir):
+def test_train_lenet5_one_epoch(tmp_path, mnist_dir):
     """LeNet-5 through the CLI. Ten epochs reach 99.22% (measured, too slow for CI);
-    two epochs with seed 0 reach 99.00%, and this guards that with 98.5%."""
+    one epoch with seed 0 reaches 98.67% (two: 99.00%), and this guards that with 98.3%."""
     out = tmp_path / "lenet5"
-    assert main(["train", "--model", "lenet5", "--epochs", "2", "--seed", "0", "--data-dir", str(mnist_dir),
+    assert main(["train", "--model", "lenet5", "--epochs", "1", "--seed", "0", "--data-dir", str(mnist_dir),
                  "--out", str(out), "--quiet"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["parameters"] == 431_080
-    assert metrics["test_accuracy"] >= 0.985, metrics["test_accuracy"]
+    assert metrics["test_accuracy"] >= 0.983, metrics["test_accuracy"]
 
 
 @pytest.mark.mnist
