@@ -33,7 +33,8 @@ from .._validation import check_real
 from ..nn.models import build_model
 from ..training.optim import SGD
 from ..training.fit import fit
-from .torch_peer import TorchChild
+from .._docs import shared_docstring
+from .torch_peer import EPOCH, TorchChild
 from .torch_peer import torch_twin  # noqa: F401  (in this module since release 0.1)
 
 
@@ -163,6 +164,7 @@ def peak_rss_mib() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
 
+@shared_docstring(epoch=EPOCH)
 def bench_epoch(
     model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repeats=3, vs_torch=False, data_dir=None, print_fn=print
 ) -> dict:
@@ -173,12 +175,7 @@ def bench_epoch(
 
     Parameters
     ----------
-    model_spec : str
-        The model (see :func:`tdnumpy.nn.models.build_model`).
-    batch_size : int
-        Mini-batch size.
-    lr, momentum : float
-        SGD's learning rate and momentum.
+    {{epoch}}
     repeats : int
         Timed epochs per framework, after one warm-up epoch each.
     vs_torch : bool

@@ -14,8 +14,20 @@ import time
 
 import numpy as np
 
+from .._docs import shared_docstring
 from ..data import load_dataset, to_inputs
 from ..nn.models import build_model
+
+
+# The parameters of one benchmark epoch, the same on both sides.
+EPOCH = """
+    model_spec : str
+        The model (see :func:`tdnumpy.nn.models.build_model`).
+    batch_size : int
+        Mini-batch size.
+    lr, momentum : float
+        SGD's learning rate and momentum.
+    """
 
 
 def torch_twin(model):
@@ -113,6 +125,7 @@ def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: f
     conn.close()
 
 
+@shared_docstring(epoch=EPOCH)
 class TorchChild:
     """A spawned process that times PyTorch training epochs (see :func:`_torch_worker`).
 
@@ -121,12 +134,7 @@ class TorchChild:
 
     Parameters
     ----------
-    model_spec : str
-        The model (see :func:`tdnumpy.nn.models.build_model`).
-    batch_size : int
-        Mini-batch size.
-    lr, momentum : float
-        SGD's learning rate and momentum.
+    {{epoch}}
     data_dir : str, os.PathLike or None
         Folder holding the MNIST files (None: the usual look-up).
 
