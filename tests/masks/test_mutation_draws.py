@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from full_messages import GENERATOR, message_test
 from tdnumpy import masks
 
 RNG = np.random.default_rng(0)
-GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 ERRORS = [
     (lambda: masks.uniform_bytes(RNG, 2.0), TypeError,
      "The 'n' parameter of uniform_bytes must be a non-negative int. Got 2.0 instead."),
@@ -28,11 +28,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(ERRORS)
 
 
 @pytest.mark.parametrize("p, expected", [(0.0, False), (1.0, True)])

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from full_messages import GENERATOR, message_test
 from tdnumpy import masks
 
 RNG = np.random.default_rng(0)
-GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 RATE = "must be a float in the range [0, 1). Got"
 
 ERRORS = [
@@ -87,11 +87,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(ERRORS)
 
 
 def test_gaussian_noise_at_rate_zero_is_exactly_one():

@@ -8,8 +8,8 @@ the README).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from full_messages import message_test
 from tdnumpy import masks
 
 PREVIOUS = "parameter of {} must be a boolean array of shape (2, 2). Got {} instead."
@@ -23,8 +23,4 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(ERRORS)

@@ -9,8 +9,8 @@ the README).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from full_messages import message_test
 from tdnumpy import masks
 
 FLOATS = "must be an array of finite float16, float32 or float64 values."
@@ -28,11 +28,8 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, message):
-    with pytest.raises(ValueError) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(
+    [(call, ValueError, message) for call, message in ERRORS])
 
 
 def test_the_penalty_is_summed_in_float64_and_the_gradient_keeps_betas_dtype():

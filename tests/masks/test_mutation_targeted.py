@@ -11,12 +11,11 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pytest
 
+from full_messages import GENERATOR, message_test
 from tdnumpy import masks
 
 RNG = np.random.default_rng(0)
-GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 GAMMA = "must be a float in the range [0, 1]. Got {} instead."
 ERRORS = [
     (lambda: masks.random_weight_targets((2, 2), 1.5, RNG), ValueError,
@@ -48,11 +47,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(ERRORS)
 
 
 def test_an_infinite_weight_gives_an_infinite_norm_and_a_huge_one_overflows_silently():

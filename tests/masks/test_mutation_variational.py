@@ -11,8 +11,8 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import pytest
 
+from full_messages import message_test
 from tdnumpy import masks
 
 FINITE = "must be an array of finite float16, float32 or float64 values. Got dtype float64 with NaN or infinities instead."
@@ -36,11 +36,8 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, message):
-    with pytest.raises(ValueError) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(
+    [(call, ValueError, message) for call, message in ERRORS])
 
 
 def test_a_zero_weight_gives_the_top_of_the_clip_and_keep_probability_zero_without_warnings():

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy.signal import correlate
 
+from full_messages import GENERATOR, message_test
 from tdnumpy.nn import Conv2D
 from tdnumpy.nn.noise import DropConnect, TargetedUnitDropout
 from tdnumpy.nn.sparsifying import VariationalWeights
@@ -55,13 +56,12 @@ def test_the_layers_messages_and_repr_in_full():
         assert str(caught.value) == message
 
 
-GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 R = np.random.default_rng(0)
 POSITIVE = "must be an int in the range [1, inf). Got 0 instead."
 NON_NEGATIVE = "must be an int in the range [0, inf). Got -1 instead."
 
 
-@pytest.mark.parametrize("call, error, message", [
+ERRORS = [
     (lambda: Conv2D(0, 2, 3, rng=R), ValueError, f"The 'in_channels' parameter of Conv2D {POSITIVE}"),
     (lambda: Conv2D(1, 0, 3, rng=R), ValueError, f"The 'out_channels' parameter of Conv2D {POSITIVE}"),
     (lambda: Conv2D(1, 2, (0, 3), rng=R), ValueError, f"The 'kernel_size' parameter of Conv2D {POSITIVE}"),
@@ -73,11 +73,9 @@ NON_NEGATIVE = "must be an int in the range [0, inf). Got -1 instead."
     (lambda: Conv2D(1, 2, 3, rng=0), TypeError, f"The 'rng' parameter of Conv2D {GENERATOR}"),
     (lambda: Conv2D(1, 2, 3, rng=R, padding=(1, -1)), ValueError, f"The 'padding' parameter of Conv2D {NON_NEGATIVE}"),
     (lambda: Conv2D(1, 2, 3, rng=R, padding=-1), ValueError, f"The 'padding' parameter of Conv2D {NON_NEGATIVE}"),
-], ids=["in_channels", "out_channels", "kh", "kw", "kernel", "dilation", "dtype", "rng", "padding-pair", "padding"])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+]
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(
+    ERRORS, ids=["in_channels", "out_channels", "kh", "kw", "kernel", "dilation", "dtype", "rng", "padding-pair", "padding"])
 
 
 def test_a_layer_keeps_its_name_its_bias_choice_and_its_parameter_names():

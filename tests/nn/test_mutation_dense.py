@@ -8,12 +8,11 @@ the README).
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
+from full_messages import GENERATOR, message_test
 from tdnumpy.nn import Dense
 
 R = np.random.default_rng(0)
-GENERATOR = "must be a numpy.random.Generator (for example numpy.random.default_rng(0)). Got int instead."
 
 
 def test_forward_is_one_matrix_product_plus_the_bias():
@@ -28,7 +27,7 @@ def test_a_dense_layer_keeps_its_name():
     assert Dense(3, 2, rng=R, name="hidden").name == "hidden"
 
 
-@pytest.mark.parametrize("call, error, message", [
+ERRORS = [
     (lambda: Dense(3, 0, rng=R), ValueError, "The 'units' parameter of Dense must be an int in the range [1, inf). "
                                              "Got 0 instead."),
     (lambda: Dense(3, 2, rng=R, dtype=np.int32), TypeError,
@@ -37,8 +36,6 @@ def test_a_dense_layer_keeps_its_name():
     (lambda: Dense(3, 2, rng=R, bias=1), TypeError, "The 'bias' parameter of Dense must be a bool. Got 1 instead."),
     (lambda: Dense(3, 2, rng=R, name="fc").forward([[1.0, 2.0, 3.0]]), ValueError,
      "Dense 'fc' (3 -> 2) expects input of shape (batch, 3). Got shape list instead."),
-], ids=["units", "dtype", "rng", "bias", "input"])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+]
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(
+    ERRORS, ids=["units", "dtype", "rng", "bias", "input"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from full_messages import message_test
 from tdnumpy.pruning.csr import RelativeCSR, decode, encode, pack_gaps, total, unpack_gaps
 
 EMPTY_F = np.zeros(0)
@@ -52,11 +53,7 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize("call, error, message", ERRORS, ids=[f"case{i}" for i in range(len(ERRORS))])
-def test_a_bad_argument_gets_the_documented_message_in_full(call, error, message):
-    with pytest.raises(error) as caught:
-        call()
-    assert str(caught.value) == message
+test_a_bad_argument_gets_the_documented_message_in_full = message_test(ERRORS)
 
 
 def test_a_long_array_is_quoted_by_its_first_and_last_four_entries():
