@@ -71,9 +71,10 @@ class WeightTargetTracker:
         Matrices of at most this many entries are ranked afresh at every step
         instead of tracked (0: always track).
     repair_size : int, default=32768
-        The columns whose count moved by 1 or 2 are repaired only when they
-        hold at least this many entries together; fewer are ranked, which
-        then costs less than the repair's dozen NumPy calls (0: always repair).
+        The columns whose count moved (by at most ``MAX_SHIFT``) are repaired
+        only when all the columns whose count moved hold at least this many
+        entries together; else they are ranked, which then costs less than
+        the repair's dozen NumPy calls (0: always repair).
 
     Attributes
     ----------
@@ -177,12 +178,13 @@ class WeightTargetTracker:
         and (k+1)-th smallest keys are the (d+1)-th and d-th largest at or
         below t; with d < 0, the |d|-th and (|d|+1)-th smallest above t. As
         b-bit unsigned differences, g = t - key for d > 0 and g = key - t - 1
-        for d < 0, these keys have the |d| + 1 smallest g of their row, and
-        every key on the other side of t wraps round to g >= 2^(b-1) (keys
-        have no sign bit). :func:`smallest_distinct` finds them. The midpoint
-        of the new k-th and (k+1)-th keys is kept where exactly k keys lie at
-        or below it; where that fails (ties among the keys found, or too few
-        on their side of t) the row is ranked.
+        for d < 0, the |d| + 1 keys nearest t on that side have the smallest
+        g of their row, and every key on the other side of t wraps round to
+        g >= 2^(b-1) (keys have no sign bit). :func:`smallest_distinct` finds
+        the |d| + 1 smallest distinct g. The midpoint of the new k-th and
+        (k+1)-th keys is kept where exactly k keys lie at or below it; where
+        that fails (two of those |d| + 1 keys are equal, so the distinct
+        values skip one) the row is ranked.
         """
         up, down = (shift > 0) & (shift <= MAX_SHIFT), (shift < 0) & (shift >= -MAX_SHIFT)
         rows, d = np.concatenate([stale[up], stale[down]]), np.concatenate([shift[up], -shift[down]])
@@ -225,13 +227,14 @@ class WeightTargetTracker:
 def smallest_distinct(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """The ``counts[i]`` smallest distinct values of each row i of an unsigned array.
 
-    Row by row: take the minimum m, subtract m + 1 from every value (modulo
-    2^b) and repeat; each value found is a minimum plus the offsets
-    subtracted before it. A subtraction sends the values found so far round
-    to the top (to 2^b - m - 1 or above) and lowers the others by m + 1,
-    keeping their order. So while the values sought are below 2^(b-1), every
-    value not yet found stays below every value found and every value that
-    started at 2^(b-1) or above, and each minimum is the next value sought.
+    Row by row: take the minimum, subtract it plus one from every value
+    (modulo 2^b) and repeat; each value found is a minimum plus everything
+    subtracted before it. After the value f is found, f + 1 has been
+    subtracted in all: the values up to f have wrapped round to 2^b - 1 - f
+    or above, and the others have kept their order. So while the values
+    sought are below 2^(b-1), every value not yet found stays below every
+    value found and every value that started at 2^(b-1) or above, and each
+    minimum is the next value sought.
 
     Parameters
     ----------

@@ -182,16 +182,20 @@ def test_small_matrices_are_ranked_afresh_at_every_step():
         assert small.reranked == 0
 
 
+@pytest.mark.parametrize("repair_size", [0, 2**15])  # repaired, ranked
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_thresholds_between_adjacent_floats(dtype):
+def test_thresholds_between_adjacent_floats(dtype, repair_size):
     """The k-th and (k+1)-th magnitudes one ulp apart: the only threshold in the
     gap is the k-th key itself, and the next step moves one weight across it."""
     w = np.linspace(1, 2, 10).astype(dtype)[:, None].repeat(3, axis=1)
     w[4] = np.nextafter(w[3], dtype(np.inf))                 # rows 3 and 4: adjacent floats
-    tracker = WeightTargetTracker(direct_size=0)
+    tracker = WeightTargetTracker(direct_size=0, repair_size=repair_size)
+    repaired = []
     for step in range(4):
         np.testing.assert_array_equal(tracker.rows(w, 0.4), masks.weight_targets(w, 0.4).T)
+        repaired.append(tracker.repaired)
         w[3 + step % 2, step % 3] = np.nextafter(w[4 - step % 2, step % 3], dtype(np.inf))
+    assert repaired == ([0, 1, 0, 1] if repair_size == 0 else [0, 0, 0, 0])
 
 
 @pytest.mark.parametrize("direct_size", [0, 10**6])  # tracked, ranked afresh
