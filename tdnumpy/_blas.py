@@ -1,4 +1,5 @@
-"""NumPy's BLAS: how long OpenBLAS's threads spin (set before NumPy loads it), and a record of it.
+"""NumPy's BLAS: how long OpenBLAS's threads spin (set before NumPy loads it), a record of
+it, and OpenBLAS's matrix transpose where NumPy's copy of OpenBLAS offers it.
 
 Between two matrix products OpenBLAS keeps its worker threads busy-waiting
 for the next one, by default for 2^28 CPU cycles (about a tenth of a second),
@@ -18,6 +19,7 @@ NumPy is not loaded yet, and never overrides a value the user has set.
 from __future__ import annotations
 
 import ctypes
+import functools
 import glob
 import os
 import sys
@@ -54,6 +56,31 @@ def describe() -> str:
 _THREAD_COUNTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads")
 
 
+@functools.cache
+def _openblas_libraries() -> tuple:
+    """The OpenBLAS libraries NumPy ships with (``numpy.libs``) that load, in name order."""
+    import numpy as np
+
+    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
+    found = []
+    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
+        try:
+            found.append(ctypes.CDLL(path))
+        except OSError:
+            continue
+    return tuple(found)
+
+
+def _openblas_function(names: tuple[str, ...]):
+    """The first of ``names`` that one of NumPy's OpenBLAS libraries defines, or None."""
+    for library in _openblas_libraries():
+        for name in names:
+            function = getattr(library, name, None)
+            if function is not None:
+                return function
+    return None
+
+
 def blas_threads() -> int | None:
     """The number of threads NumPy's BLAS uses, or None if it cannot be asked.
 
@@ -65,20 +92,76 @@ def blas_threads() -> int | None:
     int or None
         The thread count.
     """
+    counter = _openblas_function(_THREAD_COUNTERS)
+    if counter is None:
+        return None
+    counter.restype = ctypes.c_int
+    return int(counter())
+
+
+# OpenBLAS's out-of-place transpose (an extension of the BLAS: cblas_?omatcopy)
+# in NumPy's copy, which has 64-bit integer arguments; by the letter of its dtype.
+_TRANSPOSERS = {"f": ("scipy_cblas_somatcopy64_", ctypes.c_float), "d": ("scipy_cblas_domatcopy64_", ctypes.c_double)}
+_ROW_MAJOR, _TRANSPOSED = 101, 112  # CblasRowMajor, CblasTrans
+
+
+@functools.cache
+def _transposer(letter: str):
+    name, scalar = _TRANSPOSERS[letter]
+    function = _openblas_function((name,))
+    if function is not None:
+        size, pointer = ctypes.c_int64, ctypes.c_void_p
+        function.argtypes = [ctypes.c_int, ctypes.c_int, size, size, scalar, pointer, size, pointer, size]
+        function.restype = None
+    return function
+
+
+def transpose(a, out) -> bool:
+    """Write a^T into ``out`` with OpenBLAS's blocked transpose, when it can.
+
+    NumPy copies a transposed view element by element against the memory
+    order of one side; OpenBLAS's ``cblas_?omatcopy`` works in blocks that
+    stay in cache (a 4096 x 4096 float32 matrix: 12 ms, against 43 to 74 ms
+    for NumPy in strips of 32 rows and 128 ms in one pass, on this project's
+    machine).
+
+    Parameters
+    ----------
+    a : ndarray of shape (n, m)
+        The matrix; used only if C-contiguous float32 or float64.
+    out : ndarray of shape (m, n)
+        Destination; used only if C-contiguous, of a's dtype and not
+        overlapping ``a``.
+
+    Returns
+    -------
+    bool
+        True if a^T was written; False, with nothing written, if the arrays
+        do not qualify or NumPy's BLAS has no such function (MKL, another
+        OpenBLAS build).
+    """
     import numpy as np
 
-    folder = os.path.join(os.path.dirname(os.path.dirname(np.__file__)), "numpy.libs")
-    for path in sorted(glob.glob(os.path.join(folder, "*openblas*"))):
-        try:
-            library = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for name in _THREAD_COUNTERS:
-            counter = getattr(library, name, None)
-            if counter is not None:
-                counter.restype = ctypes.c_int
-                return int(counter())
-    return None
+    if not (
+        isinstance(a, np.ndarray)
+        and isinstance(out, np.ndarray)
+        and a.ndim == 2
+        and a.dtype.char in _TRANSPOSERS
+        and out.dtype == a.dtype
+        and out.shape == a.shape[::-1]
+        and a.flags.c_contiguous
+        and out.flags.c_contiguous
+        and out.flags.writeable
+        and a.size > 0
+        and not np.may_share_memory(a, out)
+    ):
+        return False
+    function = _transposer(a.dtype.char)
+    if function is None:
+        return False
+    rows, cols = a.shape
+    function(_ROW_MAJOR, _TRANSPOSED, rows, cols, 1.0, a.ctypes.data, cols, out.ctypes.data, rows)
+    return True
 
 
 def blas_record() -> dict:

@@ -22,18 +22,30 @@ def test_k_is_the_floor_of_the_float64_product():
     assert n_targets(3, 0.999) == 2
 
 
-@pytest.mark.parametrize("shape, dtype", [((1030, 1019), np.float32), ((1, 2**20), np.float64),
-                                          ((2**20, 1), np.float32), ((700, 300), np.float16)])
-def test_abs_transposed_equals_one_pass(shape, dtype):
-    """Strips of rows (matrices of 2^20 entries or more, rows not a multiple of
-    the strip) and the one-pass path give |W|^T exactly, signs and zeros included."""
-    assert 1030 % TRANSPOSE_STRIP != 0  # the first case ends in a partial strip
-    w = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+@pytest.mark.parametrize("blas", [True, False], ids=["openblas-where-it-applies", "numpy-only"])
+@pytest.mark.parametrize("shape, dtype, order", [((1030, 1019), np.float32, "C"), ((1, 2**20), np.float64, "C"),
+                                                 ((2**20, 1), np.float32, "C"), ((1030, 1019), np.float32, "F"),
+                                                 ((1030, 1100), np.float16, "C"), ((700, 300), np.float16, "C")])
+def test_abs_transposed_equals_one_pass(shape, dtype, order, blas, monkeypatch):
+    """Every path (OpenBLAS's transpose, strips of rows ending in a partial strip,
+    one pass for column-major or small matrices) gives |W|^T exactly, signs and
+    zeros included."""
+    assert 1030 % TRANSPOSE_STRIP != 0  # the strips end in a partial one
+    if not blas:
+        monkeypatch.setattr("tdnumpy.masks._select.transpose", lambda a, out: False)
+    w = np.asarray(np.random.default_rng(0).standard_normal(shape).astype(dtype), order=order)
     w[0, 0], w[-1, -1] = -0.0, -3.5
     out = np.full(shape[::-1], np.nan, dtype)
     assert abs_transposed(w, out) is out
     np.testing.assert_array_equal(out, np.abs(w).T)
     assert not np.signbit(out).any()
+
+
+def test_abs_transposed_of_a_strided_view():
+    """Every other row of a matrix: neither contiguous nor column-major."""
+    w = np.random.default_rng(1).standard_normal((2100, 1000)).astype(np.float32)[::2]
+    out = np.empty((1000, 1050), np.float32)
+    np.testing.assert_array_equal(abs_transposed(w, out), np.abs(w).T)
 
 
 def test_bottom_k_of_a_vector():
