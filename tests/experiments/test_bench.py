@@ -1,13 +1,20 @@
 """The benchmark's arithmetic (tdnumpy.experiments.bench): the matrix-product
-operations of an epoch, counted by hand for both models, the GEMM rate, and
-when a run's figures are not to be quoted."""
+operations of an epoch, counted by hand for both models, the GEMM rate, when
+a run's figures are not to be quoted, and that epochs timed in turns train
+exactly as whole epochs."""
 
 from __future__ import annotations
 
 import pytest
 
-from tdnumpy.experiments.bench import epoch_flops, gemm_rate, unquotable
+import numpy as np
+
+from tdnumpy.experiments.bench import TURN_STEPS, _epochs_in_turns, _FixedOrder, _with_rule, epoch_flops, gemm_rate, \
+    unquotable
 from tdnumpy.nn.models import build_model
+from tdnumpy.nn.noise import TargetedWeightDropout
+from tdnumpy.training.fit import fit
+from tdnumpy.training.optim import SGD
 
 
 @pytest.mark.parametrize("spec, per_example", [
@@ -43,3 +50,24 @@ def test_a_run_is_quotable_only_on_a_quiet_steady_machine(load, before, after, e
 def test_unquotable_names_a_bad_argument(args, name):
     with pytest.raises(ValueError, match=f"'{name}' parameter of unquotable"):
         unquotable(*args)
+
+
+@pytest.mark.parametrize("batch_size", [32, 50])
+def test_epochs_in_turns_train_exactly_as_whole_epochs(batch_size):
+    """Three models trained in turns (a partial last turn and, at 50, a partial
+    last batch) end bit for bit where whole epochs over the same order end."""
+    rng = np.random.default_rng(0)
+    n = 3 * TURN_STEPS * batch_size + 7 * batch_size + 20
+    y = rng.integers(0, 10, n)
+    x = (rng.standard_normal((n, 784)) + np.eye(10)[y] @ rng.standard_normal((10, 784))).astype(np.float32)
+    order = rng.permutation(n)
+    makers = {"plain": None, "targeted": lambda: TargetedWeightDropout(0.5, 0.5), "again": None}
+    models = {name: _with_rule("lenet300", make) for name, make in makers.items()}
+    turns = _epochs_in_turns(models, x, y, order, batch_size)
+    assert {name: len(t) for name, t in turns.items()} == {name: 4 for name in makers}
+    for name, make in makers.items():
+        whole = _with_rule("lenet300", make)
+        fit(whole, x, y, optimizer=SGD(whole.parameters(), lr=0.05, momentum=0.9), epochs=1, batch_size=batch_size,
+            rng=_FixedOrder(order), progress=False)
+        for got, expected in zip(models[name].parameters(), whole.parameters()):
+            np.testing.assert_array_equal(got.value, expected.value)
