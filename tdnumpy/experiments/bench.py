@@ -164,14 +164,63 @@ def peak_rss_mib() -> float:
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 
 
+# Steps per turn when epochs are timed in turns: 30-150 ms of LeNet-300-100, about 0.7 s of LeNet-5.
+TURN_STEPS = 20
+
+
+def _quartiles(values) -> str:
+    low, _, high = statistics.quantiles(values, n=4)
+    return f"{low:.2f} to {high:.2f}"
+
+
+def _numpy_turns(model, x, y, order, batch_size, lr, momentum):
+    """turn(start, stop) -> seconds: train ``model`` on the examples
+    order[start:stop], gathered before the clock starts, with one SGD
+    optimiser kept from turn to turn; turns from 0 to len(order) in sequence
+    train exactly as one epoch over ``order``."""
+    optimizer = SGD(model.parameters(), lr=lr, momentum=momentum)
+
+    def turn(start: int, stop: int) -> float:
+        chosen = order[start:stop]
+        xs, ys, in_order = x[chosen], y[chosen], _FixedOrder(np.arange(len(chosen)))
+        began = time.perf_counter()
+        fit(model, xs, ys, optimizer=optimizer, epochs=1, batch_size=batch_size, rng=in_order, progress=False)
+        return time.perf_counter() - began
+
+    return turn
+
+
+def _in_turns(turns: dict, n: int, span: int) -> dict[str, list[float]]:
+    """One epoch of n examples for each side of ``turns`` (name -> turn(start,
+    stop) -> seconds), in turns of ``span`` examples; the seconds of each
+    turn, per name. Who goes first rotates from turn to turn.
+
+    Alternating every few steps, not every epoch, puts both sides of each
+    ratio on the same machine: this one's speed drifts at the scale of
+    seconds (ratios of whole LeNet-300-100 epochs run one after another
+    ranged from 1.44 to 2.44 within one run).
+    """
+    names = list(turns)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for k, start in enumerate(range(0, n, span)):
+        first = k % len(names)
+        for name in names[first:] + names[:first]:
+            times[name].append(turns[name](start, min(start + span, n)))
+    return times
+
+
 @shared_docstring(epoch=EPOCH)
 def bench_epoch(
     model_spec: str, *, batch_size=128, lr=0.05, momentum=0.9, repeats=3, vs_torch=False, data_dir=None, print_fn=print
 ) -> dict:
     """Time one MNIST training epoch of ``model_spec``; return the figures as a dict.
 
-    The peak resident memory reported is this process's after loading MNIST
-    and training one tdnumpy epoch (PyTorch runs in a child process).
+    Each epoch is taken in turns of ``TURN_STEPS`` steps, each turn's
+    examples gathered before its clock starts; with ``vs_torch`` the two
+    frameworks alternate turn by turn over the same examples, and the ratio
+    reported first is the median over the turns of the per-turn ratio. The
+    peak resident memory reported is this process's after loading MNIST and
+    training one tdnumpy epoch (PyTorch runs in a child process).
 
     Parameters
     ----------
@@ -180,7 +229,7 @@ def bench_epoch(
         Timed epochs per framework, after one warm-up epoch each.
     vs_torch : bool
         Also time the same epoch in PyTorch on the CPU, in a child process,
-        alternating with ours.
+        alternating with ours turn by turn.
     data_dir : str, os.PathLike or None
         Folder holding the MNIST files (None: the usual look-up).
     print_fn : callable
@@ -196,7 +245,9 @@ def bench_epoch(
         per second, ``peak_rss_mib``, ``gemm_gflops`` and ``gemm_gflops_after``
         (the GEMM rate at the start and at the end), ``epoch_gflop``,
         ``load_before`` and ``load_after`` (1-minute load averages) and, with
-        ``vs_torch``, ``ratio_median``, ``ratio_range`` and ``ratio_fastest``.
+        ``vs_torch``, ``ratio_median`` and ``ratio_quartiles`` (over the
+        turns), ``ratio_epochs`` and ``ratio_range`` (the epochs' totals,
+        pairwise) and ``ratio_fastest``.
     """
     load_before = os.getloadavg()[0]
     data = load_dataset("mnist", data_dir)
@@ -229,12 +280,16 @@ def bench_epoch(
         child = TorchChild(model_spec, batch_size, lr, momentum, data_dir)
         runs["torch"] = []
         print_fn(f"PyTorch {child.version}, {child.threads} threads, in a process of its own")
-        child.epoch()  # its warm-up
+        child.turn(0, len(x))  # its warm-up
+    turns: dict[str, list[float]] = {name: [] for name in runs}
     try:
         for _ in range(repeats):
-            runs["tdnumpy"].append(_numpy_epoch(build_model(model_spec, seed=0), *args))
+            turn_of = {"tdnumpy": _numpy_turns(build_model(model_spec, seed=0), *args)}
             if child is not None:
-                runs["torch"].append(child.epoch())
+                turn_of["torch"] = child.turn
+            for name, seconds in _in_turns(turn_of, len(x), TURN_STEPS * batch_size).items():
+                turns[name] += seconds
+                runs[name].append(sum(seconds))
     finally:
         if child is not None:
             child.close()
@@ -256,13 +311,17 @@ def bench_epoch(
         f"    peak resident memory of tdnumpy training (MNIST loaded, one epoch): {result['peak_rss_mib']:.0f} MiB"
     )
     if vs_torch:
-        ratios = [a / b for a, b in zip(runs["tdnumpy"], runs["torch"])]
+        ratios = [a / b for a, b in zip(turns["tdnumpy"], turns["torch"])]
+        epochs = [a / b for a, b in zip(runs["tdnumpy"], runs["torch"])]
         result["ratio_median"] = statistics.median(ratios)
-        result["ratio_range"] = (min(ratios), max(ratios))
+        result["ratio_quartiles"] = tuple(statistics.quantiles(ratios, n=4)[::2])
+        result["ratio_epochs"] = statistics.median(epochs)
+        result["ratio_range"] = (min(epochs), max(epochs))
         result["ratio_fastest"] = min(runs["tdnumpy"]) / min(runs["torch"])
         print_fn(
-            f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (pairwise median; {min(ratios):.2f} "
-            f"to {max(ratios):.2f}); fastest against fastest {result['ratio_fastest']:.2f}"
+            f"   ratio: tdnumpy / PyTorch = {result['ratio_median']:.2f} (median over {len(ratios)} turns of "
+            f"{TURN_STEPS} steps; quartiles {_quartiles(ratios)}); whole epochs {result['ratio_epochs']:.2f} "
+            f"({min(epochs):.2f} to {max(epochs):.2f}); fastest against fastest {result['ratio_fastest']:.2f}"
         )
     objection = unquotable(load_before, rate, result["gemm_gflops_after"])
     print_fn(
@@ -279,49 +338,6 @@ def _median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times)
-
-
-# Steps per turn when epochs are timed in turns (bench masks): about 30-150 ms.
-TURN_STEPS = 20
-
-
-def _quartiles(values) -> str:
-    low, _, high = statistics.quantiles(values, n=4)
-    return f"{low:.2f} to {high:.2f}"
-
-
-def _epochs_in_turns(models: dict, x, y, order, batch_size) -> dict[str, list[float]]:
-    """One epoch for each model of ``models`` (name -> model), taken in turns of
-    ``TURN_STEPS`` steps over the same batches; the seconds of each turn, per name.
-
-    Each model keeps one SGD optimiser (learning rate 0.05, momentum 0.9) from
-    turn to turn, so it trains exactly as in one epoch over ``order``; who
-    goes first rotates from turn to turn. Alternating every few tens of
-    milliseconds, not every epoch, puts both sides of each ratio on the same
-    machine: this one's speed drifts at the scale of seconds (whole-epoch
-    ratios of one run ranged from 1.44 to 2.44).
-    """
-    optimizers = {name: SGD(model.parameters(), lr=0.05, momentum=0.9) for name, model in models.items()}
-    names, span = list(models), TURN_STEPS * batch_size
-    turns: dict[str, list[float]] = {name: [] for name in names}
-    for turn, start in enumerate(range(0, len(x), span)):
-        chosen = order[start : start + span]
-        xs, ys, in_order = x[chosen], y[chosen], _FixedOrder(np.arange(len(chosen)))
-        first = turn % len(names)
-        for name in names[first:] + names[:first]:
-            began = time.perf_counter()
-            fit(
-                models[name],
-                xs,
-                ys,
-                optimizer=optimizers[name],
-                epochs=1,
-                batch_size=batch_size,
-                rng=in_order,
-                progress=False,
-            )
-            turns[name].append(time.perf_counter() - began)
-    return turns
 
 
 def _with_rule(model_spec: str, make_rule):
@@ -410,8 +426,11 @@ def bench_masks(*, size=4096, repeats=3, batch_sizes=(128, 512), data_dir=None, 
         turns: dict[str, list[float]] = {name: [] for name in makers}
         epochs: dict[str, list[float]] = {name: [] for name in makers}
         for _ in range(repeats):
-            models = {name: _with_rule("lenet300", make_rule) for name, make_rule in makers.items()}
-            run = _epochs_in_turns(models, x, data.train.labels, order, batch_size)
+            turn_of = {
+                name: _numpy_turns(_with_rule("lenet300", make), x, data.train.labels, order, batch_size, 0.05, 0.9)
+                for name, make in makers.items()
+            }
+            run = _in_turns(turn_of, len(x), TURN_STEPS * batch_size)
             for name, turn_times in run.items():
                 turns[name] += turn_times
                 epochs[name].append(sum(turn_times))

@@ -1,8 +1,8 @@
 """The PyTorch side of the benchmarks: the same network and epoch in PyTorch, in a process of its own.
 
 :func:`torch_twin` copies a tdnumpy network into PyTorch (also used by the
-cross-check tests); :class:`TorchChild` runs epochs in a spawned child
-process, so that PyTorch's threads and OpenBLAS's never compete. PyTorch is
+cross-check tests); :class:`TorchChild` trains it in a spawned child
+process, turn by turn, so that PyTorch's threads and OpenBLAS's never compete. PyTorch is
 imported only inside these functions: it is an optional peer (the ``bench``
 extra), never a dependency.
 """
@@ -90,20 +90,16 @@ def torch_twin(model):
     return torch.nn.Sequential(*layers)
 
 
-def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
+def _torch_steps(net, optimizer, x, y, batch_size) -> float:
+    """Train ``net`` on (x, y) in order, in batches; the seconds it took."""
     import torch
 
-    net = torch_twin(model)
-    optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
-    order_t = torch.from_numpy(order)
     loss_fn = torch.nn.functional.cross_entropy
     start = time.perf_counter()
-    for s in range(0, len(order), batch_size):
-        idx = order_t[s : s + batch_size]
-        xb, yb = xt.index_select(0, idx), yt.index_select(0, idx)
+    for s in range(0, len(xt), batch_size):
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(net(xb), yb)
+        loss = loss_fn(net(xt[s : s + batch_size]), yt[s : s + batch_size])
         loss.backward()
         optimizer.step()
     return time.perf_counter() - start
@@ -112,7 +108,9 @@ def _torch_epoch(model, x, y, order, batch_size, lr, momentum):
 def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: float, data_dir) -> None:
     """The PyTorch side of :func:`bench_epoch`, in a process of its own: it loads
     the data and the model's initial weights itself, says its version and
-    threads, then runs one epoch per "epoch" message and sends the seconds."""
+    threads, then for each message ("turn", start, stop) trains on the
+    examples order[start:stop] (gathered before the clock starts) and sends
+    the seconds; a turn that starts at 0 starts an epoch from fresh weights."""
     import torch
 
     data = load_dataset("mnist", data_dir)
@@ -120,8 +118,14 @@ def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: f
     x, y = to_inputs(data.train.images, model.input_shape), data.train.labels
     order = np.random.default_rng(0).permutation(len(x))
     conn.send((torch.__version__, torch.get_num_threads()))
-    while conn.recv() == "epoch":
-        conn.send(_torch_epoch(build_model(model_spec, seed=0), x, y, order, batch_size, lr, momentum))
+    net = optimizer = None
+    while (request := conn.recv()) != "stop":
+        _, start, stop = request
+        if start == 0:
+            net = torch_twin(build_model(model_spec, seed=0))
+            optimizer = torch.optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+        chosen = order[start:stop]
+        conn.send(_torch_steps(net, optimizer, x[chosen], y[chosen], batch_size))
     conn.close()
 
 
@@ -171,15 +175,22 @@ class TorchChild:
                 f"python -c 'import torch' to see why"
             ) from None
 
-    def epoch(self) -> float:
-        """Train one epoch in the child, from fresh initial weights.
+    def turn(self, start: int, stop: int) -> float:
+        """Train the child's network on the examples ``order[start:stop]`` of the
+        epoch's order (from fresh initial weights when ``start`` is 0).
+
+        Parameters
+        ----------
+        start, stop : int
+            The turn's slice of the epoch's example order; turns must follow
+            one another from 0.
 
         Returns
         -------
         float
-            The epoch's seconds, timed in the child.
+            The seconds, timed in the child.
         """
-        self.conn.send("epoch")
+        self.conn.send(("turn", start, stop))
         return self._receive()
 
     def close(self) -> None:

@@ -9,8 +9,8 @@ import pytest
 
 import numpy as np
 
-from tdnumpy.experiments.bench import TURN_STEPS, _epochs_in_turns, _FixedOrder, _with_rule, epoch_flops, gemm_rate, \
-    unquotable
+from tdnumpy.experiments.bench import TURN_STEPS, _FixedOrder, _in_turns, _numpy_turns, _with_rule, epoch_flops, \
+    gemm_rate, unquotable
 from tdnumpy.nn.models import build_model
 from tdnumpy.nn.noise import TargetedWeightDropout
 from tdnumpy.training.fit import fit
@@ -63,7 +63,8 @@ def test_epochs_in_turns_train_exactly_as_whole_epochs(batch_size):
     order = rng.permutation(n)
     makers = {"plain": None, "targeted": lambda: TargetedWeightDropout(0.5, 0.5), "again": None}
     models = {name: _with_rule("lenet300", make) for name, make in makers.items()}
-    turns = _epochs_in_turns(models, x, y, order, batch_size)
+    turn_of = {name: _numpy_turns(model, x, y, order, batch_size, 0.05, 0.9) for name, model in models.items()}
+    turns = _in_turns(turn_of, n, TURN_STEPS * batch_size)
     assert {name: len(t) for name, t in turns.items()} == {name: 4 for name in makers}
     for name, make in makers.items():
         whole = _with_rule("lenet300", make)
@@ -71,3 +72,12 @@ def test_epochs_in_turns_train_exactly_as_whole_epochs(batch_size):
             rng=_FixedOrder(order), progress=False)
         for got, expected in zip(models[name].parameters(), whole.parameters()):
             np.testing.assert_array_equal(got.value, expected.value)
+
+
+def test_turns_rotate_who_goes_first_and_cover_the_examples_once():
+    calls = []
+    sides = {name: (lambda start, stop, name=name: calls.append((name, start, stop)) or 1.0) for name in "abc"}
+    times = _in_turns(sides, 25, 10)
+    assert times == {name: [1.0, 1.0, 1.0] for name in "abc"}
+    assert calls == [("a", 0, 10), ("b", 0, 10), ("c", 0, 10), ("b", 10, 20), ("c", 10, 20), ("a", 10, 20),
+                     ("c", 20, 25), ("a", 20, 25), ("b", 20, 25)]
