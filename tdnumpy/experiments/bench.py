@@ -5,10 +5,11 @@ the same shuffled order of examples, batch size, float32, SGD with momentum
 and the same learning rate. PyTorch runs in a child process of its own (so
 that its threads and OpenBLAS's spinning threads in ours never compete) and
 a lean loop over preloaded tensors (no DataLoader), so the ratio measures the
-two training steps, not data loading. Epochs alternate between the two
-(A B A B ...) so that drift in the machine's speed affects both alike; the
-figures quoted are the pairwise median ratio and its range, and fastest
-against fastest. The run reports the load average before and after and the
+two training steps, not data loading. The two alternate in turns of
+``TURN_STEPS`` steps over the same examples (A B B A A B ...), so that drift
+in the machine's speed affects both alike; the figures quoted are the median
+over the turns of the per-turn ratio with its quartiles, the whole epochs'
+pairwise median and range, and fastest against fastest. The run reports the load average before and after and the
 share of this machine's float32 GEMM rate (measured in the same run) each
 side reaches. The GEMM rate is measured again at the end: a run that started
 on a loaded machine, or during which the machine's speed drifted, says its

@@ -131,7 +131,7 @@ def _torch_worker(conn, model_spec: str, batch_size: int, lr: float, momentum: f
 
 @shared_docstring(epoch=EPOCH)
 class TorchChild:
-    """A spawned process that times PyTorch training epochs (see :func:`_torch_worker`).
+    """A spawned process that times PyTorch training, turn by turn (see :func:`_torch_worker`).
 
     The child loads MNIST and builds ``model_spec`` with the initial weights
     of seed 0 itself, as tdnumpy's side does, and waits for requests.
