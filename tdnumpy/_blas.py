@@ -18,6 +18,7 @@ NumPy is not loaded yet, and never overrides a value the user has set.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import glob
@@ -54,6 +55,7 @@ def describe() -> str:
 # Entry points that report OpenBLAS's thread count, as NumPy's bundled copy
 # (scipy-openblas, 64-bit integers) and a system OpenBLAS name them.
 _THREAD_COUNTERS = ("scipy_openblas_get_num_threads64_", "openblas_get_num_threads64_", "openblas_get_num_threads")
+_THREAD_SETTERS = ("scipy_openblas_set_num_threads64_", "openblas_set_num_threads64_", "openblas_set_num_threads")
 
 
 @functools.cache
@@ -97,6 +99,33 @@ def blas_threads() -> int | None:
         return None
     counter.restype = ctypes.c_int
     return int(counter())
+
+
+@contextlib.contextmanager
+def one_blas_thread():
+    """Within the block, NumPy's OpenBLAS computes each product on the thread that asks for it.
+
+    For code that runs products on several threads of its own (a training step
+    split over two halves of a batch, :mod:`tdnumpy.training.split`): OpenBLAS's
+    thread count is one number for the whole process, restored on leaving.
+    Where the count cannot be set (another BLAS), the block runs unchanged.
+
+    Yields
+    ------
+    bool
+        Whether the count was set to 1.
+    """
+    counter, setter = _openblas_function(_THREAD_COUNTERS), _openblas_function(_THREAD_SETTERS)
+    if counter is None or setter is None:
+        yield False
+        return
+    counter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+    before = int(counter())
+    setter(1)
+    try:
+        yield True
+    finally:
+        setter(before)
 
 
 # OpenBLAS's out-of-place transpose (an extension of the BLAS: cblas_?omatcopy)

@@ -34,6 +34,7 @@ from .._validation import check_real
 from ..nn.models import build_model
 from ..training.optim import SGD
 from ..training.fit import fit
+from ..training.split import split_by_default
 from .._docs import shared_docstring
 from .torch_peer import EPOCH, TorchChild
 from .torch_peer import torch_twin  # noqa: F401  (in this module since release 0.1)
@@ -245,7 +246,8 @@ def bench_epoch(
         Medians and minima per framework (``"tdnumpy"``, ``"torch"``), examples
         per second, ``peak_rss_mib``, ``gemm_gflops`` and ``gemm_gflops_after``
         (the GEMM rate at the start and at the end), ``epoch_gflop``,
-        ``load_before`` and ``load_after`` (1-minute load averages) and, with
+        ``load_before`` and ``load_after`` (1-minute load averages),
+        ``split_batch`` (whether fit split the steps) and, with
         ``vs_torch``, ``ratio_median`` and ``ratio_quartiles`` (over the
         turns), ``ratio_epochs`` and ``ratio_range`` (the epochs' totals,
         pairwise) and ``ratio_fastest``.
@@ -263,6 +265,12 @@ def bench_epoch(
         f"are {flops / 1e9:.1f} GFLOP ({flops / 1e9 / rate:.3f} s at that rate)"
     )
     print_fn(_blas.describe())
+    split = split_by_default(template)
+    print_fn(
+        "tdnumpy steps: each batch split in halves, one thread and one BLAS thread each (fit's default here)"
+        if split
+        else "tdnumpy steps: whole batches, OpenBLAS's threads in the products (fit's default here)"
+    )
     runs: dict[str, list[float]] = {"tdnumpy": []}
     # A warm-up epoch (page faults, BLAS threads), also the one the memory figure covers.
     _numpy_epoch(build_model(model_spec, seed=0), *args)
@@ -275,6 +283,7 @@ def bench_epoch(
         "gemm_gflops": rate,
         "epoch_gflop": flops / 1e9,
         "load_before": load_before,
+        "split_batch": split,
     }
     child = None
     if vs_torch:

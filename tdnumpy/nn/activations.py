@@ -16,6 +16,7 @@ class _Elementwise(Module):
     inference applies ``f`` to its draws."""
 
     _y = None
+    splittable = True  # element by element: any part of a batch on its own
 
     def forward(self, x, training=False):
         self._y = self.f(x)

@@ -209,6 +209,11 @@ class Conv2D(WeightedLayer):
             self._buffers[key] = buf
         return buf
 
+    def replica(self) -> "Conv2D":
+        clone = super().replica()
+        clone._buffers = {}  # scratch arrays of its own: the replicas run at the same time
+        return clone
+
     def _patches(self, x):
         """The geometry of input ``x`` and its patch matrix (N OH OW, kh kw C)."""
         if not isinstance(x, np.ndarray):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import check_array, check_labels
+from .._validation import check_array, check_int, check_labels
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -38,7 +38,9 @@ def _softmax_and_log(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return e / total, shifted - np.log(total)
 
 
-def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.floating, np.ndarray]:
+def softmax_cross_entropy(
+    logits: np.ndarray, labels: np.ndarray, *, total: int | None = None
+) -> tuple[np.floating, np.ndarray]:
     """Mean cross-entropy of softmax(logits) against integer labels, and its gradient.
 
     For a batch of N rows z_n with labels y_n:
@@ -54,6 +56,12 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
         Float logits z, at least one row.
     labels : array_like of int of shape (batch,)
         Class labels y in [0, classes).
+    total : int or None, default=None
+        The N of the mean, if the rows are part of a larger batch (a training
+        step split over parts of its batch, :mod:`tdnumpy.training.split`):
+        then L and dL/dz are the part's share of the whole batch's mean, and
+        the parts' losses and gradients add up to the whole batch's. None: the
+        number of rows.
 
     Returns
     -------
@@ -66,7 +74,8 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
     ------
     ValueError
         If ``logits`` is not a non-empty 2-D float array, or a label is out of
-        range or the label count differs from the row count.
+        range or the label count differs from the row count, or ``total`` is
+        smaller than the row count.
     TypeError
         If ``labels`` is not a 1-D integer array.
     """
@@ -83,7 +92,12 @@ def softmax_cross_entropy(logits: np.ndarray, labels: np.ndarray) -> tuple[np.fl
     labels = check_labels(labels, n_classes, "labels", "softmax_cross_entropy", n_examples=n, examples="logits")
     grad, logp = _softmax_and_log(logits)
     rows = np.arange(n)
-    loss = -logp[rows, labels].mean()
+    if total is None:
+        loss = -logp[rows, labels].mean()
+        total = n
+    else:
+        total = check_int(total, "total", "softmax_cross_entropy", low=n)
+        loss = -logp[rows, labels].sum() / logp.dtype.type(total)
     grad[rows, labels] -= 1
-    grad /= n
+    grad /= total
     return loss, grad

@@ -7,7 +7,9 @@ remembers what it needs with a ``backward(grad_out)`` that returns dL/dx and
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -89,9 +91,27 @@ class Parameter:
         np.copyto(self.value, 0, where=~self.mask)  # +0.0, where multiplying would leave -0.0
         np.copyto(self.grad, 0, where=~self.mask)
 
+    def twin(self) -> "Parameter":
+        """A parameter with this one's value array (shared, not copied), mask and
+        name, and a gradient of its own: the parameter of a replica layer that
+        computes gradients on part of a batch (:meth:`Module.replica`).
+
+        Returns
+        -------
+        Parameter
+            ``twin.value is self.value``; ``twin.grad`` is a new zero array.
+        """
+        twin = Parameter(self.value, self.name)
+        twin.mask = self.mask
+        return twin
+
     def __repr__(self) -> str:
         masked = "" if self.mask is None else f", {int(self.mask.sum())} kept"
         return f"Parameter({self.name!r}, shape={self.shape}, dtype={self.dtype}{masked})"
+
+
+_M = TypeVar("_M", bound="Module")
+_S = TypeVar("_S", bound="Sequential")
 
 
 class Module:
@@ -112,6 +132,34 @@ class Module:
 
     def __init__(self, name: str | None = None):
         self.name = name
+
+    @property
+    def splittable(self) -> bool:
+        """Whether a training step may run this module on parts of a batch separately.
+
+        True only where a training forward and backward treat examples one by
+        one and draw nothing at random, so the parts' outputs are the rows of
+        the whole batch's output and the parameter gradients add up over the
+        parts (:mod:`tdnumpy.training.split`). False unless a subclass says
+        otherwise: dropout draws masks for the whole batch at once.
+        """
+        return False
+
+    def replica(self: _M) -> _M:
+        """A copy for computing on part of a batch: same class and settings, the
+        parameters' value arrays shared (:meth:`Parameter.twin`), its own
+        gradients and its own record of the last forward pass.
+
+        Returns
+        -------
+        Module
+            The replica; training updates the shared values through the original.
+        """
+        clone = copy.copy(self)
+        for attribute, value in vars(self).items():
+            if isinstance(value, Parameter):
+                setattr(clone, attribute, value.twin())
+        return clone
 
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Compute the output and remember what ``backward`` needs.
@@ -342,6 +390,15 @@ class Sequential(Module):
 
     def parameters(self) -> list[Parameter]:
         return [p for layer in self.layers for p in layer.parameters()]
+
+    @property
+    def splittable(self) -> bool:
+        return all(layer.splittable for layer in self.layers)
+
+    def replica(self: _S) -> _S:
+        clone = copy.copy(self)
+        clone.layers = [layer.replica() for layer in self.layers]
+        return clone
 
     def named_parameters(self) -> dict[str, Parameter]:
         """Parameters by their full name, in network order.

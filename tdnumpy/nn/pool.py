@@ -27,6 +27,7 @@ from .module import Module
 
 class _Pool2D(Module):
     _geometry = _dtype = None
+    splittable = True  # each example's windows on their own
 
     def __init__(self, kernel_size, stride: int | None = None, name: str | None = None):
         super().__init__(name)
@@ -310,6 +311,7 @@ class Flatten(Module):
 
     kind = "flatten"
     _shape = _dtype = None
+    splittable = True
 
     def forward(self, x, training=False):
         if not isinstance(x, np.ndarray) or x.ndim < 2:

@@ -299,6 +299,11 @@ class WeightedLayer(Module):
             for param in rule.parameters():
                 param.name = f"{self.name}.{param.name.rsplit('.', 1)[-1]}"
 
+    @property
+    def splittable(self) -> bool:
+        """True without a weight-noise rule: a rule draws one mask for a whole batch."""
+        return self._noise is None
+
     def parameters(self) -> list:
         own = [self.weight] if self.bias is None else [self.weight, self.bias]
         return own if self._noise is None else own + self._noise.parameters()

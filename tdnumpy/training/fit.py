@@ -19,6 +19,7 @@ from .._validation import check_bool, check_generator, check_int, check_labels
 from ..nn.loss import softmax_cross_entropy
 from ..nn.module import check_model
 from .optim import Optimizer
+from .split import SplitStep, split_by_default
 
 
 class TrainingDiverged(FloatingPointError):
@@ -130,6 +131,7 @@ def fit(
     penalties=(),
     before_step=None,
     first_epoch: int = 1,
+    split_batch: bool | None = None,
 ) -> History:
     """Train ``model`` on (x, y) with mini-batch gradient descent.
 
@@ -168,6 +170,14 @@ def fit(
         (first_epoch - 1) ceil(n / batch_size), as if the earlier epochs had
         just run (the model, optimiser and generators must be in the state
         they left; see :mod:`tdnumpy.training.state`).
+    split_batch : bool or None, default=None
+        Compute each step's forward and backward on the two halves of its
+        batch in two threads (:mod:`tdnumpy.training.split`): the same
+        gradients up to the order of their sums over examples, so a split run
+        differs from an unsplit one in the last bits. None splits where that
+        was measured faster (:func:`~tdnumpy.training.split.split_by_default`:
+        models with a convolution and no dropout or weight-noise rule). True
+        for a model that cannot be split is a ``ValueError``.
 
     Returns
     -------
@@ -193,7 +203,11 @@ def fit(
         )
     if progress is not None:
         check_bool(progress, "progress", "fit")
+    if split_batch is not None:
+        check_bool(split_batch, "split_batch", "fit")
     y = _check_data(model, x, y, "x", "fit")
+    if split_batch is None:
+        split_batch = split_by_default(model)
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             raise TypeError(
@@ -205,53 +219,62 @@ def fit(
     batch_buf = np.empty((min(batch_size, n), *x.shape[1:]), dtype=x.dtype)
     history = History()
     step = (first_epoch - 1) * -(-n // batch_size)
-    for epoch in range(first_epoch, epochs + 1):
-        start_time = time.perf_counter()
-        order = rng.permutation(n)
-        total_loss, correct = 0.0, 0
-        bar = tqdm(
-            range(0, n, batch_size),
-            desc=f"epoch {epoch}/{epochs}",
-            unit="batch",
-            disable=None if progress is None else not progress,
-            leave=False,
-        )
-        for start in bar:
-            if before_step is not None:
-                before_step(step)
-            idx = order[start : start + batch_size]
-            # mode="clip" skips the bounds check that would copy through a temporary
-            # (the indices come from a permutation, so they are in range)
-            xb = np.take(x, idx, axis=0, out=batch_buf[: len(idx)], mode="clip")
-            yb = y[idx]
-            logits = model.forward(xb, training=True)
-            loss, grad = softmax_cross_entropy(logits, yb)
-            if not np.isfinite(loss):
-                raise TrainingDiverged(
-                    f"The training loss became {float(loss)} at epoch {epoch}, step {step}. "
-                    "Lower the learning rate (--lr) or check the inputs for NaN or infinite values."
-                )
-            model.backward(grad, input_grad=False)
-            for penalty in penalties:
-                penalty.add_gradient()
-            if lr_schedule is not None:
-                optimizer.lr = lr_schedule(step)
-            optimizer.step()
-            step += 1
-            total_loss += float(loss) * len(idx)
-            correct += int((logits.argmax(axis=1) == yb).sum())
-        bar.close()
-        metrics = {
-            "epoch": epoch,
-            "lr": optimizer.lr,
-            "train_loss": total_loss / n,
-            "train_accuracy": correct / n,
-            "seconds": time.perf_counter() - start_time,
-        }
-        if validation is not None:
-            val = evaluate(model, *validation)
-            metrics.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
-        history.epochs.append(metrics)
-        if on_epoch_end is not None:
-            on_epoch_end(metrics)
+    halves = SplitStep(model) if split_batch else None
+    try:
+        for epoch in range(first_epoch, epochs + 1):
+            start_time = time.perf_counter()
+            order = rng.permutation(n)
+            total_loss, correct = 0.0, 0
+            bar = tqdm(
+                range(0, n, batch_size),
+                desc=f"epoch {epoch}/{epochs}",
+                unit="batch",
+                disable=None if progress is None else not progress,
+                leave=False,
+            )
+            for start in bar:
+                if before_step is not None:
+                    before_step(step)
+                idx = order[start : start + batch_size]
+                # mode="clip" skips the bounds check that would copy through a temporary
+                # (the indices come from a permutation, so they are in range)
+                xb = np.take(x, idx, axis=0, out=batch_buf[: len(idx)], mode="clip")
+                yb = y[idx]
+                if halves is not None and len(idx) >= 2:
+                    loss, logits = halves.forward_backward(xb, yb)
+                else:
+                    logits = model.forward(xb, training=True)
+                    batch_loss, grad = softmax_cross_entropy(logits, yb)
+                    model.backward(grad, input_grad=False)
+                    loss = float(batch_loss)
+                if not np.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"The training loss became {float(loss)} at epoch {epoch}, step {step}. "
+                        "Lower the learning rate (--lr) or check the inputs for NaN or infinite values."
+                    )
+                for penalty in penalties:
+                    penalty.add_gradient()
+                if lr_schedule is not None:
+                    optimizer.lr = lr_schedule(step)
+                optimizer.step()
+                step += 1
+                total_loss += float(loss) * len(idx)
+                correct += int((logits.argmax(axis=1) == yb).sum())
+            bar.close()
+            metrics = {
+                "epoch": epoch,
+                "lr": optimizer.lr,
+                "train_loss": total_loss / n,
+                "train_accuracy": correct / n,
+                "seconds": time.perf_counter() - start_time,
+            }
+            if validation is not None:
+                val = evaluate(model, *validation)
+                metrics.update(val_loss=val["loss"], val_accuracy=val["accuracy"])
+            history.epochs.append(metrics)
+            if on_epoch_end is not None:
+                on_epoch_end(metrics)
+    finally:
+        if halves is not None:
+            halves.close()
     return history

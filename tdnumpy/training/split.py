@@ -1,0 +1,150 @@
+"""A training step computed on two halves of its batch at once, one per thread.
+
+NumPy runs every element-wise pass (patch copies, pooling, the bias, the
+activations) on one thread, and OpenBLAS splits only the matrix products; on
+LeNet-5 those single-threaded passes are about half of a step, so one of the
+two cores idles for half of it. Splitting the batch instead keeps both busy
+throughout: two replicas of the model (:meth:`~tdnumpy.nn.Module.replica`,
+sharing the parameter values) each run forward and backward on one half, in
+two threads, with OpenBLAS held to one thread per product
+(:func:`tdnumpy._blas.one_blas_thread`); the halves' gradients are then added
+into the model's own.
+
+This is exact for a model whose layers treat examples one by one and draw
+nothing at random (:attr:`~tdnumpy.nn.Module.splittable`): each half's loss
+and output gradient are its share of the whole batch's mean, so the
+activations and output gradients are those of the whole batch, and the
+parameter gradient, a sum over examples, is the sum of the halves' sums. Only
+the order of that sum changes, so a split step's gradients differ from a whole
+step's in the last bits (float32: relative differences around 1e-7), and a
+split run is reproducible bit for bit as any run is, but is not bit-identical
+to an unsplit one; it no longer depends on OpenBLAS's thread count. A model
+with dropout or a weight-noise rule is never split: its masks are drawn once
+for the whole batch.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .._blas import blas_threads, one_blas_thread
+from ..nn.conv import Conv2D
+from ..nn.loss import softmax_cross_entropy
+
+
+def split_by_default(model) -> bool:
+    """Whether :func:`~tdnumpy.training.fit.fit` splits steps when not told.
+
+    Yes for a splittable model with a convolution, when BLAS may use two or
+    more threads: measured on the 2-core machine of the benchmarks, a split
+    LeNet-5 step took 0.62-0.88 of the whole one, while a split
+    LeNet-300-100 step, whose products are most of its time and run slower
+    on one thread each, took 1.1-1.7 times as long. A process held to one
+    BLAS thread (``OPENBLAS_NUM_THREADS=1``: the workers of a sweep, each
+    given one core) is not split, nor is one on a single core.
+
+    Parameters
+    ----------
+    model : Sequential
+        The model to train.
+
+    Returns
+    -------
+    bool
+        ``model.splittable``, some layer is a :class:`~tdnumpy.nn.Conv2D`, and
+        OpenBLAS's thread count (the CPU count for another BLAS) is at least 2.
+    """
+    threads = blas_threads()
+    if threads is None:
+        threads = os.cpu_count() or 1
+    return threads >= 2 and model.splittable and any(isinstance(layer, Conv2D) for layer in model.layers)
+
+
+class SplitStep:
+    """Forward and backward of training steps on the two halves of each batch, in two threads.
+
+    Use as a context manager (the worker thread is stopped on leaving). The
+    replicas are made once, so the model's layers must not be replaced while
+    it is in use; parameter values may change in place (the optimiser,
+    pruning masks).
+
+    Parameters
+    ----------
+    model : Sequential
+        A model whose ``splittable`` is True; its parameters' ``grad`` receive
+        each step's gradients.
+
+    Raises
+    ------
+    ValueError
+        If the model is not splittable (it names the first layer that is not).
+    """
+
+    def __init__(self, model):
+        if not model.splittable:
+            culprit = next(layer for layer in model.layers if not layer.splittable)
+            raise ValueError(
+                f"A training step of this model cannot be split over parts of its batch: layer "
+                f"{culprit.name!r} ({type(culprit).__name__}) draws random masks for the whole batch "
+                "or does not treat examples one by one."
+            )
+        self.model = model
+        self.halves = (model.replica(), model.replica())
+        self._pairs = list(zip(model.parameters(), *(half.parameters() for half in self.halves)))
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdnumpy-split")
+
+    def __enter__(self) -> "SplitStep":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        self._worker.shutdown(wait=True)
+
+    def forward_backward(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
+        """One step's loss, logits and parameter gradients, each half of the batch on its own thread.
+
+        Parameters
+        ----------
+        x : ndarray of shape (batch, ...)
+            The step's inputs, batch >= 2.
+        labels : ndarray of int of shape (batch,)
+            Their class labels.
+
+        Returns
+        -------
+        loss : float
+            The mean cross-entropy over the batch.
+        logits : ndarray of shape (batch, classes)
+            The model's outputs, in the order of ``x``.
+
+        Raises
+        ------
+        ValueError
+            If the batch has fewer than 2 examples.
+        """
+        n = len(x)
+        if n < 2:
+            raise ValueError(f"A split step needs a batch of at least 2 examples. Got {n}.")
+        middle = n // 2
+        first, second = self.halves
+        with one_blas_thread():
+            pending = self._worker.submit(_forward_backward, first, x[:middle], labels[:middle], n)
+            loss_second, logits_second = _forward_backward(second, x[middle:], labels[middle:], n)
+            loss_first, logits_first = pending.result()
+        for param, one, other in self._pairs:
+            np.add(one.grad, other.grad, out=param.grad)
+        return float(loss_first) + float(loss_second), np.concatenate([logits_first, logits_second])
+
+
+def _forward_backward(model, x: np.ndarray, labels: np.ndarray, total: int):
+    """Loss share and logits of ``model`` on a part of a batch of ``total``, its gradients filled."""
+    logits = model.forward(x, training=True)
+    loss, grad = softmax_cross_entropy(logits, labels, total=total)
+    model.backward(grad, input_grad=False)
+    return loss, logits
