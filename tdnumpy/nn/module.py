@@ -138,10 +138,11 @@ class Module:
         """Whether a training step may run this module on parts of a batch separately.
 
         True only where a training forward and backward treat examples one by
-        one and draw nothing at random, so the parts' outputs are the rows of
-        the whole batch's output and the parameter gradients add up over the
-        parts (:mod:`tdnumpy.training.split`). False unless a subclass says
-        otherwise: dropout draws masks for the whole batch at once.
+        one and draw nothing at random inside the forward pass, so the parts'
+        outputs are the rows of the whole batch's output and the parameter
+        gradients add up over the parts (:mod:`tdnumpy.training.split`, which
+        draws a weight-noise rule's masks itself, once per batch). False unless
+        a subclass says otherwise: dropout draws its masks in forward.
         """
         return False
 

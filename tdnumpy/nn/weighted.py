@@ -80,6 +80,14 @@ class WeightNoise:
     """
 
     @property
+    def splittable(self) -> bool:
+        """Whether its layer may run on parts of a batch with masks drawn once for the
+        whole batch (:mod:`tdnumpy.training.split`): True unless the rule learns
+        (has parameters) or perturbs the pre-activations, which need their own
+        gradients or per-example draws inside the layer."""
+        return not self.perturbs_output and not self.parameters()
+
+    @property
     def integrates_activation(self) -> bool:
         """Whether the rule computes its layer's evaluation output and the activation after it (``infer``)."""
         return False
@@ -301,8 +309,14 @@ class WeightedLayer(Module):
 
     @property
     def splittable(self) -> bool:
-        """True without a weight-noise rule: a rule draws one mask for a whole batch."""
-        return self._noise is None
+        """True without a weight-noise rule or with one whose masks a split step can
+        draw once for the whole batch (:attr:`WeightNoise.splittable`)."""
+        return self._noise is None or self._noise.splittable
+
+    def replica(self):
+        clone = super().replica()
+        clone._masked_weight = None  # W * keep of its own: the replicas run at the same time
+        return clone
 
     def parameters(self) -> list:
         own = [self.weight] if self.bias is None else [self.weight, self.bias]

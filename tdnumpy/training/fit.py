@@ -176,7 +176,7 @@ def fit(
         gradients up to the order of their sums over examples, so a split run
         differs from an unsplit one in the last bits. None splits where that
         was measured faster (:func:`~tdnumpy.training.split.split_by_default`:
-        models with a convolution and no dropout or weight-noise rule). True
+        models with a convolution and no dropout layer or rule that learns). True
         for a model that cannot be split is a ``ValueError``.
 
     Returns

@@ -10,17 +10,20 @@ two threads, with OpenBLAS held to one thread per product
 (:func:`tdnumpy._blas.one_blas_thread`); the halves' gradients are then added
 into the model's own.
 
-This is exact for a model whose layers treat examples one by one and draw
-nothing at random (:attr:`~tdnumpy.nn.Module.splittable`): each half's loss
-and output gradient are its share of the whole batch's mean, so the
-activations and output gradients are those of the whole batch, and the
-parameter gradient, a sum over examples, is the sum of the halves' sums. Only
-the order of that sum changes, so a split step's gradients differ from a whole
-step's in the last bits (float32: relative differences around 1e-7), and a
-split run is reproducible bit for bit as any run is, but is not bit-identical
-to an unsplit one; it no longer depends on OpenBLAS's thread count. A model
-with dropout or a weight-noise rule is never split: its masks are drawn once
-for the whole batch.
+This is exact for a model whose layers treat examples one by one
+(:attr:`~tdnumpy.nn.Module.splittable`): each half's loss and output gradient
+are its share of the whole batch's mean, so the activations and output
+gradients are those of the whole batch, and the parameter gradient, a sum over
+examples, is the sum of the halves' sums. A weight-noise rule (targeted
+dropout, DropConnect, ...) draws its masks here, once for the whole batch, from
+the layer's own generator as an unsplit step would, and each half applies the
+same masks (the rows of its examples, for per-example masks). Only the order
+of the sums over examples changes, so a split step's gradients differ from a
+whole step's in the last bits (float32: relative differences around 1e-7),
+and a split run is reproducible bit for bit as any run is, but is not
+bit-identical to an unsplit one; it no longer depends on OpenBLAS's thread
+count. Models with dropout layers, which draw inside their forward pass, or
+with rules that learn are never split.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import numpy as np
 from .._blas import blas_threads, one_blas_thread
 from ..nn.conv import Conv2D
 from ..nn.loss import softmax_cross_entropy
+from ..nn.weighted import Keep, WeightNoise
 
 
 def split_by_default(model) -> bool:
@@ -40,7 +44,8 @@ def split_by_default(model) -> bool:
 
     Yes for a splittable model with a convolution, when BLAS may use two or
     more threads: measured on the 2-core machine of the benchmarks, a split
-    LeNet-5 step took 0.62-0.88 of the whole one, while a split
+    LeNet-5 step took 0.62-0.90 of the whole one (with targeted weight dropout
+    0.88), while a split
     LeNet-300-100 step, whose products are most of its time and run slower
     on one thread each, took 1.1-1.7 times as long. A process held to one
     BLAS thread (``OPENBLAS_NUM_THREADS=1``: the workers of a sweep, each
@@ -86,14 +91,23 @@ class SplitStep:
     def __init__(self, model):
         if not model.splittable:
             culprit = next(layer for layer in model.layers if not layer.splittable)
+            rule = getattr(culprit, "noise", None)
+            what = type(culprit).__name__ + ("" if rule is None else f" with {type(rule).__name__}")
             raise ValueError(
                 f"A training step of this model cannot be split over parts of its batch: layer "
-                f"{culprit.name!r} ({type(culprit).__name__}) draws random masks for the whole batch "
-                "or does not treat examples one by one."
+                f"{culprit.name!r} ({what}) draws noise inside its forward pass, learns a rule's "
+                "parameters or does not treat examples one by one."
             )
         self.model = model
         self.halves = (model.replica(), model.replica())
         self._pairs = list(zip(model.parameters(), *(half.parameters() for half in self.halves)))
+        self._ruled = []  # (layer, its replicas' given masks) for the layers with a rule
+        for layer, *copies in zip(model.layers, *(half.layers for half in self.halves)):
+            if getattr(layer, "noise", None) is not None:
+                given = [_GivenKeep() for _ in copies]
+                for clone, rule in zip(copies, given):
+                    clone.noise = rule
+                self._ruled.append((layer, given))
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tdnumpy-split")
 
     def __enter__(self) -> "SplitStep":
@@ -133,6 +147,9 @@ class SplitStep:
             raise ValueError(f"A split step needs a batch of at least 2 examples. Got {n}.")
         middle = n // 2
         first, second = self.halves
+        for layer, (given_first, given_second) in self._ruled:
+            keep = layer.noise.sample(layer, n)
+            given_first.keep, given_second.keep = _rows(keep, 0, middle), _rows(keep, middle, n)
         with one_blas_thread():
             pending = self._worker.submit(_forward_backward, first, x[:middle], labels[:middle], n)
             loss_second, logits_second = _forward_backward(second, x[middle:], labels[middle:], n)
@@ -148,3 +165,22 @@ def _forward_backward(model, x: np.ndarray, labels: np.ndarray, total: int):
     loss, grad = softmax_cross_entropy(logits, labels, total=total)
     model.backward(grad, input_grad=False)
     return loss, logits
+
+
+class _GivenKeep(WeightNoise):
+    """The rule of a replica layer: applies the masks the split step drew for it."""
+
+    keep = Keep()
+
+    def _sample(self, layer, batch, step):
+        return self.keep
+
+
+def _rows(keep: Keep, start: int, stop: int) -> Keep:
+    """``keep`` for the examples start:stop of its batch: per-example masks cut to
+    their rows, masks for the whole batch as they are."""
+    return keep._replace(
+        weight=keep.weight if keep.weight is None or keep.weight.ndim < 3 else keep.weight[start:stop],
+        units=keep.units if keep.units is None or keep.units.ndim < 2 else keep.units[start:stop],
+        bias=keep.bias if keep.bias is None or keep.bias.ndim < 2 else keep.bias[start:stop],
+    )

@@ -21,7 +21,8 @@ from tdnumpy.nn import softmax_cross_entropy
 from tdnumpy.nn.dropout import Dropout
 from tdnumpy.nn.models import build_model
 from tdnumpy.nn.module import Parameter, Sequential
-from tdnumpy.nn.noise import TargetedWeightDropout, attach
+from tdnumpy.nn.noise import DropConnect, TargetedUnitDropout, TargetedWeightDropout, UnitDropout, attach
+from tdnumpy.nn.sparsifying import L0WeightGates, VariationalWeights
 from tdnumpy.pruning.masking import GradualPruning
 from tdnumpy.training.fit import TrainingDiverged, fit
 from tdnumpy.training.optim import SGD
@@ -121,9 +122,11 @@ def test_fit_splits_by_default_only_what_was_measured_faster(threads, monkeypatc
     monkeypatch.setattr(split.os, "cpu_count", lambda: 2)
     assert split_by_default(build_model("lenet5"))
     assert not split_by_default(build_model("lenet300"))  # products on one thread each: slower
-    noisy = build_model("lenet5")
-    attach(noisy, lambda: TargetedWeightDropout(0.5, 0.5))
-    assert not split_by_default(noisy)
+    ruled = build_model("lenet5")
+    attach(ruled, lambda: TargetedWeightDropout(0.5, 0.5))
+    assert split_by_default(ruled)
+    attach(ruled, L0WeightGates, layers=["fc1"])
+    assert not split_by_default(ruled)
 
 
 @pytest.mark.parametrize(("threads", "cores"), [(1, 2), (None, 1), (None, None)])
@@ -143,18 +146,46 @@ def test_fit_follows_the_default(rng, monkeypatch):
         assert [a.tobytes() for a in train(None, x, y, epochs=1)] == bits[threads == 2]
 
 
-def test_models_with_random_masks_are_not_splittable(rng):
+def test_dropout_layers_and_rules_that_learn_are_not_splittable(rng):
     model = build_model(SMALL_LENET5, seed=0)
-    assert model.splittable
-    attach(model, lambda: TargetedWeightDropout(0.5, 0.5), layers=["fc1"])
+    attach(model, lambda: TargetedWeightDropout(0.5, 0.5))
+    assert model.splittable  # masks drawn once per batch, by the split step
+    attach(model, VariationalWeights, layers=["fc1"])
     assert not model.splittable and model.layer("conv1").splittable
     x, y = images(rng, 8, np.float32)
-    with pytest.raises(ValueError, match=r"layer 'fc1' \(Dense\) draws random masks"):
+    with pytest.raises(ValueError, match=r"layer 'fc1' \(Dense with VariationalWeights\) draws noise inside"):
         fit(model, x, y, optimizer=SGD(model.parameters(), lr=0.1), epochs=1, batch_size=4,
             rng=np.random.default_rng(0), split_batch=True)
     dropout = build_model("mlp:4-3-2", seed=0)
     dropout.insert_after("relu1", Dropout(0.5, rng=np.random.default_rng(0)))
     assert not dropout.splittable
+    with pytest.raises(ValueError, match=r"layer 'drop1' \(Dropout\)"):
+        SplitStep(dropout)
+
+
+RULES = {
+    "targeted weight": lambda: TargetedWeightDropout(0.5, 0.5),
+    "targeted unit, per example": lambda: TargetedUnitDropout(0.5, 0.5, per_example=True),
+    "DropConnect, per example": lambda: DropConnect(0.3, per_example=True),
+    "unit dropout": lambda: UnitDropout(0.3),
+}
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_split_step_applies_the_masks_a_whole_step_draws(rule, rng):
+    """Two identical models draw identical masks: split and whole steps then agree
+    up to rounding, per-example masks included (each half gets its own rows)."""
+    x, y = images(rng, 7)
+    models = [build_model("mlp:784-12-10", seed=2, dtype=np.float64) for _ in range(2)]
+    for model in models:
+        attach(model, RULES[rule])
+    flat = x.reshape(7, -1)
+    _, logits, grads = whole_batch_gradients(models[0], flat, y)
+    with SplitStep(models[1]) as step:
+        _, split_logits = step.forward_backward(flat, y)
+    assert_close_to([split_logits], [logits])
+    assert_close_to([p.grad for p in models[1].parameters()], grads)
+    assert [layer.noise.step for layer in models[1].layers if hasattr(layer, "noise")] == [1, 1]
 
 
 def test_split_batch_must_be_a_bool(rng):
@@ -191,6 +222,16 @@ def test_a_replica_shares_values_not_gradients_or_scratch():
         assert q.value is p.value and q.grad is not p.grad and q.name == p.name
     conv, conv_clone = model.layer("conv1"), clone.layer("conv1")
     assert conv_clone._buffers is not conv._buffers
+
+
+def test_a_replica_masks_weights_into_an_array_of_its_own(rng):
+    model = build_model(SMALL_LENET5, seed=0)
+    attach(model, lambda: TargetedWeightDropout(0.5, 0.5))
+    model.forward(images(rng, 2, np.float32)[0], training=True)  # the layers now hold W * keep
+    clone = model.replica()
+    for layer, copy in zip(model.layers, clone.layers):
+        if hasattr(layer, "noise"):
+            assert layer._masked_weight is not None and copy._masked_weight is None
 
 
 def test_a_twin_shares_the_value_and_mask_only():
