@@ -101,13 +101,25 @@ def blas_threads() -> int | None:
     return int(counter())
 
 
+def blas_threads_settable() -> bool:
+    """Whether tdnumpy can set the thread count of NumPy's BLAS (NumPy's OpenBLAS).
+
+    Returns
+    -------
+    bool
+        True if both OpenBLAS's thread-count getter and setter were found.
+    """
+    return _openblas_function(_THREAD_COUNTERS) is not None and _openblas_function(_THREAD_SETTERS) is not None
+
+
 @contextlib.contextmanager
 def one_blas_thread():
     """Within the block, NumPy's OpenBLAS computes each product on the thread that asks for it.
 
     For code that runs products on several threads of its own (a training step
     split over two halves of a batch, :mod:`tdnumpy.training.split`): OpenBLAS's
-    thread count is one number for the whole process, restored on leaving.
+    thread count is one number for the whole process, restored on leaving,
+    so two such blocks must not run at once in two threads of one process.
     Where the count cannot be set (another BLAS), the block runs unchanged.
 
     Yields

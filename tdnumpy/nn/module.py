@@ -92,9 +92,11 @@ class Parameter:
         np.copyto(self.grad, 0, where=~self.mask)
 
     def twin(self) -> "Parameter":
-        """A parameter with this one's value array (shared, not copied), mask and
-        name, and a gradient of its own: the parameter of a replica layer that
-        computes gradients on part of a batch (:meth:`Module.replica`).
+        """A parameter with this one's value array (shared, not copied) and name,
+        the mask it has now, and a gradient of its own: the parameter of a
+        replica layer that computes gradients on part of a batch
+        (:meth:`Module.replica`). Layers never read a mask, so a twin's mask is
+        not kept in step with the original's.
 
         Returns
         -------
@@ -149,7 +151,10 @@ class Module:
     def replica(self: _M) -> _M:
         """A copy for computing on part of a batch: same class and settings, the
         parameters' value arrays shared (:meth:`Parameter.twin`), its own
-        gradients and its own record of the last forward pass.
+        gradients, scratch arrays and record of the last forward pass.
+        Everything else is shared, a weight-noise rule included (a split step,
+        :mod:`tdnumpy.training.split`, gives its replicas' layers rules of their
+        own).
 
         Returns
         -------

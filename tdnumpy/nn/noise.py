@@ -47,6 +47,8 @@ class TargetedWeightDropout(WeightNoise):
     {{alpha}}
     """
 
+    splittable = True  # masks only: a split step draws them once per batch
+
     def __init__(self, gamma, alpha):
         super().__init__()
         self.gamma, self.alpha = as_schedule(gamma, "gamma"), as_schedule(alpha, "alpha")
@@ -71,6 +73,8 @@ class TargetedUnitDropout(WeightNoise):
     per_example : bool, default=False
         One (batch, units) mask per example instead of one (units,) per mini-batch.
     """
+
+    splittable = True  # masks only: a split step draws them once per batch
 
     def __init__(self, gamma, alpha, per_example: bool = False):
         super().__init__()
@@ -108,6 +112,8 @@ class RandomTargetedWeightDropout(WeightNoise):
         The stored targets; None before the first training step.
     """
 
+    splittable = True  # masks only: a split step draws them once per batch
+
     resume_attributes: tuple[str, ...] = ("step", "targets")
 
     def __init__(self, gamma: float, alpha):
@@ -143,6 +149,8 @@ class RandomTargetedUnitDropout(WeightNoise):
     targets : ndarray of bool of shape (units,) or None
         The stored targets; None before the first training step.
     """
+
+    splittable = True  # masks only: a split step draws them once per batch
 
     resume_attributes: tuple[str, ...] = ("step", "targets")
 
@@ -193,6 +201,8 @@ class DropConnect(WeightNoise):
         evaluation call, so evaluating twice gives the same answer and
         training draws are not disturbed.
     """
+
+    splittable = True  # masks only: a split step draws them once per batch
 
     def __init__(
         self, p: float, *, per_example: bool = False, inference: str = "mean", samples: int = 100, seed: int = 0
@@ -263,6 +273,8 @@ class UnitDropout(WeightNoise):
         Drop probability of each unit (column of W).
     """
 
+    splittable = True  # masks only: a split step draws them once per batch
+
     def __init__(self, p: float):
         super().__init__()
         self.p = check_real(p, "p", "UnitDropout", low=0, high=1, closed="left")
@@ -282,6 +294,8 @@ class WeightDropout(WeightNoise):
     p : float in [0, 1)
         Drop probability of each weight.
     """
+
+    splittable = True  # masks only: a split step draws them once per batch
 
     def __init__(self, p: float):
         super().__init__()
@@ -312,6 +326,8 @@ class FixedKeep(WeightNoise):
     weight_scale, bias_scale : float, default=1.0
         Factors, as in :class:`~tdnumpy.nn.weighted.Keep`.
     """
+
+    splittable = True  # masks only: a split step draws them once per batch
 
     def __init__(self, weight=None, units=None, bias=None, weight_scale=1.0, bias_scale=1.0):
         super().__init__()

@@ -77,15 +77,13 @@ class WeightNoise:
     resume_attributes : tuple of str
         The attributes besides parameters and generators that training changes,
         saved with an interrupted run (:mod:`tdnumpy.training.state`).
+    splittable : bool
+        Whether a split training step (:mod:`tdnumpy.training.split`) may draw
+        the rule's masks once for the whole batch and hand each half its rows:
+        True for the mask rules of :mod:`tdnumpy.nn.noise`; False by default,
+        since a rule's ``perturb`` and ``backward`` are not called in a split
+        step.
     """
-
-    @property
-    def splittable(self) -> bool:
-        """Whether its layer may run on parts of a batch with masks drawn once for the
-        whole batch (:mod:`tdnumpy.training.split`): True unless the rule learns
-        (has parameters) or perturbs the pre-activations, which need their own
-        gradients or per-example draws inside the layer."""
-        return not self.perturbs_output and not self.parameters()
 
     @property
     def integrates_activation(self) -> bool:
@@ -93,6 +91,7 @@ class WeightNoise:
         return False
 
     perturbs_output = False
+    splittable = False
     resume_attributes: tuple[str, ...] = ("step",)
 
     def __init__(self):

@@ -21,19 +21,19 @@ same masks (the rows of its examples, for per-example masks). Only the order
 of the sums over examples changes, so a split step's gradients differ from a
 whole step's in the last bits (float32: relative differences around 1e-7),
 and a split run is reproducible bit for bit as any run is, but is not
-bit-identical to an unsplit one; it no longer depends on OpenBLAS's thread
-count. Models with dropout layers, which draw inside their forward pass, or
-with rules that learn are never split.
+bit-identical to an unsplit one; with NumPy's OpenBLAS it no longer depends
+on the thread count. Models with dropout layers, which draw inside their
+forward pass, or with rules that learn are never split.
 """
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
+import contextvars
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
-from .._blas import blas_threads, one_blas_thread
+from .._blas import blas_threads, blas_threads_settable, one_blas_thread
 from ..nn.conv import Conv2D
 from ..nn.loss import softmax_cross_entropy
 from ..nn.weighted import Keep, WeightNoise
@@ -42,14 +42,15 @@ from ..nn.weighted import Keep, WeightNoise
 def split_by_default(model) -> bool:
     """Whether :func:`~tdnumpy.training.fit.fit` splits steps when not told.
 
-    Yes for a splittable model with a convolution, when BLAS may use two or
-    more threads: measured on the 2-core machine of the benchmarks, a split
-    LeNet-5 step took 0.62-0.90 of the whole one (with targeted weight dropout
-    0.88), while a split
-    LeNet-300-100 step, whose products are most of its time and run slower
-    on one thread each, took 1.1-1.7 times as long. A process held to one
-    BLAS thread (``OPENBLAS_NUM_THREADS=1``: the workers of a sweep, each
-    given one core) is not split, nor is one on a single core.
+    Yes for a splittable model with a convolution when NumPy's OpenBLAS runs
+    two threads, the case measured: on the 2-core machine of the benchmarks a
+    split LeNet-5 step took 0.62-0.90 of the whole one (0.88 with targeted
+    weight dropout), while a split LeNet-300-100 step, whose products are
+    most of its time and run slower on one thread each, took 1.1-1.8 times as
+    long. A process held to one BLAS thread (``OPENBLAS_NUM_THREADS=1``: the
+    workers of a sweep, one core each) is not split; nor, unmeasured, is one
+    whose OpenBLAS runs more threads (where a step would use two of them), or
+    one whose BLAS tdnumpy cannot hold to one thread (not NumPy's OpenBLAS).
 
     Parameters
     ----------
@@ -59,13 +60,12 @@ def split_by_default(model) -> bool:
     Returns
     -------
     bool
-        ``model.splittable``, some layer is a :class:`~tdnumpy.nn.Conv2D`, and
-        OpenBLAS's thread count (the CPU count for another BLAS) is at least 2.
+        ``model.splittable``, some layer is a :class:`~tdnumpy.nn.Conv2D`,
+        and NumPy's OpenBLAS runs exactly 2 threads and can be set to 1.
     """
-    threads = blas_threads()
-    if threads is None:
-        threads = os.cpu_count() or 1
-    return threads >= 2 and model.splittable and any(isinstance(layer, Conv2D) for layer in model.layers)
+    if blas_threads() != 2 or not blas_threads_settable():
+        return False
+    return model.splittable and any(isinstance(layer, Conv2D) for layer in _leaves(model))
 
 
 class SplitStep:
@@ -102,7 +102,7 @@ class SplitStep:
         self.halves = (model.replica(), model.replica())
         self._pairs = list(zip(model.parameters(), *(half.parameters() for half in self.halves)))
         self._ruled = []  # (layer, its replicas' given masks) for the layers with a rule
-        for layer, *copies in zip(model.layers, *(half.layers for half in self.halves)):
+        for layer, *copies in zip(_leaves(model), *(_leaves(half) for half in self.halves)):
             if getattr(layer, "noise", None) is not None:
                 given = [_GivenKeep() for _ in copies]
                 for clone, rule in zip(copies, given):
@@ -123,10 +123,15 @@ class SplitStep:
     def forward_backward(self, x: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
         """One step's loss, logits and parameter gradients, each half of the batch on its own thread.
 
+        A batch of one example runs whole, on the model itself, with the same
+        single BLAS thread, so that a run's results never depend on OpenBLAS's
+        thread count. NumPy's floating-point error settings (``np.errstate``)
+        hold in both threads.
+
         Parameters
         ----------
         x : ndarray of shape (batch, ...)
-            The step's inputs, batch >= 2.
+            The step's inputs, batch >= 1.
         labels : ndarray of int of shape (batch,)
             Their class labels.
 
@@ -136,23 +141,24 @@ class SplitStep:
             The mean cross-entropy over the batch.
         logits : ndarray of shape (batch, classes)
             The model's outputs, in the order of ``x``.
-
-        Raises
-        ------
-        ValueError
-            If the batch has fewer than 2 examples.
         """
         n = len(x)
         if n < 2:
-            raise ValueError(f"A split step needs a batch of at least 2 examples. Got {n}.")
+            with one_blas_thread():
+                loss, logits = _forward_backward(self.model, x, labels, n)
+            return float(loss), logits
         middle = n // 2
         first, second = self.halves
         for layer, (given_first, given_second) in self._ruled:
             keep = layer.noise.sample(layer, n)
-            given_first.keep, given_second.keep = _rows(keep, 0, middle), _rows(keep, middle, n)
+            given_first.keep, given_second.keep = _rows(keep, 0, middle, n), _rows(keep, middle, n, n)
         with one_blas_thread():
-            pending = self._worker.submit(_forward_backward, first, x[:middle], labels[:middle], n)
-            loss_second, logits_second = _forward_backward(second, x[middle:], labels[middle:], n)
+            context = contextvars.copy_context()  # np.errstate lives in a context variable
+            pending = self._worker.submit(context.run, _forward_backward, first, x[:middle], labels[:middle], n)
+            try:
+                loss_second, logits_second = _forward_backward(second, x[middle:], labels[middle:], n)
+            finally:
+                wait([pending])  # the worker's half ends under one BLAS thread, even if this one failed
             loss_first, logits_first = pending.result()
         for param, one, other in self._pairs:
             np.add(one.grad, other.grad, out=param.grad)
@@ -176,11 +182,22 @@ class _GivenKeep(WeightNoise):
         return self.keep
 
 
-def _rows(keep: Keep, start: int, stop: int) -> Keep:
-    """``keep`` for the examples start:stop of its batch: per-example masks cut to
-    their rows, masks for the whole batch as they are."""
-    return keep._replace(
-        weight=keep.weight if keep.weight is None or keep.weight.ndim < 3 else keep.weight[start:stop],
-        units=keep.units if keep.units is None or keep.units.ndim < 2 else keep.units[start:stop],
-        bias=keep.bias if keep.bias is None or keep.bias.ndim < 2 else keep.bias[start:stop],
-    )
+def _rows(keep: Keep, start: int, stop: int, batch: int) -> Keep:
+    """``keep`` for the examples start:stop of its batch: per-example masks (one row
+    per example of the batch) cut to their rows, any other mask as it is."""
+
+    def cut(mask, per_example_ndim):
+        if mask is None or mask.ndim != per_example_ndim or len(mask) != batch:
+            return mask
+        return mask[start:stop]
+
+    return keep._replace(weight=cut(keep.weight, 3), units=cut(keep.units, 2), bias=cut(keep.bias, 2))
+
+
+def _leaves(model):
+    """The layers of ``model``, those of nested containers in their place."""
+    for layer in model.layers:
+        if hasattr(layer, "layers"):
+            yield from _leaves(layer)
+        else:
+            yield layer
