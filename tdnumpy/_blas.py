@@ -94,11 +94,19 @@ def blas_threads() -> int | None:
     int or None
         The thread count.
     """
-    counter = _openblas_function(_THREAD_COUNTERS)
-    if counter is None:
-        return None
-    counter.restype = ctypes.c_int
-    return int(counter())
+    counter, _ = _thread_count_functions()
+    return None if counter is None else int(counter())
+
+
+@functools.cache
+def _thread_count_functions() -> tuple:
+    """OpenBLAS's thread-count getter and setter (each None if not found), typed once."""
+    counter, setter = _openblas_function(_THREAD_COUNTERS), _openblas_function(_THREAD_SETTERS)
+    if counter is not None:
+        counter.restype = ctypes.c_int
+    if setter is not None:
+        setter.argtypes, setter.restype = [ctypes.c_int], None
+    return counter, setter
 
 
 def blas_threads_settable() -> bool:
@@ -109,7 +117,7 @@ def blas_threads_settable() -> bool:
     bool
         True if both OpenBLAS's thread-count getter and setter were found.
     """
-    return _openblas_function(_THREAD_COUNTERS) is not None and _openblas_function(_THREAD_SETTERS) is not None
+    return None not in _thread_count_functions()
 
 
 @contextlib.contextmanager
@@ -127,11 +135,10 @@ def one_blas_thread():
     bool
         Whether the count was set to 1.
     """
-    counter, setter = _openblas_function(_THREAD_COUNTERS), _openblas_function(_THREAD_SETTERS)
+    counter, setter = _thread_count_functions()
     if counter is None or setter is None:
         yield False
         return
-    counter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
     before = int(counter())
     setter(1)
     try:

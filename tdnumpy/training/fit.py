@@ -269,7 +269,7 @@ def fit(
                     optimizer.lr = lr_schedule(step)
                 optimizer.step()
                 step += 1
-                total_loss += float(loss) * len(idx)
+                total_loss += loss * len(idx)
                 correct += int((logits.argmax(axis=1) == yb).sum())
             bar.close()
             metrics = {

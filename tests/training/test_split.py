@@ -78,8 +78,7 @@ def test_the_halves_are_the_batch_halves_in_order(rng):
     x, y = images(rng, 5)
     with SplitStep(model) as step:
         _, logits = step.forward_backward(x, y)
-    np.testing.assert_array_equal(logits[:2], model.forward(x[:2]))
-    np.testing.assert_array_equal(logits[2:], model.forward(x[2:]))
+    assert_close_to([logits[:2], logits[2:]], [model.forward(x[:2]), model.forward(x[2:])])
 
 
 def test_a_step_sees_the_values_the_optimiser_changed(rng):
@@ -288,7 +287,7 @@ def test_an_error_in_one_half_waits_for_the_other_and_restores_blas(rng, monkeyp
         return finished[-1]
 
     monkeypatch.setattr(split, "_forward_backward", failing_on_the_main_thread)
-    setter = _blas._openblas_function(_blas._THREAD_SETTERS)
+    _, setter = _blas._thread_count_functions()
     original = _blas.blas_threads()
     try:
         setter(2)  # the test workers run with one thread: start from another count
@@ -404,7 +403,7 @@ def test_the_losses_of_parts_add_up_to_the_whole_batch(rng):
 
 @pytest.mark.skipif(not _blas.blas_threads_settable(), reason="needs NumPy's OpenBLAS, whose thread count tdnumpy sets")
 def test_one_blas_thread_sets_and_restores_the_count():
-    setter = _blas._openblas_function(_blas._THREAD_SETTERS)
+    _, setter = _blas._thread_count_functions()
     original = _blas.blas_threads()
     try:
         setter(2)  # the test workers run with one thread: start from another count
@@ -416,7 +415,7 @@ def test_one_blas_thread_sets_and_restores_the_count():
 
 
 def test_one_blas_thread_leaves_another_blas_alone(monkeypatch):
-    monkeypatch.setattr(_blas, "_openblas_function", lambda names: None)
+    monkeypatch.setattr(_blas, "_thread_count_functions", lambda: (None, None))
     with _blas.one_blas_thread() as limited:
         assert not limited
     assert not _blas.blas_threads_settable()
