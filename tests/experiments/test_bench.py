@@ -1,7 +1,8 @@
 """The benchmark's arithmetic (tdnumpy.experiments.bench): the matrix-product
 operations of an epoch, counted by hand for both models, the GEMM rate, when
-a run's figures are not to be quoted, and that epochs timed in turns train
-exactly as whole epochs."""
+a run's figures are not to be quoted, that epochs timed in turns train
+exactly as whole epochs, and that the ranked-once rule masks as targeted
+weight dropout would with its first targets."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ import pytest
 
 import numpy as np
 
-from tdnumpy.experiments.bench import TURN_STEPS, _FixedOrder, _in_turns, _numpy_turns, _with_rule, epoch_flops, \
-    gemm_rate, unquotable
+from tdnumpy.experiments.bench import TURN_STEPS, _FixedOrder, _in_turns, _numpy_turns, _ranked_once, _with_rule, \
+    epoch_flops, gemm_rate, unquotable
 from tdnumpy.nn.models import build_model
+from tdnumpy import masks
+from tdnumpy.nn.dense import Dense
 from tdnumpy.nn.noise import TargetedWeightDropout
 from tdnumpy.training.fit import fit
 from tdnumpy.training.optim import SGD
@@ -81,3 +84,19 @@ def test_turns_rotate_who_goes_first_and_cover_the_examples_once():
     assert times == {name: [1.0, 1.0, 1.0] for name in "abc"}
     assert calls == [("a", 0, 10), ("b", 0, 10), ("c", 0, 10), ("b", 10, 20), ("c", 10, 20), ("a", 10, 20),
                      ("c", 20, 25), ("a", 20, 25), ("b", 20, 25)]
+
+
+def test_ranked_once_keeps_its_first_targets_and_draws_as_targeted_dropout():
+    """Step 0 masks exactly as targeted weight dropout; later steps rank nothing
+    new (the first targets, though the weights moved) but draw afresh."""
+    once, full = (Dense(40, 30, rng=np.random.default_rng(3)) for _ in range(2))
+    once.noise, full.noise = _ranked_once(0.5, 0.5), TargetedWeightDropout(0.5, 0.5)
+    first = masks.weight_targets(once.weight.value, 0.5)
+    assert np.array_equal(once.noise.sample(once, 1).weight, full.noise.sample(full, 1).weight)
+    replay = np.random.default_rng(7)
+    once.rng = np.random.default_rng(7)
+    for _ in range(2):
+        once.weight.value[...] = np.random.default_rng(8).standard_normal(once.weight.shape)
+        assert not np.array_equal(masks.weight_targets(once.weight.value, 0.5), first)
+        expected = masks.drop_targets(first.T.copy(), 0.5, replay).T
+        assert np.array_equal(once.noise.sample(once, 1).weight, expected)
