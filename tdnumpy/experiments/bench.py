@@ -360,12 +360,13 @@ def _with_rule(model_spec: str, make_rule):
 class _RankedOnce(WeightTargetTracker):
     """A tracker that ranks at its first call and returns those targets ever after.
 
-    Targeted weight dropout with it draws and applies its masks exactly as
-    with a true tracker, so its slowdown is what the masks cost without
-    ranking, and the ranking at every step costs the rest."""
+    Targeted weight dropout (constant gamma) with it draws and applies its masks
+    as with a true tracker: its slowdown is what the masks cost, ranking the rest."""
+
+    _first: np.ndarray | None = None
 
     def rows(self, w, gamma):
-        if not hasattr(self, "_first"):
+        if self._first is None:
             self._first = super().rows(w, gamma).copy()
         return self._first
 
