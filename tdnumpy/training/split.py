@@ -90,7 +90,7 @@ class SplitStep:
 
     def __init__(self, model):
         if not model.splittable:
-            culprit = next(layer for layer in model.layers if not layer.splittable)
+            culprit = next(layer for layer in _leaves(model) if not layer.splittable)
             rule = getattr(culprit, "noise", None)
             what = type(culprit).__name__ + ("" if rule is None else f" with {type(rule).__name__}")
             raise ValueError(

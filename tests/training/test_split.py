@@ -179,6 +179,8 @@ def test_dropout_layers_and_rules_that_learn_are_not_splittable(rng):
     assert not dropout.splittable
     with pytest.raises(ValueError, match=r"layer 'drop1' \(Dropout\)"):
         SplitStep(dropout)
+    with pytest.raises(ValueError, match=r"layer 'drop1' \(Dropout\)"):  # named inside a nested container
+        SplitStep(Sequential(dropout, name="outer"))
 
 
 RULES = {
